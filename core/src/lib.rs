@@ -8,6 +8,8 @@
 //! Entry point for most callers: [`quant::QuantSpec`] (the CLI/API vocabulary) → [`quant::QuantConfig`] →
 //! [`quant::analyze`].
 
+#[macro_use]
+mod simd;
 pub mod clip;
 pub mod curve;
 pub mod error;

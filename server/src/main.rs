@@ -1,1 +1,5 @@
-fn main() {}
+//! The `lowbit` binary: see `lowbit --help`.
+
+fn main() -> std::process::ExitCode {
+    lowbit_server::cli::main()
+}

@@ -141,12 +141,66 @@ pub struct ClipChoice {
     pub iterations: Option<u32>,
 }
 
-/// The largest magnitude (compare-select; 0 for an all-zero or all-negative unsigned group).
-pub fn amax(x: &[f32], mag: Magnitude) -> f32 {
-    x.iter().fold(0.0f32, |a, &v| {
+crate::simd::dispatch_avx2! {
+    /// The largest magnitude (compare-select; 0 for an all-zero or all-negative unsigned group).
+    pub fn amax(x: &[f32], mag: Magnitude) -> f32 {
+        amax_inline(x, mag)
+    }
+}
+
+/// max|x| of a block of exactly 8·k elements by a pairwise tree, which vectorises without a scalar tail.
+#[inline(always)]
+fn amax_tree<const N: usize>(x: &[f32; N]) -> f32 {
+    let mut m = [0.0f32; 8];
+    for c in x.chunks_exact(8) {
+        for l in 0..8 {
+            let a = c[l].abs();
+            m[l] = if a > m[l] { a } else { m[l] };
+        }
+    }
+    let m4: [f32; 4] = std::array::from_fn(|l| if m[l] > m[l + 4] { m[l] } else { m[l + 4] });
+    let m2: [f32; 2] = std::array::from_fn(|l| if m4[l] > m4[l + 2] { m4[l] } else { m4[l + 2] });
+    if m2[0] > m2[1] { m2[0] } else { m2[1] }
+}
+
+/// [`amax`] for callers that are themselves dispatched kernels.
+#[inline(always)]
+pub fn amax_inline(x: &[f32], mag: Magnitude) -> f32 {
+    if mag == Magnitude::Abs {
+        // The MX (32) and NVFP4 (16) block sizes take a branch-free path.
+        if let Ok(b) = <&[f32; 16]>::try_from(x) {
+            return amax_tree(b);
+        }
+        if let Ok(b) = <&[f32; 32]>::try_from(x) {
+            return amax_tree(b);
+        }
+    }
+    // Sixteen independent lanes let the compiler keep the maximum in vector registers.
+    let mut lanes = [0.0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail = chunks.remainder();
+    match mag {
+        Magnitude::Abs => {
+            for c in chunks {
+                for (l, &v) in lanes.iter_mut().zip(c) {
+                    let m = v.abs();
+                    *l = if m > *l { m } else { *l };
+                }
+            }
+        }
+        Magnitude::PositivePart => {
+            for c in chunks {
+                for (l, &v) in lanes.iter_mut().zip(c) {
+                    *l = if v > *l { v } else { *l };
+                }
+            }
+        }
+    }
+    let m = tail.iter().fold(0.0f32, |a, &v| {
         let m = mag.of(v);
         if m > a { m } else { a }
-    })
+    });
+    lanes.iter().fold(m, |a, &l| if l > a { l } else { a })
 }
 
 /// Nearest-rank percentile P of the magnitudes.
@@ -161,8 +215,18 @@ pub fn percentile(x: &[f32], mag: Magnitude, p: f64) -> f32 {
 }
 
 /// Chooses the clip of one group. `mse_at(s)` measures the group's MSE when clipped at s (for `Mse`).
-pub fn choose(method: ClipMethod, x: &[f32], model: ClipModel, mse_at: &mut dyn FnMut(f32) -> f64) -> Result<ClipChoice> {
-    let plain = |clip| Ok(ClipChoice { clip, iterations: None });
+pub fn choose(
+    method: ClipMethod,
+    x: &[f32],
+    model: ClipModel,
+    mse_at: &mut dyn FnMut(f32) -> f64,
+) -> Result<ClipChoice> {
+    let plain = |clip| {
+        Ok(ClipChoice {
+            clip,
+            iterations: None,
+        })
+    };
     let bits = match (method.needs_uniform_grid(), model.bits) {
         (true, None) => {
             return Err(Error::param(format!(
@@ -172,21 +236,41 @@ pub fn choose(method: ClipMethod, x: &[f32], model: ClipModel, mse_at: &mut dyn 
         (_, b) => b.unwrap_or(0),
     };
     // An unsigned grid of B bits covers the half range: the signed B+1 model (ALGORITHMS.md §1.1, §1.5).
-    let model_bits = if model.mag == Magnitude::PositivePart { bits + 1 } else { bits };
+    let model_bits = if model.mag == Magnitude::PositivePart {
+        bits + 1
+    } else {
+        bits
+    };
     match method {
         ClipMethod::Max => plain(amax(x, model.mag)),
         ClipMethod::Percentile(p) => plain(percentile(x, model.mag, p)),
         ClipMethod::Mse => plain(mse_search(amax(x, model.mag), mse_at)),
         ClipMethod::Octav => {
             let q = 4f64.powi(-(model_bits as i32)) / 3.0;
-            let r = octav::octav(x, model.mag, octav::OctavParams { q, exclude_zeros: model.octav_exclude_zeros });
-            Ok(ClipChoice { clip: r.clip, iterations: Some(r.iterations) })
+            let r = octav::octav(
+                x,
+                model.mag,
+                octav::OctavParams {
+                    q,
+                    exclude_zeros: model.octav_exclude_zeros,
+                },
+            );
+            Ok(ClipChoice {
+                clip: r.clip,
+                iterations: Some(r.iterations),
+            })
         }
         ClipMethod::AciqGauss | ClipMethod::AciqLaplace => {
             let n = x.len().max(1) as f64;
             let (fit, spread) = if method == ClipMethod::AciqGauss {
-                let ms: f64 = x.iter().map(|&v| (model.mag.of(v) as f64).powi(2)).sum::<f64>();
-                (aciq::Fit::Gauss, (ms / positive_count(x, model.mag, n)).sqrt())
+                let ms: f64 = x
+                    .iter()
+                    .map(|&v| (model.mag.of(v) as f64).powi(2))
+                    .sum::<f64>();
+                (
+                    aciq::Fit::Gauss,
+                    (ms / positive_count(x, model.mag, n)).sqrt(),
+                )
             } else {
                 let m: f64 = x.iter().map(|&v| model.mag.of(v) as f64).sum::<f64>();
                 (aciq::Fit::Laplace, m / positive_count(x, model.mag, n))
@@ -196,7 +280,11 @@ pub fn choose(method: ClipMethod, x: &[f32], model: ClipModel, mse_at: &mut dyn 
         }
         ClipMethod::Kl => {
             let levels = 1usize << bits.saturating_sub(1).min(16);
-            let levels = if model.mag == Magnitude::PositivePart { levels * 2 } else { levels };
+            let levels = if model.mag == Magnitude::PositivePart {
+                levels * 2
+            } else {
+                levels
+            };
             plain(kl::kl_clip(x, model.mag, levels))
         }
     }
@@ -242,12 +330,32 @@ mod tests {
 
     #[test]
     fn parses_and_prints_the_cli_vocabulary() {
-        for s in ["max", "percentile:99.9", "mse", "octav", "aciq-gauss", "aciq-laplace", "kl"] {
+        for s in [
+            "max",
+            "percentile:99.9",
+            "mse",
+            "octav",
+            "aciq-gauss",
+            "aciq-laplace",
+            "kl",
+        ] {
             assert_eq!(s.parse::<ClipMethod>().unwrap().to_string(), s);
         }
-        assert!("percentile:120".parse::<ClipMethod>().unwrap_err().message.contains("outside"));
+        assert!(
+            "percentile:120"
+                .parse::<ClipMethod>()
+                .unwrap_err()
+                .message
+                .contains("outside")
+        );
         assert!("percentile:x".parse::<ClipMethod>().is_err());
-        assert!("best".parse::<ClipMethod>().unwrap_err().message.contains("unknown clip method"));
+        assert!(
+            "best"
+                .parse::<ClipMethod>()
+                .unwrap_err()
+                .message
+                .contains("unknown clip method")
+        );
     }
 
     #[test]
@@ -261,7 +369,11 @@ mod tests {
 
     #[test]
     fn octav_on_a_float_grid_is_a_clear_error() {
-        let model = ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: false };
+        let model = ClipModel {
+            bits: None,
+            mag: Magnitude::Abs,
+            octav_exclude_zeros: false,
+        };
         let e = choose(ClipMethod::Octav, &[1.0, 2.0], model, &mut |_| 0.0).unwrap_err();
         assert!(e.message.contains("uniform integer grid"), "{e}");
     }

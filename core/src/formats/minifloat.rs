@@ -34,13 +34,48 @@ pub fn pow2(e: i32) -> f32 {
 }
 
 impl MiniFloat {
-    pub const E4M3: Self = Self { ebits: 4, mbits: 3, bias: 7, specials: Specials::NanOnly };
-    pub const E5M2: Self = Self { ebits: 5, mbits: 2, bias: 15, specials: Specials::Ieee };
-    pub const E3M2: Self = Self { ebits: 3, mbits: 2, bias: 3, specials: Specials::None };
-    pub const E2M3: Self = Self { ebits: 2, mbits: 3, bias: 1, specials: Specials::None };
-    pub const E2M1: Self = Self { ebits: 2, mbits: 1, bias: 1, specials: Specials::None };
-    pub const FP16: Self = Self { ebits: 5, mbits: 10, bias: 15, specials: Specials::Ieee };
-    pub const BF16: Self = Self { ebits: 8, mbits: 7, bias: 127, specials: Specials::Ieee };
+    pub const E4M3: Self = Self {
+        ebits: 4,
+        mbits: 3,
+        bias: 7,
+        specials: Specials::NanOnly,
+    };
+    pub const E5M2: Self = Self {
+        ebits: 5,
+        mbits: 2,
+        bias: 15,
+        specials: Specials::Ieee,
+    };
+    pub const E3M2: Self = Self {
+        ebits: 3,
+        mbits: 2,
+        bias: 3,
+        specials: Specials::None,
+    };
+    pub const E2M3: Self = Self {
+        ebits: 2,
+        mbits: 3,
+        bias: 1,
+        specials: Specials::None,
+    };
+    pub const E2M1: Self = Self {
+        ebits: 2,
+        mbits: 1,
+        bias: 1,
+        specials: Specials::None,
+    };
+    pub const FP16: Self = Self {
+        ebits: 5,
+        mbits: 10,
+        bias: 15,
+        specials: Specials::Ieee,
+    };
+    pub const BF16: Self = Self {
+        ebits: 8,
+        mbits: 7,
+        bias: 127,
+        specials: Specials::Ieee,
+    };
 
     /// Storage width in bits, sign included.
     pub const fn bits(&self) -> u32 {
@@ -86,20 +121,23 @@ impl MiniFloat {
         f32::from_bits(q.to_bits() | (x.to_bits() & 0x8000_0000))
     }
 
-    /// [`Self::quantize`] for a finite, non-negative input; branch-light so loops vectorise.
-    #[inline(always)]
+    /// [`Self::quantize`] for a finite, non-negative input.
+    #[inline]
     pub fn quantize_finite(&self, a: f32) -> f32 {
+        self.grid().quantize_finite(a)
+    }
+
+    /// The constants of [`Grid::quantize_finite`], computed once for a hot loop.
+    pub fn grid(&self) -> Grid {
         let shift = 23 - self.mbits;
-        // Normal range: round the f32 mantissa to m bits, ties to even; a carry moves into the exponent.
-        let b = a.to_bits();
-        let lsb = (b >> shift) & 1;
-        let normal = f32::from_bits((b + (1u32 << (shift - 1)) - 1 + lsb) & !((1u32 << shift) - 1));
-        // Subnormal range: a fixed step; adding C whose ulp is that step rounds to it exactly (RNE).
-        let c = 1.5 * 8_388_608.0 * self.min_subnormal();
-        let sub = (a + c) - c;
-        let q = if a < self.min_normal() { sub } else { normal };
-        let max = self.max_normal();
-        if q > max { max } else { q }
+        Grid {
+            shift,
+            mask: !((1u32 << shift) - 1),
+            half: (1u32 << (shift - 1)) - 1,
+            c: 1.5 * 8_388_608.0 * self.min_subnormal(),
+            min_normal: self.min_normal(),
+            max: self.max_normal(),
+        }
     }
 
     /// Decodes a bit code (sign in bit `ebits + mbits`) to its value.
@@ -107,7 +145,11 @@ impl MiniFloat {
         let m = self.mbits;
         let emask = (1u32 << self.ebits) - 1;
         let mmask = (1u32 << m) - 1;
-        let sign = if (code >> (self.ebits + m)) & 1 == 1 { -1.0 } else { 1.0 };
+        let sign = if (code >> (self.ebits + m)) & 1 == 1 {
+            -1.0
+        } else {
+            1.0
+        };
         let exp = (code >> m) & emask;
         let man = code & mmask;
         let special = match self.specials {
@@ -129,10 +171,40 @@ impl MiniFloat {
     /// Every finite non-negative value of the format, ascending (for tests and grids; formats ≤ 16 bits).
     pub fn positive_values(&self) -> Vec<f32> {
         let half = 1u32 << (self.ebits + self.mbits);
-        let mut v: Vec<f32> = (0..half).map(|c| self.decode(c)).filter(|v| v.is_finite()).collect();
+        let mut v: Vec<f32> = (0..half)
+            .map(|c| self.decode(c))
+            .filter(|v| v.is_finite())
+            .collect();
         v.sort_by(f32::total_cmp);
         v.dedup();
         v
+    }
+}
+
+/// A minifloat's rounding constants, precomputed so the per-element work is a few integer and float ops
+/// that vectorise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grid {
+    shift: u32,
+    mask: u32,
+    half: u32,
+    c: f32,
+    min_normal: f32,
+    max: f32,
+}
+
+impl Grid {
+    /// Nearest value for a finite a ≥ 0, ties to even, saturating at max.
+    #[inline(always)]
+    pub fn quantize_finite(&self, a: f32) -> f32 {
+        // Normal range: round the f32 mantissa to m bits, ties to even; a carry moves into the exponent.
+        let b = a.to_bits();
+        let lsb = (b >> self.shift) & 1;
+        let normal = f32::from_bits((b + self.half + lsb) & self.mask);
+        // Subnormal range: a fixed step; adding C whose ulp is that step rounds to it exactly (RNE).
+        let sub = (a + self.c) - self.c;
+        let q = if a < self.min_normal { sub } else { normal };
+        if q > self.max { self.max } else { q }
     }
 }
 
@@ -154,7 +226,10 @@ mod tests {
         assert_eq!(MiniFloat::E5M2.min_subnormal(), pow2(-16));
         assert_eq!(MiniFloat::E3M2.min_subnormal(), 0.0625);
         assert_eq!(MiniFloat::E2M3.min_subnormal(), 0.125);
-        assert_eq!(MiniFloat::E2M1.positive_values(), vec![0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]);
+        assert_eq!(
+            MiniFloat::E2M1.positive_values(),
+            vec![0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+        );
     }
 
     #[test]
@@ -173,7 +248,11 @@ mod tests {
             for code in (0..codes).step_by(step) {
                 let v = f.decode(code);
                 if v.is_finite() {
-                    assert_eq!(f.quantize(v).to_bits(), v.to_bits(), "{f:?} code {code:#x} value {v}");
+                    assert_eq!(
+                        f.quantize(v).to_bits(),
+                        v.to_bits(),
+                        "{f:?} code {code:#x} value {v}"
+                    );
                 }
             }
         }
@@ -191,22 +270,40 @@ mod tests {
         assert_eq!(MiniFloat::E4M3.quantize(1e9), 448.0);
         assert_eq!(MiniFloat::FP16.quantize(65520.0), 65504.0);
         assert!(MiniFloat::E4M3.quantize(f32::NAN).is_nan());
-        assert_eq!(MiniFloat::E5M2.quantize(f32::NEG_INFINITY), f32::NEG_INFINITY);
+        assert_eq!(
+            MiniFloat::E5M2.quantize(f32::NEG_INFINITY),
+            f32::NEG_INFINITY
+        );
         assert_eq!(MiniFloat::BF16.quantize(1.0 + 1.0 / 256.0), 1.0);
-        assert_eq!(MiniFloat::BF16.quantize(1.0 + 3.0 / 256.0), 1.0 + 4.0 / 256.0);
+        assert_eq!(
+            MiniFloat::BF16.quantize(1.0 + 3.0 / 256.0),
+            1.0 + 4.0 / 256.0
+        );
     }
 
     #[test]
     fn quantize_is_the_nearest_grid_value() {
         // Reference: brute force over the grid, ties to the value with an even code.
-        for f in [MiniFloat::E4M3, MiniFloat::E3M2, MiniFloat::E2M3, MiniFloat::E2M1, MiniFloat::E5M2] {
+        for f in [
+            MiniFloat::E4M3,
+            MiniFloat::E3M2,
+            MiniFloat::E2M3,
+            MiniFloat::E2M1,
+            MiniFloat::E5M2,
+        ] {
             let grid = f.positive_values();
             let max = f.max_normal();
             let mut x = 0.0f32;
             while x < max * 1.1 {
                 let q = f.quantize(x);
-                let best = grid.iter().map(|g| (g - x).abs()).fold(f32::INFINITY, f32::min);
-                assert!(((q - x).abs() - best).abs() <= 1e-6 * x.max(1e-3) || x > max, "{f:?} {x} -> {q}");
+                let best = grid
+                    .iter()
+                    .map(|g| (g - x).abs())
+                    .fold(f32::INFINITY, f32::min);
+                assert!(
+                    ((q - x).abs() - best).abs() <= 1e-6 * x.max(1e-3) || x > max,
+                    "{f:?} {x} -> {q}"
+                );
                 x += max / 997.0;
             }
         }

@@ -7,4 +7,4 @@ mod int;
 mod minifloat;
 
 pub use int::{AffineGrid, IntGrid, clamp, pow2i, rne};
-pub use minifloat::{MiniFloat, Specials, pow2};
+pub use minifloat::{Grid, MiniFloat, Specials, pow2};

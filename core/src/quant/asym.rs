@@ -21,15 +21,28 @@ fn grid(bits: u32, lo: f32, hi: f32, fp16: bool) -> AffineGrid {
     g
 }
 
-pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, bits: u32) -> Result<QuantOutput> {
+pub(super) fn quantize(
+    x: &[f32],
+    grouping: &Grouping,
+    cfg: &QuantConfig,
+    bits: u32,
+) -> Result<QuantOutput> {
     let fp16 = matches!(cfg.granularity, Granularity::Vector { .. });
-    let model = ClipModel { bits: Some(bits), mag: Magnitude::Abs, octav_exclude_zeros: cfg.octav_exclude_zeros };
+    let model = ClipModel {
+        bits: Some(bits),
+        mag: Magnitude::Abs,
+        octav_exclude_zeros: cfg.octav_exclude_zeros,
+    };
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
     let mut iterations = Vec::new();
     let (mut centred, mut scratch) = (Vec::new(), Vec::new());
     grouping.for_each(x, &mut out, |_, xs, os| {
-        let (min, max) = xs.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (min, max) = xs
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         let c = 0.5 * (min + max);
         let (lo, hi) = if cfg.clip == ClipMethod::Max {
             (min, max)

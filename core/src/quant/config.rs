@@ -125,26 +125,39 @@ impl QuantConfig {
                 self.clip
             )));
         }
-        if matches!(self.format, Format::Mx(_) | Format::Nvfp4) && !matches!(self.granularity, Granularity::Vector { .. }) {
-            return Err(Error::param(format!("{name} scales blocks: use --granularity vector:V, not {}", self.granularity)));
+        if matches!(self.format, Format::Mx(_) | Format::Nvfp4)
+            && !matches!(self.granularity, Granularity::Vector { .. })
+        {
+            return Err(Error::param(format!(
+                "{name} scales blocks: use --granularity vector:V, not {}",
+                self.granularity
+            )));
         }
         if let Some(m) = self.scale_bits {
             if !(1..=16).contains(&m) {
                 return Err(Error::param(format!("--scale-bits takes 1 to 16, not {m}")));
             }
             if !matches!(self.format, Format::Int { .. } | Format::UInt { .. }) {
-                return Err(Error::param(format!("--scale-bits (two-level VS-Quant) applies to int and uint, not {name}")));
+                return Err(Error::param(format!(
+                    "--scale-bits (two-level VS-Quant) applies to int and uint, not {name}"
+                )));
             }
             if !matches!(self.granularity, Granularity::Vector { .. }) {
-                return Err(Error::param("--scale-bits (two-level VS-Quant) needs --granularity vector:V"));
+                return Err(Error::param(
+                    "--scale-bits (two-level VS-Quant) needs --granularity vector:V",
+                ));
             }
         }
         match self.ternary {
             TernaryRule::Threshold(t) if !(0.0..1.0).contains(&t) => {
-                return Err(Error::param(format!("ternary threshold {t} is outside [0, 1)")));
+                return Err(Error::param(format!(
+                    "ternary threshold {t} is outside [0, 1)"
+                )));
             }
             TernaryRule::Sparsity(r) if !(0.0..1.0).contains(&r) => {
-                return Err(Error::param(format!("ternary sparsity {r} is outside [0, 1)")));
+                return Err(Error::param(format!(
+                    "ternary sparsity {r} is outside [0, 1)"
+                )));
             }
             _ => {}
         }
@@ -157,16 +170,24 @@ where
     T: Copy,
 {
     let Some(v) = value else { return Ok(None) };
-    options.iter().find(|(n, _)| *n == v).map(|(_, t)| Some(*t)).ok_or_else(|| {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        Error::param(format!("{what} `{v}` is not one of {}", names.join(", ")))
-    })
+    options
+        .iter()
+        .find(|(n, _)| *n == v)
+        .map(|(_, t)| Some(*t))
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            Error::param(format!("{what} `{v}` is not one of {}", names.join(", ")))
+        })
 }
 
 impl QuantSpec {
     /// A spec with just a format name and bits.
     pub fn new(format: &str, bits: Option<u32>) -> Self {
-        Self { format: format.to_string(), bits, ..Self::default() }
+        Self {
+            format: format.to_string(),
+            bits,
+            ..Self::default()
+        }
     }
 
     /// Resolves names and defaults into a validated [`QuantConfig`].
@@ -183,23 +204,35 @@ impl QuantSpec {
         if let Some(r) = parse_choice(
             "scale rounding",
             self.scale_rounding.as_deref(),
-            &[("round", ScaleRounding::Round), ("ceil", ScaleRounding::Ceil)],
+            &[
+                ("round", ScaleRounding::Round),
+                ("ceil", ScaleRounding::Ceil),
+            ],
         )? {
             cfg.scale_rounding = r;
         }
-        if let Some(m) =
-            parse_choice("mx scale", self.mx_scale.as_deref(), &[("floor", MxScaleMode::Floor), ("rceil", MxScaleMode::Rceil)])?
-        {
+        if let Some(m) = parse_choice(
+            "mx scale",
+            self.mx_scale.as_deref(),
+            &[("floor", MxScaleMode::Floor), ("rceil", MxScaleMode::Rceil)],
+        )? {
             cfg.mx_scale = m;
         }
         cfg.ternary = match (self.threshold, self.sparsity) {
-            (Some(_), Some(_)) => return Err(Error::param("give a ternary threshold or a sparsity, not both")),
+            (Some(_), Some(_)) => {
+                return Err(Error::param(
+                    "give a ternary threshold or a sparsity, not both",
+                ));
+            }
             (Some(t), None) => TernaryRule::Threshold(t),
             (None, Some(r)) => TernaryRule::Sparsity(r),
             (None, None) => TernaryRule::Threshold(0.05),
         };
         if (self.threshold.is_some() || self.sparsity.is_some()) && format != Format::Ternary {
-            return Err(Error::param(format!("threshold and sparsity apply to ternary, not {}", format.name())));
+            return Err(Error::param(format!(
+                "threshold and sparsity apply to ternary, not {}",
+                format.name()
+            )));
         }
         cfg.octav_exclude_zeros = self.octav_exclude_zeros;
         cfg.validate()?;
@@ -213,8 +246,10 @@ mod tests {
 
     #[test]
     fn json_in_the_cli_vocabulary_resolves() {
-        let spec: QuantSpec =
-            serde_json::from_str(r#"{"format": "int", "bits": 4, "granularity": "channel:0", "clip": "octav"}"#).unwrap();
+        let spec: QuantSpec = serde_json::from_str(
+            r#"{"format": "int", "bits": 4, "granularity": "channel:0", "clip": "octav"}"#,
+        )
+        .unwrap();
         let cfg = spec.resolve().unwrap();
         assert_eq!(cfg.format, Format::Int { bits: 4 });
         assert_eq!(cfg.granularity, Granularity::Channel { axis: 0 });
@@ -223,11 +258,20 @@ mod tests {
 
     #[test]
     fn mismatched_parts_are_clear_errors() {
-        let bad = |json: &str| serde_json::from_str::<QuantSpec>(json).unwrap().resolve().unwrap_err().message;
+        let bad = |json: &str| {
+            serde_json::from_str::<QuantSpec>(json)
+                .unwrap()
+                .resolve()
+                .unwrap_err()
+                .message
+        };
         assert!(bad(r#"{"format": "mxfp4", "clip": "octav"}"#).contains("does not apply"));
         assert!(bad(r#"{"format": "nvfp4", "granularity": "channel"}"#).contains("vector:V"));
         assert!(bad(r#"{"format": "int", "bits": 4, "scale_bits": 6}"#).contains("vector:V"));
-        assert!(bad(r#"{"format": "int", "bits": 4, "granularity": "vector:16", "scale_bits": 0}"#).contains("1 to 16"));
+        assert!(
+            bad(r#"{"format": "int", "bits": 4, "granularity": "vector:16", "scale_bits": 0}"#)
+                .contains("1 to 16")
+        );
         assert!(bad(r#"{"format": "ternary", "sparsity": 1.5}"#).contains("outside"));
         assert!(bad(r#"{"format": "mxfp4", "mx_scale": "up"}"#).contains("not one of"));
         assert!(serde_json::from_str::<QuantSpec>(r#"{"format": "int", "bitz": 4}"#).is_err());

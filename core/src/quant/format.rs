@@ -88,8 +88,24 @@ pub enum Format {
 
 /// Every CLI name, in the order `--help` lists them.
 pub const FORMAT_NAMES: [&str; 18] = [
-    "int", "uint", "int-asym", "fp8-e4m3", "fp8-e5m2", "fp6-e3m2", "fp6-e2m3", "fp4-e2m1", "bf16", "fp16",
-    "mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e3m2", "mxfp6-e2m3", "mxfp4", "mxint8", "nvfp4", "ternary",
+    "int",
+    "uint",
+    "int-asym",
+    "fp8-e4m3",
+    "fp8-e5m2",
+    "fp6-e3m2",
+    "fp6-e2m3",
+    "fp4-e2m1",
+    "bf16",
+    "fp16",
+    "mxfp8-e4m3",
+    "mxfp8-e5m2",
+    "mxfp6-e3m2",
+    "mxfp6-e2m3",
+    "mxfp4",
+    "mxint8",
+    "nvfp4",
+    "ternary",
 ];
 
 impl Format {
@@ -131,7 +147,9 @@ impl Format {
         if let Some(b) = bits {
             let width = f.element_bits();
             if width != b {
-                return Err(Error::param(format!("{name} has {width}-bit elements; --bits {b} does not apply")));
+                return Err(Error::param(format!(
+                    "{name} has {width}-bit elements; --bits {b} does not apply"
+                )));
             }
         }
         Ok(f)
@@ -176,7 +194,9 @@ impl Format {
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Int { bits } | Self::UInt { bits } | Self::IntAsym { bits } => write!(f, "{}{bits}", self.name()),
+            Self::Int { bits } | Self::UInt { bits } | Self::IntAsym { bits } => {
+                write!(f, "{}{bits}", self.name())
+            }
             _ => f.write_str(self.name()),
         }
     }
@@ -196,10 +216,30 @@ mod tests {
 
     #[test]
     fn absurd_bits_are_rejected_with_the_reason() {
-        assert!(Format::parse("int", Some(0)).unwrap_err().message.contains("2 to 16"));
-        assert!(Format::parse("int", Some(33)).unwrap_err().message.contains("2 to 16"));
-        assert!(Format::parse("fp8-e4m3", Some(4)).unwrap_err().message.contains("does not apply"));
+        assert!(
+            Format::parse("int", Some(0))
+                .unwrap_err()
+                .message
+                .contains("2 to 16")
+        );
+        assert!(
+            Format::parse("int", Some(33))
+                .unwrap_err()
+                .message
+                .contains("2 to 16")
+        );
+        assert!(
+            Format::parse("fp8-e4m3", Some(4))
+                .unwrap_err()
+                .message
+                .contains("does not apply")
+        );
         assert!(Format::parse("fp8-e4m3", Some(8)).is_ok());
-        assert!(Format::parse("int5", None).unwrap_err().message.contains("unknown format"));
+        assert!(
+            Format::parse("int5", None)
+                .unwrap_err()
+                .message
+                .contains("unknown format")
+        );
     }
 }

@@ -42,30 +42,47 @@ pub fn shared_exponent(amax: f32, elem: MxElement, mode: MxScaleMode) -> i32 {
     e.clamp(-127, 127)
 }
 
+crate::simd::dispatch_avx2! {
+    /// Quantize-dequantize rows of `row` elements in blocks of `block` into `out` (no allocation).
+    pub fn quantize_into(x: &[f32], out: &mut [f32], row: usize, block: usize, elem: MxElement, mode: MxScaleMode) -> () {
+        for (xr, or) in x.chunks(row).zip(out.chunks_mut(row)) {
+            for (xs, os) in xr.chunks(block).zip(or.chunks_mut(block)) {
+                quantize_block(xs, os, elem, mode);
+            }
+        }
+    }
+}
+
 /// Quantize-dequantize one block; returns the block's scale X.
+#[inline(always)]
 pub fn quantize_block(x: &[f32], out: &mut [f32], elem: MxElement, mode: MxScaleMode) -> f32 {
-    let amax = x.iter().fold(0.0f32, |a, &v| {
-        let m = v.abs();
-        if m > a { m } else { a }
-    });
-    let scale = pow2(shared_exponent(amax, elem, mode));
+    let amax = crate::clip::amax_inline(x, crate::clip::Magnitude::Abs);
+    let e = shared_exponent(amax, elem, mode);
+    let scale = pow2(e);
+    // X is a power of two, so multiplying by 2^-e is exactly the division V/X, and faster.
+    let inv = pow2(-e);
     match elem.minifloat() {
         Some(mf) => {
+            let g = mf.grid();
             for (o, &v) in out.iter_mut().zip(x) {
-                let q = mf.quantize_finite((v / scale).abs());
-                *o = f32::from_bits(q.to_bits() | (v.to_bits() & 0x8000_0000)) * scale;
+                *o = g.quantize_finite((v * inv).abs()).copysign(v) * scale;
             }
         }
         None => {
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = clamp(rne(v / scale * 64.0), -127.0, 127.0) / 64.0 * scale;
+                *o = clamp(rne(v * inv * 64.0), -127.0, 127.0) * (scale / 64.0);
             }
         }
     }
     scale
 }
 
-pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: MxElement) -> Result<QuantOutput> {
+pub(super) fn quantize(
+    x: &[f32],
+    grouping: &Grouping,
+    cfg: &QuantConfig,
+    elem: MxElement,
+) -> Result<QuantOutput> {
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
     grouping.for_each(x, &mut out, |_, xs, os| {
@@ -103,7 +120,10 @@ mod tests {
         quantize_block(&x, &mut out, MxElement::Fp4E2M1, MxScaleMode::Floor);
         assert_eq!(out[0], 6.0, "FLOOR saturates 7 to 6 with X = 1");
         quantize_block(&x, &mut out, MxElement::Fp4E2M1, MxScaleMode::Rceil);
-        assert_eq!(out[0], 8.0, "RCEIL picks X = 2, and 7/2 = 3.5 rounds to 4 (even)");
+        assert_eq!(
+            out[0], 8.0,
+            "RCEIL picks X = 2, and 7/2 = 3.5 rounds to 4 (even)"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::{QuantConfig, QuantOutput};
 use crate::error::Result;
-use crate::formats::MiniFloat;
+use crate::formats::{Grid, MiniFloat};
 use crate::granularity::Grouping;
 
 /// The FP32 tensor scale for a tensor with magnitude maximum `amax`.
@@ -19,25 +19,57 @@ pub fn block_scale(block_amax: f32, s_tensor: f32) -> f32 {
     if s == 0.0 { 1.0 } else { s }
 }
 
+crate::simd::dispatch_avx2! {
+    /// Quantize-dequantize a tensor laid out as rows of `row` elements in blocks of `block`, into `out`;
+    /// returns the FP32 tensor scale. The kernel behind [`quantize`], usable without allocation.
+    pub fn quantize_into(x: &[f32], out: &mut [f32], row: usize, block: usize) -> f32 {
+        let amax = crate::clip::amax_inline(x, crate::clip::Magnitude::Abs);
+        let s_tensor = tensor_scale(amax);
+        let (e2m1, e4m3) = (MiniFloat::E2M1.grid(), MiniFloat::E4M3.grid());
+        for (xr, or) in x.chunks(row).zip(out.chunks_mut(row)) {
+            for (xs, os) in xr.chunks(block).zip(or.chunks_mut(block)) {
+                quantize_block_with(xs, os, s_tensor, &e2m1, &e4m3);
+            }
+        }
+        s_tensor
+    }
+}
+
+/// One block with a given tensor scale; returns the block's effective clip (6 · block scale · tensor scale).
+pub fn quantize_block(xs: &[f32], os: &mut [f32], s_tensor: f32) -> f32 {
+    quantize_block_with(
+        xs,
+        os,
+        s_tensor,
+        &MiniFloat::E2M1.grid(),
+        &MiniFloat::E4M3.grid(),
+    )
+}
+
+#[inline(always)]
+fn quantize_block_with(xs: &[f32], os: &mut [f32], s_tensor: f32, g: &Grid, e4m3: &Grid) -> f32 {
+    if s_tensor == 0.0 {
+        os.fill(0.0);
+        return 0.0;
+    }
+    let bmax = crate::clip::amax_inline(xs, crate::clip::Magnitude::Abs);
+    let s = e4m3.quantize_finite(bmax / (6.0 * s_tensor));
+    let denom = if s == 0.0 { 1.0 } else { s } * s_tensor;
+    for (o, &v) in os.iter_mut().zip(xs) {
+        let q = g.quantize_finite((v / denom).abs());
+        *o = q.copysign(v) * denom;
+    }
+    6.0 * denom
+}
+
 pub(super) fn quantize(x: &[f32], grouping: &Grouping, _cfg: &QuantConfig) -> Result<QuantOutput> {
     let amax = crate::clip::amax(x, crate::clip::Magnitude::Abs);
     let s_tensor = tensor_scale(amax);
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
     grouping.for_each(x, &mut out, |_, xs, os| {
-        if s_tensor == 0.0 {
-            os.fill(0.0);
-            clips.push(0.0);
-            return Ok::<_, crate::Error>(());
-        }
-        let bmax = crate::clip::amax(xs, crate::clip::Magnitude::Abs);
-        let denom = block_scale(bmax, s_tensor) * s_tensor;
-        for (o, &v) in os.iter_mut().zip(xs) {
-            let q = MiniFloat::E2M1.quantize_finite((v / denom).abs());
-            *o = f32::from_bits(q.to_bits() | (v.to_bits() & 0x8000_0000)) * denom;
-        }
-        clips.push(6.0 * denom);
-        Ok(())
+        clips.push(quantize_block(xs, os, s_tensor));
+        Ok::<_, crate::Error>(())
     })?;
     Ok(QuantOutput {
         dequant: out,

@@ -44,8 +44,9 @@ impl Elem {
                     out.fill(0.0);
                     return;
                 }
+                let g = m.grid();
                 for (o, &v) in out.iter_mut().zip(x) {
-                    *o = m.quantize(v / scale) * scale;
+                    *o = g.quantize_finite((v / scale).abs()).copysign(v) * scale;
                 }
             }
         }
@@ -60,10 +61,18 @@ impl Elem {
         match self {
             Self::Int(g) => ClipModel {
                 bits: Some(g.bits),
-                mag: if g.signed { Magnitude::Abs } else { Magnitude::PositivePart },
+                mag: if g.signed {
+                    Magnitude::Abs
+                } else {
+                    Magnitude::PositivePart
+                },
                 octav_exclude_zeros: cfg.octav_exclude_zeros,
             },
-            Self::Float(_) => ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: cfg.octav_exclude_zeros },
+            Self::Float(_) => ClipModel {
+                bits: None,
+                mag: Magnitude::Abs,
+                octav_exclude_zeros: cfg.octav_exclude_zeros,
+            },
         }
     }
 }
@@ -73,12 +82,25 @@ pub fn store_fp16_scale(scale: f32) -> f32 {
     if scale <= 0.0 {
         return 0.0;
     }
-    MiniFloat::FP16.quantize(scale).max(MiniFloat::FP16.min_subnormal())
+    MiniFloat::FP16
+        .quantize(scale)
+        .max(MiniFloat::FP16.min_subnormal())
 }
 
-pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: Elem) -> Result<QuantOutput> {
+pub(super) fn quantize(
+    x: &[f32],
+    grouping: &Grouping,
+    cfg: &QuantConfig,
+    elem: Elem,
+) -> Result<QuantOutput> {
     let vector = matches!(cfg.granularity, Granularity::Vector { .. });
-    let store = |s: f32| if vector && cfg.scale_bits.is_none() { store_fp16_scale(s) } else { s };
+    let store = |s: f32| {
+        if vector && cfg.scale_bits.is_none() {
+            store_fp16_scale(s)
+        } else {
+            s
+        }
+    };
     let model = elem.clip_model(cfg);
     let ngroups = grouping.groups();
     let mut scales = Vec::with_capacity(ngroups);

@@ -2,8 +2,8 @@
 //! version, a little-endian header length (u16 for v1, u32 for v2/v3), a Python-literal dict
 //! `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`, then the raw data.
 
-use super::dtype::DType;
 use super::TensorEntry;
+use super::dtype::DType;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
@@ -16,7 +16,11 @@ fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
     let big = match order {
         "<" | "|" | "=" => false,
         ">" => true,
-        _ => return Err(Error::unsupported(format!("npy descr `{descr}` has no byte-order mark"))),
+        _ => {
+            return Err(Error::unsupported(format!(
+                "npy descr `{descr}` has no byte-order mark"
+            )));
+        }
     };
     let dt = match rest {
         "f8" => DType::F64,
@@ -31,7 +35,11 @@ fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
         "u2" => DType::U16,
         "u1" => DType::U8,
         "b1" => DType::Bool,
-        _ => return Err(Error::unsupported(format!("npy dtype `{descr}` is not a numeric type lowbit reads"))),
+        _ => {
+            return Err(Error::unsupported(format!(
+                "npy dtype `{descr}` is not a numeric type lowbit reads"
+            )));
+        }
     };
     Ok((dt, big))
 }
@@ -39,9 +47,14 @@ fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
 /// The value after `'key':` in the header dict, up to the next top-level comma or closing brace.
 fn field<'h>(header: &'h str, key: &str) -> Result<&'h str> {
     let pat = format!("'{key}'");
-    let at = header.find(&pat).ok_or_else(|| Error::malformed(format!("npy header has no `{key}`: {header}")))?;
+    let at = header
+        .find(&pat)
+        .ok_or_else(|| Error::malformed(format!("npy header has no `{key}`: {header}")))?;
     let rest = header[at + pat.len()..].trim_start();
-    let rest = rest.strip_prefix(':').ok_or_else(|| Error::malformed(format!("npy header: no `:` after `{key}`")))?.trim_start();
+    let rest = rest
+        .strip_prefix(':')
+        .ok_or_else(|| Error::malformed(format!("npy header: no `:` after `{key}`")))?
+        .trim_start();
     let end = if rest.starts_with('(') {
         rest.find(')').map(|i| i + 1)
     } else {
@@ -63,20 +76,35 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
             if bytes.len() < 12 {
                 return Err(Error::malformed("npy v2 header length is truncated"));
             }
-            (u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize, 12)
+            (
+                u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize,
+                12,
+            )
         }
-        v => return Err(Error::unsupported(format!("npy format version {v} is not known"))),
+        v => {
+            return Err(Error::unsupported(format!(
+                "npy format version {v} is not known"
+            )));
+        }
     };
     if hlen > MAX_HEADER || start + hlen > bytes.len() {
-        return Err(Error::malformed(format!("npy header claims {hlen} bytes; the file has {}", bytes.len())));
+        return Err(Error::malformed(format!(
+            "npy header claims {hlen} bytes; the file has {}",
+            bytes.len()
+        )));
     }
-    let header = std::str::from_utf8(&bytes[start..start + hlen]).map_err(|_| Error::malformed("npy header is not text"))?;
+    let header = std::str::from_utf8(&bytes[start..start + hlen])
+        .map_err(|_| Error::malformed("npy header is not text"))?;
     let descr = field(header, "descr")?.trim_matches(['\'', '"']);
     let (dtype, big_endian) = descr_dtype(descr)?;
     let fortran = match field(header, "fortran_order")? {
         "True" => true,
         "False" => false,
-        v => return Err(Error::malformed(format!("npy fortran_order `{v}` is not True or False"))),
+        v => {
+            return Err(Error::malformed(format!(
+                "npy fortran_order `{v}` is not True or False"
+            )));
+        }
     };
     let shape_txt = field(header, "shape")?;
     let inner = shape_txt
@@ -87,11 +115,20 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.trim_end_matches('L').parse::<usize>().map_err(|_| Error::malformed(format!("npy shape `{shape_txt}`"))))
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| Error::malformed(format!("npy shape `{shape_txt}`")))
+        })
         .collect::<Result<Vec<usize>>>()?;
-    let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| Error::malformed("npy shape overflows"))?;
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::malformed("npy shape overflows"))?;
     let data = &bytes[start + hlen..];
-    let want = numel.checked_mul(dtype.size()).ok_or_else(|| Error::malformed("npy size overflows"))?;
+    let want = numel
+        .checked_mul(dtype.size())
+        .ok_or_else(|| Error::malformed("npy size overflows"))?;
     if data.len() < want {
         return Err(Error::malformed(format!(
             "npy data is truncated: shape {shape:?} of {dtype} needs {want} bytes, the file has {}",
@@ -99,8 +136,18 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
         )));
     }
     let data = &data[..want];
-    let data = if fortran && shape.len() > 1 { Cow::Owned(fortran_to_c(data, &shape, dtype.size())) } else { Cow::Borrowed(data) };
-    Ok(TensorEntry { name: name.to_string(), dtype, shape, data, big_endian })
+    let data = if fortran && shape.len() > 1 {
+        Cow::Owned(fortran_to_c(data, &shape, dtype.size()))
+    } else {
+        Cow::Borrowed(data)
+    };
+    Ok(TensorEntry {
+        name: name.to_string(),
+        dtype,
+        shape,
+        data,
+        big_endian,
+    })
 }
 
 /// Reorders column-major element bytes into row-major order.
@@ -131,7 +178,11 @@ fn fortran_to_c(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
 /// Writes an f32 tensor as `.npy` v1 (used by tests and exports).
 pub fn write_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_txt = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_txt = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -168,7 +219,12 @@ mod tests {
     #[test]
     fn truncated_and_lying_headers_are_errors() {
         let bytes = write_f32(&[4], &[1.0; 4]);
-        assert!(read("x", &bytes[..bytes.len() - 1]).unwrap_err().message.contains("truncated"));
+        assert!(
+            read("x", &bytes[..bytes.len() - 1])
+                .unwrap_err()
+                .message
+                .contains("truncated")
+        );
         assert!(read("x", &bytes[..8]).is_err());
         let mut lie = bytes.clone();
         lie[8] = 0xFF;

@@ -25,14 +25,23 @@ pub enum Value {
     /// `module.name`, never imported.
     Global(String, String),
     /// What REDUCE/NEWOBJ would have called, with its arguments and any BUILD state or SETITEMs.
-    Call { func: Box<Value>, args: Box<Value>, state: Option<Box<Value>>, items: Vec<(Value, Value)> },
+    Call {
+        func: Box<Value>,
+        args: Box<Value>,
+        state: Option<Box<Value>>,
+        items: Vec<(Value, Value)>,
+    },
     /// A persistent id (PyTorch uses these for storages).
     PersId(Box<Value>),
 }
 
 impl Value {
     pub fn as_str(&self) -> Option<&str> {
-        if let Self::Str(s) = self { Some(s) } else { None }
+        if let Self::Str(s) = self {
+            Some(s)
+        } else {
+            None
+        }
     }
     pub fn as_int(&self) -> Option<i64> {
         match self {
@@ -70,7 +79,11 @@ struct Machine<'a> {
 
 impl<'a> Machine<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len()).ok_or_else(|| Error::malformed("pickle is truncated"))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| Error::malformed("pickle is truncated"))?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
@@ -79,14 +92,21 @@ impl<'a> Machine<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn line(&mut self) -> Result<String> {
         let rest = &self.b[self.at..];
-        let n = rest.iter().position(|&c| c == b'\n').ok_or_else(|| Error::malformed("pickle text line is unterminated"))?;
+        let n = rest
+            .iter()
+            .position(|&c| c == b'\n')
+            .ok_or_else(|| Error::malformed("pickle text line is unterminated"))?;
         let s = String::from_utf8_lossy(&rest[..n]).into_owned();
         self.at += n + 1;
         Ok(s)
@@ -119,7 +139,10 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| Error::malformed("pickle has no mark to pop to"))?;
         let items = self.stack.split_off(pos + 1);
         self.stack.pop();
-        Ok(items.into_iter().map(|i| if let Item::V(v) = i { v } else { Value::None }).collect())
+        Ok(items
+            .into_iter()
+            .map(|i| if let Item::V(v) = i { v } else { Value::None })
+            .collect())
     }
     fn memo_put(&mut self, k: usize) -> Result<()> {
         if k >= MAX_MEMO {
@@ -133,7 +156,12 @@ impl<'a> Machine<'a> {
         Ok(())
     }
     fn memo_get(&mut self, k: usize) -> Result<()> {
-        let v = self.memo.get(k).cloned().flatten().ok_or_else(|| Error::malformed(format!("pickle reads memo {k}, never written")))?;
+        let v = self
+            .memo
+            .get(k)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| Error::malformed(format!("pickle reads memo {k}, never written")))?;
         self.push(v)
     }
     fn str_of(&mut self, n: usize) -> Result<()> {
@@ -144,7 +172,11 @@ impl<'a> Machine<'a> {
         match target {
             Value::Dict(d) => d.extend(pairs),
             Value::Call { items, .. } => items.extend(pairs),
-            _ => return Err(Error::malformed("pickle SETITEM on something that is not a dict")),
+            _ => {
+                return Err(Error::malformed(
+                    "pickle SETITEM on something that is not a dict",
+                ));
+            }
         }
         Ok(())
     }
@@ -152,7 +184,11 @@ impl<'a> Machine<'a> {
         match target {
             Value::List(l) => l.extend(vals),
             Value::Call { items, .. } => items.extend(vals.into_iter().map(|v| (Value::None, v))),
-            _ => return Err(Error::malformed("pickle APPEND on something that is not a list")),
+            _ => {
+                return Err(Error::malformed(
+                    "pickle APPEND on something that is not a list",
+                ));
+            }
         }
         Ok(())
     }
@@ -160,14 +196,21 @@ impl<'a> Machine<'a> {
 
 /// Runs a pickle and returns the value STOP leaves on the stack.
 pub fn load(bytes: &[u8]) -> Result<Value> {
-    let mut m = Machine { b: bytes, at: 0, stack: Vec::new(), memo: Vec::new() };
+    let mut m = Machine {
+        b: bytes,
+        at: 0,
+        stack: Vec::new(),
+        memo: Vec::new(),
+    };
     loop {
         let op = m.u8()?;
         match op {
             0x80 => {
                 let v = m.u8()?;
                 if !(2..=5).contains(&v) {
-                    return Err(Error::unsupported(format!("pickle protocol {v} (lowbit reads 2 to 5)")));
+                    return Err(Error::unsupported(format!(
+                        "pickle protocol {v} (lowbit reads 2 to 5)"
+                    )));
                 }
             }
             0x95 => {
@@ -196,7 +239,11 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
                 if n > 8 {
                     return Err(Error::unsupported("pickle integer wider than 64 bits"));
                 }
-                let mut buf = if s.last().is_some_and(|&b| b & 0x80 != 0) { [0xFF; 8] } else { [0; 8] };
+                let mut buf = if s.last().is_some_and(|&b| b & 0x80 != 0) {
+                    [0xFF; 8]
+                } else {
+                    [0; 8]
+                };
                 buf[..n].copy_from_slice(s);
                 m.push(Value::Int(i64::from_le_bytes(buf)))?
             }
@@ -330,7 +377,12 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
                 let v = match func.global_name() {
                     // Never called: an OrderedDict is just a dict.
                     Some(("collections", "OrderedDict")) => Value::Dict(Vec::new()),
-                    _ => Value::Call { func: Box::new(func), args: Box::new(args), state: None, items: Vec::new() },
+                    _ => Value::Call {
+                        func: Box::new(func),
+                        args: Box::new(args),
+                        state: None,
+                        items: Vec::new(),
+                    },
                 };
                 m.push(v)?
             }
@@ -391,7 +443,10 @@ mod tests {
             v,
             Value::Dict(vec![
                 (Value::Str("a".into()), Value::Int(1)),
-                (Value::Str("b".into()), Value::Tuple(vec![Value::Float(2.5), Value::Str("x".into())])),
+                (
+                    Value::Str("b".into()),
+                    Value::Tuple(vec![Value::Float(2.5), Value::Str("x".into())])
+                ),
             ])
         );
     }

@@ -2,8 +2,8 @@
 //! N bytes of JSON `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the data,
 //! offsets relative to its start. Sharded checkpoints add `model.safetensors.index.json` with a `weight_map`.
 
-use super::{Checkpoint, FileFormat, TensorEntry};
 use super::dtype::DType;
+use super::{Checkpoint, FileFormat, TensorEntry};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -27,11 +27,16 @@ struct RawEntry {
 
 pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
     if bytes.len() < 8 {
-        return Err(Error::malformed(format!("safetensors file of {} bytes has no header length", bytes.len())));
+        return Err(Error::malformed(format!(
+            "safetensors file of {} bytes has no header length",
+            bytes.len()
+        )));
     }
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     if n > MAX_HEADER {
-        return Err(Error::malformed(format!("safetensors header claims {n} bytes (limit {MAX_HEADER})")));
+        return Err(Error::malformed(format!(
+            "safetensors header claims {n} bytes (limit {MAX_HEADER})"
+        )));
     }
     let data_start = 8 + n as usize;
     if data_start > bytes.len() {
@@ -48,15 +53,19 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
         if name == "__metadata__" {
             continue;
         }
-        let raw: RawEntry = serde_json::from_value(value)
-            .map_err(|e| Error::malformed(format!("tensor `{name}`: header entry is malformed: {e}")))?;
-        let dtype = DType::from_safetensors(&raw.dtype).map_err(|e| e.context(format!("tensor `{name}`")))?;
+        let raw: RawEntry = serde_json::from_value(value).map_err(|e| {
+            Error::malformed(format!("tensor `{name}`: header entry is malformed: {e}"))
+        })?;
+        let dtype = DType::from_safetensors(&raw.dtype)
+            .map_err(|e| e.context(format!("tensor `{name}`")))?;
         let shape: Vec<usize> = raw.shape.iter().map(|&d| d as usize).collect();
         let numel = raw
             .shape
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| Error::malformed(format!("tensor `{name}`: shape {shape:?} overflows")))?;
+            .ok_or_else(|| {
+                Error::malformed(format!("tensor `{name}`: shape {shape:?} overflows"))
+            })?;
         let (begin, end) = raw.data_offsets;
         let want = numel.checked_mul(dtype.size() as u64);
         if end < begin || end > data.len() as u64 || want != Some(end - begin) {
@@ -78,7 +87,10 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
         Cow::Borrowed(s) => s.as_ptr() as usize,
         Cow::Owned(_) => usize::MAX,
     });
-    Ok(Checkpoint { format: FileFormat::Safetensors, tensors })
+    Ok(Checkpoint {
+        format: FileFormat::Safetensors,
+        tensors,
+    })
 }
 
 /// The shard files of a `model.safetensors.index.json`, each with the tensors it holds, in file order.
@@ -93,32 +105,68 @@ pub fn read_index(bytes: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
     let mut shards: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (tensor, file) in index.weight_map {
         if file.is_empty() || file.contains(['/', '\\']) || file == "." || file == ".." {
-            return Err(Error::malformed(format!("safetensors index names shard `{file}`, which is not a plain file name")));
+            return Err(Error::malformed(format!(
+                "safetensors index names shard `{file}`, which is not a plain file name"
+            )));
         }
         shards.entry(file).or_default().push(tensor);
     }
     Ok(shards.into_iter().collect())
 }
 
-/// Writes f32 tensors as a safetensors file (header padded to 8 bytes, tensors in the given order).
-pub fn write(tensors: &[(&str, &[usize], &[f32])], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+/// One tensor to write: name, stored type, shape and little-endian bytes.
+pub struct WriteTensor<'a> {
+    pub name: &'a str,
+    pub dtype: DType,
+    pub shape: &'a [usize],
+    pub bytes: Cow<'a, [u8]>,
+}
+
+impl<'a> WriteTensor<'a> {
+    /// An f32 tensor.
+    pub fn f32(name: &'a str, shape: &'a [usize], data: &[f32]) -> Self {
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self {
+            name,
+            dtype: DType::F32,
+            shape,
+            bytes: Cow::Owned(bytes),
+        }
+    }
+}
+
+/// Writes tensors as a safetensors file: header padded with spaces to a multiple of 8 bytes (so every
+/// tensor stays aligned), data in the given order.
+pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
-        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map serializes"));
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(metadata).expect("string map serializes"),
+        );
     }
     let mut offset = 0u64;
-    for (name, shape, data) in tensors {
-        let numel: usize = shape.iter().product();
-        if numel != data.len() {
-            return Err(Error::tensor(format!("tensor `{name}`: shape {shape:?} does not hold {} values", data.len())));
+    for t in tensors {
+        let numel: usize = t.shape.iter().product();
+        if numel * t.dtype.size() != t.bytes.len() {
+            return Err(Error::tensor(format!(
+                "tensor `{}`: shape {:?} of {} does not match {} bytes",
+                t.name,
+                t.shape,
+                t.dtype,
+                t.bytes.len()
+            )));
         }
-        if header.contains_key(*name) {
-            return Err(Error::param(format!("tensor name `{name}` appears twice")));
+        if t.name == "__metadata__" || header.contains_key(t.name) {
+            return Err(Error::param(format!(
+                "tensor name `{}` appears twice or is reserved",
+                t.name
+            )));
         }
-        let end = offset + 4 * data.len() as u64;
+        let end = offset + t.bytes.len() as u64;
         header.insert(
-            name.to_string(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+            t.name.to_string(),
+            serde_json::json!({"dtype": t.dtype.name(), "shape": t.shape, "data_offsets": [offset, end]}),
         );
         offset = end;
     }
@@ -129,10 +177,55 @@ pub fn write(tensors: &[(&str, &[usize], &[f32])], metadata: &BTreeMap<String, S
     let mut out = Vec::with_capacity(8 + json.len() + offset as usize);
     out.extend_from_slice(&(json.len() as u64).to_le_bytes());
     out.extend_from_slice(&json);
-    for (_, _, data) in tensors {
-        for v in *data {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
+    for t in tensors {
+        out.extend_from_slice(&t.bytes);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_files_read_back_and_lies_are_caught() {
+        let a = [1.0f32, -2.0, 3.5, 0.0, 5.0, 6.0];
+        let ids = [7i64, 8];
+        let idb: Vec<u8> = ids.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = write(
+            &[
+                WriteTensor::f32("w", &[2, 3], &a),
+                WriteTensor {
+                    name: "ids",
+                    dtype: DType::I64,
+                    shape: &[2],
+                    bytes: Cow::Owned(idb),
+                },
+            ],
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let c = read(&bytes).unwrap();
+        assert_eq!(c.tensors.len(), 2);
+        assert_eq!(c.tensors[0].name, "w");
+        assert_eq!(c.tensors[0].to_f32().unwrap(), a.to_vec());
+        assert_eq!(c.tensors[1].to_f32().unwrap(), vec![7.0, 8.0]);
+        // Truncated data, a header longer than the file, garbage JSON, an unknown dtype.
+        assert!(
+            read(&bytes[..bytes.len() - 4])
+                .unwrap_err()
+                .message
+                .contains("data_offsets")
+        );
+        let mut lie = bytes.clone();
+        lie[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(read(&lie).unwrap_err().message.contains("claims"));
+        let mut junk = bytes.clone();
+        junk[9] = b'!';
+        assert!(read(&junk).unwrap_err().message.contains("JSON"));
+        let text = String::from_utf8_lossy(&bytes[8..]).replace("\"I64\"", "\"Q64\"");
+        let mut odd = bytes[..8].to_vec();
+        odd.extend_from_slice(text.as_bytes());
+        assert!(read(&odd).unwrap_err().message.contains("Q64"));
+    }
 }

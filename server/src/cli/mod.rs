@@ -1,0 +1,187 @@
+//! The `lowbit` command line: raw arguments (clap) → validated settings → a command that prints a table, or
+//! one JSON object with `--json`. Errors go to stderr with a non-zero exit code (1 for a failed command,
+//! 2 for bad usage).
+
+/// `println!` that ends the program quietly when stdout is a closed pipe (`lowbit info x | head`).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+mod bench;
+mod curve;
+mod info;
+mod json;
+mod quant;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// lowbit — quantization and sparsity analysis of neural-network checkpoints.
+#[derive(Parser, Debug)]
+#[command(name = "lowbit", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the tensors of a checkpoint with their statistics.
+    Info(InfoArgs),
+    /// Quantize tensors and report the chosen clipping scalars and the error.
+    Quant(QuantArgs),
+    /// The clipping curve of one tensor: MSE against clip ratio, with where each clip method lands.
+    Curve(CurveArgs),
+    /// Throughput of the main kernels next to this machine's memcpy bandwidth.
+    Bench(BenchArgs),
+}
+
+/// `lowbit info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// A safetensors (or model.safetensors.index.json), npy, npz, ONNX or PyTorch zip file.
+    pub file: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The quantization settings shared by `quant` and `curve`, in the API's vocabulary.
+#[derive(Args, Debug, Clone)]
+pub struct QuantSettings {
+    /// Number format: int, uint, int-asym, fp8-e4m3, fp8-e5m2, fp6-e3m2, fp6-e2m3, fp4-e2m1, bf16, fp16,
+    /// mxfp8-e4m3, mxfp8-e5m2, mxfp6-e3m2, mxfp6-e2m3, mxfp4, mxint8, nvfp4, ternary.
+    #[arg(long)]
+    pub format: String,
+    /// Bits per element for int, uint and int-asym (2–16, default 8).
+    #[arg(long)]
+    pub bits: Option<u32>,
+    /// tensor | channel[:AXIS] | vector:V (also gV). Default: tensor; vector:32 for MX, vector:16 for NVFP4.
+    #[arg(long)]
+    pub granularity: Option<String>,
+    /// max | percentile:P | mse | octav | aciq-gauss | aciq-laplace | kl. Default: max.
+    #[arg(long)]
+    pub clip: Option<String>,
+    /// Two-level VS-Quant: bits M of the per-vector integer scale (needs vector granularity).
+    #[arg(long)]
+    pub scale_bits: Option<u32>,
+    /// Two-level VS-Quant scale rounding: round (default) or ceil.
+    #[arg(long)]
+    pub scale_rounding: Option<String>,
+    /// MX shared-exponent rule: floor (OCP v1.0, default) or rceil.
+    #[arg(long)]
+    pub mx_scale: Option<String>,
+    /// Ternary: threshold as a fraction of max|w| (default 0.05).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Ternary: target fraction of zeros instead of a threshold.
+    #[arg(long)]
+    pub sparsity: Option<f32>,
+    /// OCTAV: leave exact zeros out of the inside count.
+    #[arg(long)]
+    pub octav_exclude_zeros: bool,
+}
+
+impl QuantSettings {
+    pub fn spec(&self) -> lowbit_core::quant::QuantSpec {
+        lowbit_core::quant::QuantSpec {
+            format: self.format.clone(),
+            bits: self.bits,
+            granularity: self.granularity.clone(),
+            clip: self.clip.clone(),
+            scale_bits: self.scale_bits,
+            scale_rounding: self.scale_rounding.clone(),
+            mx_scale: self.mx_scale.clone(),
+            threshold: self.threshold,
+            sparsity: self.sparsity,
+            octav_exclude_zeros: self.octav_exclude_zeros,
+        }
+    }
+}
+
+/// `lowbit quant`.
+#[derive(Args, Debug)]
+pub struct QuantArgs {
+    pub file: PathBuf,
+    /// Only tensors whose name matches this regular expression.
+    #[arg(long)]
+    pub tensor: Option<String>,
+    #[command(flatten)]
+    pub settings: QuantSettings,
+    /// Write the dequantized tensors (and the untouched others) to this safetensors file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lowbit curve`.
+#[derive(Args, Debug)]
+pub struct CurveArgs {
+    pub file: PathBuf,
+    /// The tensor's exact name.
+    #[arg(long)]
+    pub tensor: String,
+    #[command(flatten)]
+    pub settings: QuantSettings,
+    /// Number of clip ratios on (0, 1].
+    #[arg(long, default_value_t = 100)]
+    pub points: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lowbit bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Elements of the test tensor (default 16 Mi).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub size: usize,
+    /// Repetitions; the best time is reported.
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses arguments and runs; the exit code tells scripts what happened.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Info(a) => info::run(&a),
+        Command::Quant(a) => quant::run(&a),
+        Command::Curve(a) => curve::run(&a),
+        Command::Bench(a) => bench::run(&a),
+    }
+}
