@@ -25,12 +25,7 @@ pub struct ClipCurve {
 
 /// Computes the curve on `points` ratios evenly spaced in (0, 1] and the markers of every clip method that
 /// applies to the format (methods that do not apply are left out, not errors).
-pub fn clip_curve(
-    x: &[f32],
-    shape: &[usize],
-    cfg: &QuantConfig,
-    points: usize,
-) -> Result<ClipCurve> {
+pub fn clip_curve(x: &[f32], shape: &[usize], cfg: &QuantConfig, points: usize) -> Result<ClipCurve> {
     let maxes = base_maxes(x, shape, cfg)?;
     let points = points.clamp(2, 1000);
     let mut ratios = Vec::with_capacity(points);
@@ -55,25 +50,12 @@ pub fn clip_curve(
         let Ok(a) = quant::analyze(x, shape, &cfg.with_clip(m)) else {
             continue;
         };
-        let ratio = a
-            .output
-            .clips
-            .iter()
-            .zip(&maxes)
-            .map(|(&c, &m)| if m > 0.0 { (c / m) as f64 } else { 1.0 })
-            .sum::<f64>()
-            / maxes.len().max(1) as f64;
-        markers.push(CurveMarker {
-            method: m.to_string(),
-            ratio,
-            mse: a.metrics.mse,
-        });
+        let ratio =
+            a.output.clips.iter().zip(&maxes).map(|(&c, &m)| if m > 0.0 { (c / m) as f64 } else { 1.0 }).sum::<f64>()
+                / maxes.len().max(1) as f64;
+        markers.push(CurveMarker { method: m.to_string(), ratio, mse: a.metrics.mse });
     }
-    Ok(ClipCurve {
-        ratios,
-        mse,
-        markers,
-    })
+    Ok(ClipCurve { ratios, mse, markers })
 }
 
 /// The per-group maximum the ratios are relative to (the clip `max` chooses).
@@ -88,19 +70,12 @@ fn fixed_clip(xs: &[f32], os: &mut [f32], cfg: &QuantConfig, clip: f32) -> Resul
     use crate::quant::uniform::Elem;
     let elem = match cfg.format {
         Format::Int { bits } => Elem::Int(IntGrid { bits, signed: true }),
-        Format::UInt { bits } => Elem::Int(IntGrid {
-            bits,
-            signed: false,
-        }),
+        Format::UInt { bits } => Elem::Int(IntGrid { bits, signed: false }),
         Format::Float(f) => Elem::Float(f.minifloat()),
         Format::IntAsym { bits } => {
-            let (min, max) = xs
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
+            let (min, max) = xs.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
             let c = 0.5 * (min + max);
-            crate::formats::AffineGrid::new(bits, c - clip, c + clip).fake_quant(xs, os);
+            crate::quant::asym::grid(bits, c - clip, c + clip, cfg.scale_dtype()).fake_quant(xs, os);
             return Ok(());
         }
         Format::Mx(_) | Format::Nvfp4 | Format::Ternary => {
@@ -110,13 +85,7 @@ fn fixed_clip(xs: &[f32], os: &mut [f32], cfg: &QuantConfig, clip: f32) -> Resul
             )));
         }
     };
-    let mut scale = elem.scale_for_clip(clip);
-    if matches!(
-        cfg.granularity,
-        crate::granularity::Granularity::Vector { .. }
-    ) {
-        scale = crate::quant::uniform::store_fp16_scale(scale);
-    }
+    let scale = cfg.scale_dtype().store(elem.scale_for_clip(clip));
     elem.fake_quant(xs, scale, os);
     Ok(())
 }

@@ -36,28 +36,18 @@ impl FromStr for Granularity {
     fn from_str(s: &str) -> Result<Self> {
         let s = s.trim();
         let num = |v: &str, what: &str| -> Result<usize> {
-            v.parse::<usize>().map_err(|_| {
-                Error::param(format!(
-                    "granularity `{s}`: {what} `{v}` is not a whole number"
-                ))
-            })
+            v.parse::<usize>()
+                .map_err(|_| Error::param(format!("granularity `{s}`: {what} `{v}` is not a whole number")))
         };
         match s.split_once(':') {
             None if s == "tensor" => Ok(Self::Tensor),
             None if s == "channel" => Ok(Self::Channel { axis: 0 }),
-            None if s.starts_with('g')
-                && s.len() > 1
-                && s[1..].bytes().all(|b| b.is_ascii_digit()) =>
-            {
+            None if s.starts_with('g') && s.len() > 1 && s[1..].bytes().all(|b| b.is_ascii_digit()) => {
                 Self::vector(num(&s[1..], "group size")?)
             }
-            Some(("channel", a)) => Ok(Self::Channel {
-                axis: num(a, "axis")?,
-            }),
+            Some(("channel", a)) => Ok(Self::Channel { axis: num(a, "axis")? }),
             Some(("vector" | "group", v)) => Self::vector(num(v, "vector size")?),
-            _ => Err(Error::param(format!(
-                "unknown granularity `{s}` (expected tensor, channel[:AXIS] or vector:V)"
-            ))),
+            _ => Err(Error::param(format!("unknown granularity `{s}` (expected tensor, channel[:AXIS] or vector:V)"))),
         }
     }
 }
@@ -76,17 +66,9 @@ impl fmt::Display for Granularity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     /// Rows of `row` contiguous elements, each cut into chunks of `chunk` (the last one may be shorter).
-    Rows {
-        numel: usize,
-        row: usize,
-        chunk: usize,
-    },
+    Rows { numel: usize, row: usize, chunk: usize },
     /// Group c holds, for every o < outer, the `inner` contiguous elements at `(o·dim + c)·inner`.
-    Strided {
-        outer: usize,
-        dim: usize,
-        inner: usize,
-    },
+    Strided { outer: usize, dim: usize, inner: usize },
 }
 
 impl Grouping {
@@ -96,17 +78,9 @@ impl Grouping {
         if numel == 0 {
             return Err(Error::tensor(format!("tensor of shape {shape:?} is empty")));
         }
-        let row = if shape.len() >= 2 {
-            numel / shape[0]
-        } else {
-            numel
-        };
+        let row = if shape.len() >= 2 { numel / shape[0] } else { numel };
         Ok(match g {
-            Granularity::Tensor => Self::Rows {
-                numel,
-                row: numel,
-                chunk: numel,
-            },
+            Granularity::Tensor => Self::Rows { numel, row: numel, chunk: numel },
             Granularity::Channel { axis } => {
                 if axis >= shape.len().max(1) {
                     return Err(Error::param(format!(
@@ -116,30 +90,18 @@ impl Grouping {
                 }
                 if shape.len() <= 1 {
                     // A bias or a norm weight is one output channel's worth of values, not one per element.
-                    return Ok(Self::Rows {
-                        numel,
-                        row: numel,
-                        chunk: numel,
-                    });
+                    return Ok(Self::Rows { numel, row: numel, chunk: numel });
                 }
                 let outer: usize = shape[..axis].iter().product();
                 let dim = shape[axis];
                 let inner: usize = shape[axis + 1..].iter().product();
                 if outer == 1 {
-                    Self::Rows {
-                        numel,
-                        row: inner,
-                        chunk: inner,
-                    }
+                    Self::Rows { numel, row: inner, chunk: inner }
                 } else {
                     Self::Strided { outer, dim, inner }
                 }
             }
-            Granularity::Vector { size } => Self::Rows {
-                numel,
-                row,
-                chunk: size.get().min(row),
-            },
+            Granularity::Vector { size } => Self::Rows { numel, row, chunk: size.get().min(row) },
         })
     }
 
@@ -178,11 +140,7 @@ impl Grouping {
         out: &mut [f32],
         mut f: impl FnMut(usize, &[f32], &mut [f32]) -> Result<(), E>,
     ) -> Result<(), E> {
-        debug_assert_eq!(
-            x.len(),
-            self.numel(),
-            "grouping applied to a tensor of another size"
-        );
+        debug_assert_eq!(x.len(), self.numel(), "grouping applied to a tensor of another size");
         match *self {
             Self::Rows { row, chunk, .. } => {
                 let mut g = 0;
@@ -252,33 +210,12 @@ mod tests {
 
     #[test]
     fn parses_the_cli_vocabulary() {
-        assert_eq!(
-            "tensor".parse::<Granularity>().unwrap(),
-            Granularity::Tensor
-        );
-        assert_eq!(
-            "channel".parse::<Granularity>().unwrap(),
-            Granularity::Channel { axis: 0 }
-        );
-        assert_eq!(
-            "channel:2".parse::<Granularity>().unwrap(),
-            Granularity::Channel { axis: 2 }
-        );
-        assert_eq!(
-            "g128".parse::<Granularity>().unwrap(),
-            Granularity::vector(128).unwrap()
-        );
-        assert_eq!(
-            "vector:16".parse::<Granularity>().unwrap().to_string(),
-            "vector:16"
-        );
-        assert!(
-            "vector:0"
-                .parse::<Granularity>()
-                .unwrap_err()
-                .message
-                .contains("at least 1")
-        );
+        assert_eq!("tensor".parse::<Granularity>().unwrap(), Granularity::Tensor);
+        assert_eq!("channel".parse::<Granularity>().unwrap(), Granularity::Channel { axis: 0 });
+        assert_eq!("channel:2".parse::<Granularity>().unwrap(), Granularity::Channel { axis: 2 });
+        assert_eq!("g128".parse::<Granularity>().unwrap(), Granularity::vector(128).unwrap());
+        assert_eq!("vector:16".parse::<Granularity>().unwrap().to_string(), "vector:16");
+        assert!("vector:0".parse::<Granularity>().unwrap_err().message.contains("at least 1"));
         assert!("row".parse::<Granularity>().is_err());
         assert!(Grouping::new(&[3, 4], Granularity::Channel { axis: 2 }).is_err());
         assert!(Grouping::new(&[3, 0], Granularity::Tensor).is_err());

@@ -32,8 +32,7 @@ crate::simd::dispatch_avx2! {
 impl Metrics {
     pub fn between(x: &[f32], y: &[f32]) -> Self {
         debug_assert_eq!(x.len(), y.len(), "metrics of tensors of different sizes");
-        let (mut sig, mut err, mut dot, mut yy, mut maxe) =
-            (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let (mut sig, mut err, mut dot, mut yy, mut maxe) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for (&a, &b) in x.iter().zip(y) {
             let (a, b) = (a as f64, b as f64);
             let e = a - b;
@@ -44,22 +43,14 @@ impl Metrics {
             maxe = maxe.max(e.abs());
         }
         let n = x.len().max(1) as f64;
-        let sqnr_db = if err == 0.0 {
-            if sig == 0.0 { f64::NAN } else { f64::INFINITY }
-        } else {
-            10.0 * (sig / err).log10()
-        };
+        let sqnr_db =
+            if err == 0.0 { if sig == 0.0 { f64::NAN } else { f64::INFINITY } } else { 10.0 * (sig / err).log10() };
         let cosine = match (sig == 0.0, yy == 0.0) {
             (true, true) => 1.0,
             (true, false) | (false, true) => 0.0,
             (false, false) => dot / (sig.sqrt() * yy.sqrt()),
         };
-        Self {
-            mse: err / n,
-            sqnr_db,
-            max_abs_err: maxe,
-            cosine,
-        }
+        Self { mse: err / n, sqnr_db, max_abs_err: maxe, cosine }
     }
 }
 

@@ -10,10 +10,7 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: seed ^ 0x9E37_79B9_7F4A_7C15,
-            spare: None,
-        }
+        Self { state: seed ^ 0x9E37_79B9_7F4A_7C15, spare: None }
     }
 
     pub fn next_u64(&mut self) -> u64 {

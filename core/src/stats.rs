@@ -35,11 +35,7 @@ impl TensorStats {
         let mean = if n > 0.0 { sum / n } else { f64::NAN };
         // Second pass over the data for the variance: numerically safe where Σx² − n·mean² is not.
         let var = if n > 0.0 {
-            x.iter()
-                .filter(|v| v.is_finite())
-                .map(|&v| (v as f64 - mean).powi(2))
-                .sum::<f64>()
-                / n
+            x.iter().filter(|v| v.is_finite()).map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n
         } else {
             f64::NAN
         };
@@ -52,11 +48,7 @@ impl TensorStats {
             max,
             mean,
             std: var.sqrt(),
-            sparsity: if x.is_empty() {
-                0.0
-            } else {
-                zeros as f64 / x.len() as f64
-            },
+            sparsity: if x.is_empty() { 0.0 } else { zeros as f64 / x.len() as f64 },
             non_finite: bad,
         }
     }
@@ -93,24 +85,14 @@ pub fn log_histogram(x: &[f32]) -> Histogram {
     }
     let first = counts.iter().position(|&c| c > 0).unwrap_or(0);
     let last = counts.iter().rposition(|&c| c > 0).map_or(0, |l| l + 1);
-    let edges = (first..=last.max(first))
-        .map(|b| f32::from_bits((b as u32) << SHIFT) as f64)
-        .collect();
-    Histogram {
-        edges,
-        counts: counts[first..last.max(first)].to_vec(),
-        zeros,
-    }
+    let edges = (first..=last.max(first)).map(|b| f32::from_bits((b as u32) << SHIFT) as f64).collect();
+    Histogram { edges, counts: counts[first..last.max(first)].to_vec(), zeros }
 }
 
 /// Histogram of x (or |x|) with `bins` equal bins over [lo, hi]; values outside are counted in the end bins.
 pub fn linear_histogram(x: &[f32], bins: usize, lo: f64, hi: f64, absolute: bool) -> Histogram {
     let bins = bins.max(1);
-    let width = if hi > lo {
-        (hi - lo) / bins as f64
-    } else {
-        1.0
-    };
+    let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
     let mut counts = vec![0u64; bins];
     let mut zeros = 0;
     for &v in x {
@@ -123,11 +105,7 @@ pub fn linear_histogram(x: &[f32], bins: usize, lo: f64, hi: f64, absolute: bool
         counts[b] += 1;
     }
     let edges = (0..=bins).map(|i| lo + i as f64 * width).collect();
-    Histogram {
-        edges,
-        counts,
-        zeros,
-    }
+    Histogram { edges, counts, zeros }
 }
 
 #[cfg(test)]
@@ -137,10 +115,7 @@ mod tests {
     #[test]
     fn stats_of_a_small_tensor() {
         let s = TensorStats::of(&[1.0, -1.0, 0.0, 2.0, f32::NAN]);
-        assert_eq!(
-            (s.numel, s.min, s.max, s.mean, s.non_finite),
-            (5, -1.0, 2.0, 0.5, 1)
-        );
+        assert_eq!((s.numel, s.min, s.max, s.mean, s.non_finite), (5, -1.0, 2.0, 0.5, 1));
         assert!((s.std - 1.118033988749895).abs() < 1e-12);
         assert_eq!(s.sparsity, 0.2);
     }
@@ -152,10 +127,7 @@ mod tests {
         assert_eq!(h.counts.iter().sum::<u64>(), 5);
         assert_eq!(h.edges[0], 1.0);
         assert_eq!(h.edges[1], 1.125);
-        assert_eq!(
-            h.counts[0], 2,
-            "1.0 and 1.1 share the first eighth of the octave"
-        );
+        assert_eq!(h.counts[0], 2, "1.0 and 1.1 share the first eighth of the octave");
         assert_eq!(*h.edges.last().unwrap(), 4.0);
     }
 

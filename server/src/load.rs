@@ -33,30 +33,18 @@ impl Files {
         let m = map(path)?;
         let is_index = path.extension().is_some_and(|e| e == "json") || m.first() == Some(&b'{');
         if !is_index {
-            return Ok(Self {
-                path: path.into(),
-                maps: vec![(path.into(), m)],
-                wanted: None,
-            });
+            return Ok(Self { path: path.into(), maps: vec![(path.into(), m)], wanted: None });
         }
-        let shards =
-            readers::safetensors::read_index(&m).with_context(|| format!("{}", path.display()))?;
+        let shards = readers::safetensors::read_index(&m).with_context(|| format!("{}", path.display()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut maps = Vec::new();
         let mut wanted = Vec::new();
         for (file, tensors) in shards {
             let p = dir.join(&file);
-            maps.push((
-                p.clone(),
-                map(&p).with_context(|| format!("shard {file} of {}", path.display()))?,
-            ));
+            maps.push((p.clone(), map(&p).with_context(|| format!("shard {file} of {}", path.display()))?));
             wanted.push(tensors);
         }
-        Ok(Self {
-            path: path.into(),
-            maps,
-            wanted: Some(wanted),
-        })
+        Ok(Self { path: path.into(), maps, wanted: Some(wanted) })
     }
 
     /// Parses every file and returns the tensors, in file order.
@@ -70,10 +58,7 @@ impl Files {
                 Some(w) => {
                     for name in &w[k] {
                         if !c.tensors.iter().any(|t| &t.name == name) {
-                            bail!(
-                                "{}: index lists tensor `{name}`, the shard does not hold it",
-                                p.display()
-                            );
+                            bail!("{}: index lists tensor `{name}`, the shard does not hold it", p.display());
                         }
                     }
                     tensors.extend(c.tensors.into_iter().filter(|t| w[k].contains(&t.name)));

@@ -23,8 +23,7 @@ pub fn erfc(x: f64) -> f64 {
                     + t * (0.09678418
                         + t * (-0.18628806
                             + t * (0.27886807
-                                + t * (-1.13520398
-                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+                                + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
             .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
@@ -55,11 +54,7 @@ fn solve(fit: Fit, bits: u32) -> f64 {
     for _ in 0..200 {
         let a = hi - g * (hi - lo);
         let b = lo + g * (hi - lo);
-        if model_mse(fit, bits, a) < model_mse(fit, bits, b) {
-            hi = b
-        } else {
-            lo = a
-        }
+        if model_mse(fit, bits, a) < model_mse(fit, bits, b) { hi = b } else { lo = a }
     }
     (lo + hi) / 2.0
 }
@@ -85,19 +80,12 @@ mod tests {
     #[test]
     fn optima_match_the_spec_table() {
         // ALGORITHMS.md §1.5 "ACIQ argmin" columns [C]; tolerance 0.01 as the spec suggests (we are closer).
-        let gauss = [
-            1.2399, 1.7106, 2.1516, 2.5591, 2.9362, 3.2869, 3.6151, 3.9240,
-        ];
-        let laplace = [
-            1.8628, 2.8307, 3.8972, 5.0286, 6.2048, 7.4131, 8.6456, 9.8968,
-        ];
+        let gauss = [1.2399, 1.7106, 2.1516, 2.5591, 2.9362, 3.2869, 3.6151, 3.9240];
+        let laplace = [1.8628, 2.8307, 3.8972, 5.0286, 6.2048, 7.4131, 8.6456, 9.8968];
         for b in 1..=8u32 {
             let (g, l) = (optimal_ratio(Fit::Gauss, b), optimal_ratio(Fit::Laplace, b));
             assert!((g - gauss[b as usize - 1]).abs() < 2e-3, "gauss {b}: {g}");
-            assert!(
-                (l - laplace[b as usize - 1]).abs() < 2e-3,
-                "laplace {b}: {l}"
-            );
+            assert!((l - laplace[b as usize - 1]).abs() < 2e-3, "laplace {b}: {l}");
         }
     }
 

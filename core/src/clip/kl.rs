@@ -9,18 +9,12 @@ use super::Magnitude;
 
 /// The KL-optimal clip for `levels` quantization bins of the magnitude range.
 pub fn kl_clip(x: &[f32], mag: Magnitude, levels: usize) -> f32 {
-    let amax = x
-        .iter()
-        .map(|&v| mag.of(v))
-        .fold(0.0f32, |a, m| if m > a { m } else { a });
+    let amax = x.iter().map(|&v| mag.of(v)).fold(0.0f32, |a, m| if m > a { m } else { a });
     if amax == 0.0 {
         return 0.0;
     }
     let levels = levels.max(1);
-    let nbins = (x.len() / 8)
-        .next_power_of_two()
-        .clamp((4 * levels).min(2048), 2048)
-        .max(levels + 1);
+    let nbins = (x.len() / 8).next_power_of_two().clamp((4 * levels).min(2048), 2048).max(levels + 1);
     let width = amax as f64 / nbins as f64;
     let mut hist = vec![0f64; nbins];
     for &v in x {
@@ -54,11 +48,7 @@ pub fn kl_clip(x: &[f32], mag: Magnitude, levels: usize) -> f32 {
             let mass: f64 = hist[start..end].iter().sum();
             let nonzero = hist[start..end].iter().filter(|&&h| h > 0.0).count();
             for k in start..end {
-                q[k] = if hist[k] > 0.0 {
-                    mass / nonzero as f64
-                } else {
-                    0.0
-                };
+                q[k] = if hist[k] > 0.0 { mass / nonzero as f64 } else { 0.0 };
             }
         }
         let qsum: f64 = q[..i].iter().sum();
@@ -92,9 +82,7 @@ mod tests {
         assert!(s > 2.0 && s < amax, "int8 KL clip {s} of amax {amax}");
         let s4 = kl_clip(&g, Magnitude::Abs, 8);
         assert!(s4 < s, "fewer levels clip harder: {s4} vs {s}");
-        let u: Vec<f32> = (0..100_000)
-            .map(|_| rng.uniform() as f32 * 2.0 - 1.0)
-            .collect();
+        let u: Vec<f32> = (0..100_000).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
         let su = kl_clip(&u, Magnitude::Abs, 128);
         assert!(su > 0.9, "uniform data keeps nearly its whole range: {su}");
     }

@@ -33,15 +33,8 @@ pub enum ClipMethod {
 
 impl ClipMethod {
     /// Every method, with a representative percentile, in the order charts show them.
-    pub const ALL: [ClipMethod; 7] = [
-        Self::Max,
-        Self::Percentile(99.99),
-        Self::Mse,
-        Self::Octav,
-        Self::AciqGauss,
-        Self::AciqLaplace,
-        Self::Kl,
-    ];
+    pub const ALL: [ClipMethod; 7] =
+        [Self::Max, Self::Percentile(99.99), Self::Mse, Self::Octav, Self::AciqGauss, Self::AciqLaplace, Self::Kl];
 
     /// Whether the method models a uniform integer grid (and so needs its bit width).
     pub fn needs_uniform_grid(&self) -> bool {
@@ -65,9 +58,7 @@ impl FromStr for ClipMethod {
             "kl" | "entropy" => Self::Kl,
             _ => match s.split_once(':') {
                 Some(("percentile", p)) => {
-                    let p: f64 = p
-                        .parse()
-                        .map_err(|_| Error::param(format!("percentile `{p}` is not a number")))?;
+                    let p: f64 = p.parse().map_err(|_| Error::param(format!("percentile `{p}` is not a number")))?;
                     if !(p > 0.0 && p <= 100.0) {
                         return Err(Error::param(format!("percentile {p} is outside (0, 100]")));
                     }
@@ -221,12 +212,7 @@ pub fn choose(
     model: ClipModel,
     mse_at: &mut dyn FnMut(f32) -> f64,
 ) -> Result<ClipChoice> {
-    let plain = |clip| {
-        Ok(ClipChoice {
-            clip,
-            iterations: None,
-        })
-    };
+    let plain = |clip| Ok(ClipChoice { clip, iterations: None });
     let bits = match (method.needs_uniform_grid(), model.bits) {
         (true, None) => {
             return Err(Error::param(format!(
@@ -236,41 +222,21 @@ pub fn choose(
         (_, b) => b.unwrap_or(0),
     };
     // An unsigned grid of B bits covers the half range: the signed B+1 model (ALGORITHMS.md §1.1, §1.5).
-    let model_bits = if model.mag == Magnitude::PositivePart {
-        bits + 1
-    } else {
-        bits
-    };
+    let model_bits = if model.mag == Magnitude::PositivePart { bits + 1 } else { bits };
     match method {
         ClipMethod::Max => plain(amax(x, model.mag)),
         ClipMethod::Percentile(p) => plain(percentile(x, model.mag, p)),
         ClipMethod::Mse => plain(mse_search(amax(x, model.mag), mse_at)),
         ClipMethod::Octav => {
             let q = 4f64.powi(-(model_bits as i32)) / 3.0;
-            let r = octav::octav(
-                x,
-                model.mag,
-                octav::OctavParams {
-                    q,
-                    exclude_zeros: model.octav_exclude_zeros,
-                },
-            );
-            Ok(ClipChoice {
-                clip: r.clip,
-                iterations: Some(r.iterations),
-            })
+            let r = octav::octav(x, model.mag, octav::OctavParams { q, exclude_zeros: model.octav_exclude_zeros });
+            Ok(ClipChoice { clip: r.clip, iterations: Some(r.iterations) })
         }
         ClipMethod::AciqGauss | ClipMethod::AciqLaplace => {
             let n = x.len().max(1) as f64;
             let (fit, spread) = if method == ClipMethod::AciqGauss {
-                let ms: f64 = x
-                    .iter()
-                    .map(|&v| (model.mag.of(v) as f64).powi(2))
-                    .sum::<f64>();
-                (
-                    aciq::Fit::Gauss,
-                    (ms / positive_count(x, model.mag, n)).sqrt(),
-                )
+                let ms: f64 = x.iter().map(|&v| (model.mag.of(v) as f64).powi(2)).sum::<f64>();
+                (aciq::Fit::Gauss, (ms / positive_count(x, model.mag, n)).sqrt())
             } else {
                 let m: f64 = x.iter().map(|&v| model.mag.of(v) as f64).sum::<f64>();
                 (aciq::Fit::Laplace, m / positive_count(x, model.mag, n))
@@ -280,11 +246,7 @@ pub fn choose(
         }
         ClipMethod::Kl => {
             let levels = 1usize << bits.saturating_sub(1).min(16);
-            let levels = if model.mag == Magnitude::PositivePart {
-                levels * 2
-            } else {
-                levels
-            };
+            let levels = if model.mag == Magnitude::PositivePart { levels * 2 } else { levels };
             plain(kl::kl_clip(x, model.mag, levels))
         }
     }
@@ -330,32 +292,12 @@ mod tests {
 
     #[test]
     fn parses_and_prints_the_cli_vocabulary() {
-        for s in [
-            "max",
-            "percentile:99.9",
-            "mse",
-            "octav",
-            "aciq-gauss",
-            "aciq-laplace",
-            "kl",
-        ] {
+        for s in ["max", "percentile:99.9", "mse", "octav", "aciq-gauss", "aciq-laplace", "kl"] {
             assert_eq!(s.parse::<ClipMethod>().unwrap().to_string(), s);
         }
-        assert!(
-            "percentile:120"
-                .parse::<ClipMethod>()
-                .unwrap_err()
-                .message
-                .contains("outside")
-        );
+        assert!("percentile:120".parse::<ClipMethod>().unwrap_err().message.contains("outside"));
         assert!("percentile:x".parse::<ClipMethod>().is_err());
-        assert!(
-            "best"
-                .parse::<ClipMethod>()
-                .unwrap_err()
-                .message
-                .contains("unknown clip method")
-        );
+        assert!("best".parse::<ClipMethod>().unwrap_err().message.contains("unknown clip method"));
     }
 
     #[test]
@@ -369,11 +311,7 @@ mod tests {
 
     #[test]
     fn octav_on_a_float_grid_is_a_clear_error() {
-        let model = ClipModel {
-            bits: None,
-            mag: Magnitude::Abs,
-            octav_exclude_zeros: false,
-        };
+        let model = ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: false };
         let e = choose(ClipMethod::Octav, &[1.0, 2.0], model, &mut |_| 0.0).unwrap_err();
         assert!(e.message.contains("uniform integer grid"), "{e}");
     }

@@ -92,10 +92,7 @@ pub fn octav_from(x: &[f32], mag: Magnitude, p: OctavParams, s0: f64, iter0: u32
         }
         Some(step(sum_out, n_out as f64, n_in as f64, p.q))
     });
-    Octav {
-        clip: s as f32,
-        iterations: it,
-    }
+    Octav { clip: s as f32, iterations: it }
 }
 
 /// The plain recursion from s0 = 0.
@@ -184,12 +181,7 @@ pub fn octav(x: &[f32], mag: Magnitude, p: OctavParams) -> Octav {
     let mut it = 0;
     let mut width = 0.04;
     for _ in 0..2 {
-        let b = banded_pass(
-            x,
-            mag,
-            (s * (1.0 - width)) as f32,
-            (s * (1.0 + width)) as f32,
-        );
+        let b = banded_pass(x, mag, (s * (1.0 - width)) as f32, (s * (1.0 + width)) as f32);
         let (next, steps, stop) = iterate(s, it, |s| {
             if !(s >= b.lo && s <= b.hi) {
                 return None;
@@ -201,19 +193,12 @@ pub fn octav(x: &[f32], mag: Magnitude, p: OctavParams) -> Octav {
                     n_out += 1.0;
                 }
             }
-            let n_in = if p.exclude_zeros {
-                n - n_out - b.zeros
-            } else {
-                n - n_out
-            };
+            let n_in = if p.exclude_zeros { n - n_out - b.zeros } else { n - n_out };
             Some(step(sum_out, n_out, n_in, p.q))
         });
         (s, it) = (next, steps);
         if let Stop::Done = stop {
-            return Octav {
-                clip: s as f32,
-                iterations: it,
-            };
+            return Octav { clip: s as f32, iterations: it };
         }
         width *= 4.0;
     }
@@ -226,10 +211,7 @@ mod tests {
     use crate::sample::Sampler;
 
     fn params(bits: i32) -> OctavParams {
-        OctavParams {
-            q: 4f64.powi(-bits) / 3.0,
-            exclude_zeros: false,
-        }
+        OctavParams { q: 4f64.powi(-bits) / 3.0, exclude_zeros: false }
     }
 
     #[test]
@@ -238,24 +220,13 @@ mod tests {
         let mut rng = Sampler::new(7);
         let g: Vec<f32> = (0..1_000_000).map(|_| rng.gaussian() as f32).collect();
         let l: Vec<f32> = (0..1_000_000).map(|_| rng.laplace() as f32).collect();
-        let table = [
-            (2, 1.7388, 2.8737),
-            (3, 2.1611, 3.9133),
-            (4, 2.5621, 5.0341),
-            (6, 3.2872, 7.4137),
-            (8, 3.9241, 9.8968),
-        ];
+        let table =
+            [(2, 1.7388, 2.8737), (3, 2.1611, 3.9133), (4, 2.5621, 5.0341), (6, 3.2872, 7.4137), (8, 3.9241, 9.8968)];
         for (bits, gauss, laplace) in table {
             let sg = octav(&g, Magnitude::Abs, params(bits)).clip as f64;
             let sl = octav(&l, Magnitude::Abs, params(bits)).clip as f64;
-            assert!(
-                (sg - gauss).abs() < 0.01 * gauss.max(1.0),
-                "gauss B={bits}: {sg} vs {gauss}"
-            );
-            assert!(
-                (sl - laplace).abs() < 0.03 * (laplace / 5.0).max(1.0),
-                "laplace B={bits}: {sl} vs {laplace}"
-            );
+            assert!((sg - gauss).abs() < 0.01 * gauss.max(1.0), "gauss B={bits}: {sg} vs {gauss}");
+            assert!((sl - laplace).abs() < 0.03 * (laplace / 5.0).max(1.0), "laplace B={bits}: {sl} vs {laplace}");
         }
     }
 
@@ -277,16 +248,10 @@ mod tests {
             for bits in [2, 4, 8] {
                 for exclude_zeros in [false, true] {
                     for mag in [Magnitude::Abs, Magnitude::PositivePart] {
-                        let p = OctavParams {
-                            q: params(bits).q,
-                            exclude_zeros,
-                        };
+                        let p = OctavParams { q: params(bits).q, exclude_zeros };
                         let fast = octav(&x, mag, p).clip as f64;
                         let slow = octav_reference(&x, mag, p).clip as f64;
-                        assert!(
-                            (fast - slow).abs() <= 1e-6 * slow,
-                            "n={n} B={bits} {mag:?}: {fast} vs {slow}"
-                        );
+                        assert!((fast - slow).abs() <= 1e-6 * slow, "n={n} B={bits} {mag:?}: {fast} vs {slow}");
                     }
                 }
             }
@@ -302,20 +267,13 @@ mod tests {
         let s = octav_reference(&x, Magnitude::Abs, p);
         let again = octav_from(&x, Magnitude::Abs, p, s.clip as f64, 0);
         assert!(((again.clip - s.clip) / s.clip).abs() < 1e-6);
-        assert!(
-            s.iterations >= 5 && s.iterations < 40,
-            "{} iterations",
-            s.iterations
-        );
+        assert!(s.iterations >= 5 && s.iterations < 40, "{} iterations", s.iterations);
     }
 
     #[test]
     fn zeros_give_a_zero_clip() {
         let x = vec![0.0f32; 100_000];
         assert_eq!(octav(&x, Magnitude::Abs, params(4)).clip, 0.0);
-        assert_eq!(
-            octav_reference(&x[..10], Magnitude::Abs, params(4)).clip,
-            0.0
-        );
+        assert_eq!(octav_reference(&x[..10], Magnitude::Abs, params(4)).clip, 0.0);
     }
 }

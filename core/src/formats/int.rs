@@ -30,27 +30,15 @@ pub struct IntGrid {
 impl IntGrid {
     /// Smallest code.
     pub fn lo(&self) -> f32 {
-        if self.signed {
-            -pow2i(self.bits - 1)
-        } else {
-            0.0
-        }
+        if self.signed { -pow2i(self.bits - 1) } else { 0.0 }
     }
     /// Largest code.
     pub fn hi(&self) -> f32 {
-        if self.signed {
-            pow2i(self.bits - 1) - 1.0
-        } else {
-            pow2i(self.bits) - 1.0
-        }
+        if self.signed { pow2i(self.bits - 1) - 1.0 } else { pow2i(self.bits) - 1.0 }
     }
     /// Step for clipping scalar `s`.
     pub fn step(&self, s: f32) -> f32 {
-        if self.signed {
-            s / pow2i(self.bits - 1)
-        } else {
-            s / pow2i(self.bits)
-        }
+        if self.signed { s / pow2i(self.bits - 1) } else { s / pow2i(self.bits) }
     }
     /// OCTAV's rounding-noise coefficient q: noise = q·s² (4^-B/3 signed, 4^-B/12 unsigned).
     pub fn noise_coefficient(&self) -> f64 {
@@ -60,11 +48,7 @@ impl IntGrid {
 
     /// Fake-quantizes `x` into `out` with step `delta` (quantize then dequantize).
     pub fn fake_quant(&self, x: &[f32], delta: f32, out: &mut [f32]) {
-        debug_assert_eq!(
-            x.len(),
-            out.len(),
-            "fake_quant: input and output lengths differ"
-        );
+        debug_assert_eq!(x.len(), out.len(), "fake_quant: input and output lengths differ");
         if delta <= 0.0 {
             out.fill(0.0);
             return;
@@ -117,22 +101,13 @@ mod tests {
 
     #[test]
     fn grids_have_the_documented_codes() {
-        let g = IntGrid {
-            bits: 4,
-            signed: true,
-        };
+        let g = IntGrid { bits: 4, signed: true };
         assert_eq!((g.lo(), g.hi()), (-8.0, 7.0));
         assert_eq!(g.step(1.0), 0.125);
-        let u = IntGrid {
-            bits: 4,
-            signed: false,
-        };
+        let u = IntGrid { bits: 4, signed: false };
         assert_eq!((u.lo(), u.hi()), (0.0, 15.0));
         assert_eq!(u.step(1.0), 1.0 / 16.0);
-        let w = IntGrid {
-            bits: 16,
-            signed: true,
-        };
+        let w = IntGrid { bits: 16, signed: true };
         assert_eq!((w.lo(), w.hi()), (-32768.0, 32767.0));
     }
 
@@ -155,9 +130,7 @@ mod tests {
             for signed in [true, false] {
                 let g = IntGrid { bits, signed };
                 let delta = g.step(3.0);
-                let levels: Vec<f32> = (g.lo() as i64..=g.hi() as i64)
-                    .map(|k| k as f32 * delta)
-                    .collect();
+                let levels: Vec<f32> = (g.lo() as i64..=g.hi() as i64).map(|k| k as f32 * delta).collect();
                 let mut out = vec![0.0; levels.len()];
                 g.fake_quant(&levels, delta, &mut out);
                 assert_eq!(levels, out, "bits {bits} signed {signed}");

@@ -26,56 +26,17 @@ pub struct MiniFloat {
 
 /// 2^e as f32, exact for every e in the f32 range including subnormals.
 pub fn pow2(e: i32) -> f32 {
-    if e >= -126 {
-        f32::from_bits(((e + 127) as u32) << 23)
-    } else {
-        f32::from_bits(1u32 << (e + 149))
-    }
+    if e >= -126 { f32::from_bits(((e + 127) as u32) << 23) } else { f32::from_bits(1u32 << (e + 149)) }
 }
 
 impl MiniFloat {
-    pub const E4M3: Self = Self {
-        ebits: 4,
-        mbits: 3,
-        bias: 7,
-        specials: Specials::NanOnly,
-    };
-    pub const E5M2: Self = Self {
-        ebits: 5,
-        mbits: 2,
-        bias: 15,
-        specials: Specials::Ieee,
-    };
-    pub const E3M2: Self = Self {
-        ebits: 3,
-        mbits: 2,
-        bias: 3,
-        specials: Specials::None,
-    };
-    pub const E2M3: Self = Self {
-        ebits: 2,
-        mbits: 3,
-        bias: 1,
-        specials: Specials::None,
-    };
-    pub const E2M1: Self = Self {
-        ebits: 2,
-        mbits: 1,
-        bias: 1,
-        specials: Specials::None,
-    };
-    pub const FP16: Self = Self {
-        ebits: 5,
-        mbits: 10,
-        bias: 15,
-        specials: Specials::Ieee,
-    };
-    pub const BF16: Self = Self {
-        ebits: 8,
-        mbits: 7,
-        bias: 127,
-        specials: Specials::Ieee,
-    };
+    pub const E4M3: Self = Self { ebits: 4, mbits: 3, bias: 7, specials: Specials::NanOnly };
+    pub const E5M2: Self = Self { ebits: 5, mbits: 2, bias: 15, specials: Specials::Ieee };
+    pub const E3M2: Self = Self { ebits: 3, mbits: 2, bias: 3, specials: Specials::None };
+    pub const E2M3: Self = Self { ebits: 2, mbits: 3, bias: 1, specials: Specials::None };
+    pub const E2M1: Self = Self { ebits: 2, mbits: 1, bias: 1, specials: Specials::None };
+    pub const FP16: Self = Self { ebits: 5, mbits: 10, bias: 15, specials: Specials::Ieee };
+    pub const BF16: Self = Self { ebits: 8, mbits: 7, bias: 127, specials: Specials::Ieee };
 
     /// Storage width in bits, sign included.
     pub const fn bits(&self) -> u32 {
@@ -145,11 +106,7 @@ impl MiniFloat {
         let m = self.mbits;
         let emask = (1u32 << self.ebits) - 1;
         let mmask = (1u32 << m) - 1;
-        let sign = if (code >> (self.ebits + m)) & 1 == 1 {
-            -1.0
-        } else {
-            1.0
-        };
+        let sign = if (code >> (self.ebits + m)) & 1 == 1 { -1.0 } else { 1.0 };
         let exp = (code >> m) & emask;
         let man = code & mmask;
         let special = match self.specials {
@@ -171,10 +128,7 @@ impl MiniFloat {
     /// Every finite non-negative value of the format, ascending (for tests and grids; formats ≤ 16 bits).
     pub fn positive_values(&self) -> Vec<f32> {
         let half = 1u32 << (self.ebits + self.mbits);
-        let mut v: Vec<f32> = (0..half)
-            .map(|c| self.decode(c))
-            .filter(|v| v.is_finite())
-            .collect();
+        let mut v: Vec<f32> = (0..half).map(|c| self.decode(c)).filter(|v| v.is_finite()).collect();
         v.sort_by(f32::total_cmp);
         v.dedup();
         v
@@ -226,10 +180,7 @@ mod tests {
         assert_eq!(MiniFloat::E5M2.min_subnormal(), pow2(-16));
         assert_eq!(MiniFloat::E3M2.min_subnormal(), 0.0625);
         assert_eq!(MiniFloat::E2M3.min_subnormal(), 0.125);
-        assert_eq!(
-            MiniFloat::E2M1.positive_values(),
-            vec![0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
-        );
+        assert_eq!(MiniFloat::E2M1.positive_values(), vec![0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]);
     }
 
     #[test]
@@ -248,11 +199,7 @@ mod tests {
             for code in (0..codes).step_by(step) {
                 let v = f.decode(code);
                 if v.is_finite() {
-                    assert_eq!(
-                        f.quantize(v).to_bits(),
-                        v.to_bits(),
-                        "{f:?} code {code:#x} value {v}"
-                    );
+                    assert_eq!(f.quantize(v).to_bits(), v.to_bits(), "{f:?} code {code:#x} value {v}");
                 }
             }
         }
@@ -270,40 +217,22 @@ mod tests {
         assert_eq!(MiniFloat::E4M3.quantize(1e9), 448.0);
         assert_eq!(MiniFloat::FP16.quantize(65520.0), 65504.0);
         assert!(MiniFloat::E4M3.quantize(f32::NAN).is_nan());
-        assert_eq!(
-            MiniFloat::E5M2.quantize(f32::NEG_INFINITY),
-            f32::NEG_INFINITY
-        );
+        assert_eq!(MiniFloat::E5M2.quantize(f32::NEG_INFINITY), f32::NEG_INFINITY);
         assert_eq!(MiniFloat::BF16.quantize(1.0 + 1.0 / 256.0), 1.0);
-        assert_eq!(
-            MiniFloat::BF16.quantize(1.0 + 3.0 / 256.0),
-            1.0 + 4.0 / 256.0
-        );
+        assert_eq!(MiniFloat::BF16.quantize(1.0 + 3.0 / 256.0), 1.0 + 4.0 / 256.0);
     }
 
     #[test]
     fn quantize_is_the_nearest_grid_value() {
         // Reference: brute force over the grid, ties to the value with an even code.
-        for f in [
-            MiniFloat::E4M3,
-            MiniFloat::E3M2,
-            MiniFloat::E2M3,
-            MiniFloat::E2M1,
-            MiniFloat::E5M2,
-        ] {
+        for f in [MiniFloat::E4M3, MiniFloat::E3M2, MiniFloat::E2M3, MiniFloat::E2M1, MiniFloat::E5M2] {
             let grid = f.positive_values();
             let max = f.max_normal();
             let mut x = 0.0f32;
             while x < max * 1.1 {
                 let q = f.quantize(x);
-                let best = grid
-                    .iter()
-                    .map(|g| (g - x).abs())
-                    .fold(f32::INFINITY, f32::min);
-                assert!(
-                    ((q - x).abs() - best).abs() <= 1e-6 * x.max(1e-3) || x > max,
-                    "{f:?} {x} -> {q}"
-                );
+                let best = grid.iter().map(|g| (g - x).abs()).fold(f32::INFINITY, f32::min);
+                assert!(((q - x).abs() - best).abs() <= 1e-6 * x.max(1e-3) || x > max, "{f:?} {x} -> {q}");
                 x += max / 997.0;
             }
         }

@@ -2,47 +2,34 @@
 //!
 //! Clipping works on the group centred at c = (min + max)/2: a clip method picks the half-width h of
 //! |x − c| with the signed B-bit model, and the grid spans [c − h, c + h] (for `max`, exactly [min, max]).
-//! The reported clip is h. Per-vector scales are stored as FP16 and zero points as B-bit integers.
+//! The reported clip is h. Scales are stored in the config's scale type, zero points as B-bit integers.
 
-use super::uniform::store_fp16_scale;
-use super::{QuantConfig, QuantOutput};
+use super::{QuantConfig, QuantOutput, ScaleDtype};
 use crate::clip::{self, ClipMethod, ClipModel, Magnitude};
 use crate::error::Result;
 use crate::formats::{AffineGrid, clamp, rne};
-use crate::granularity::{Granularity, Grouping};
+use crate::granularity::Grouping;
 use crate::metrics::sum_sq_err;
 
-fn grid(bits: u32, lo: f32, hi: f32, fp16: bool) -> AffineGrid {
+/// The affine grid over [lo, hi] with its scale rounded to the stored type (and the zero point redone).
+pub fn grid(bits: u32, lo: f32, hi: f32, sd: ScaleDtype) -> AffineGrid {
     let mut g = AffineGrid::new(bits, lo, hi);
-    if fp16 {
-        g.scale = store_fp16_scale(g.scale);
+    if sd != ScaleDtype::Fp32 {
+        g.scale = sd.store(g.scale);
         g.zero = clamp(rne(-lo / g.scale), 0.0, g.qmax);
     }
     g
 }
 
-pub(super) fn quantize(
-    x: &[f32],
-    grouping: &Grouping,
-    cfg: &QuantConfig,
-    bits: u32,
-) -> Result<QuantOutput> {
-    let fp16 = matches!(cfg.granularity, Granularity::Vector { .. });
-    let model = ClipModel {
-        bits: Some(bits),
-        mag: Magnitude::Abs,
-        octav_exclude_zeros: cfg.octav_exclude_zeros,
-    };
+pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, bits: u32) -> Result<QuantOutput> {
+    let sd = cfg.scale_dtype();
+    let model = ClipModel { bits: Some(bits), mag: Magnitude::Abs, octav_exclude_zeros: cfg.octav_exclude_zeros };
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
     let mut iterations = Vec::new();
     let (mut centred, mut scratch) = (Vec::new(), Vec::new());
     grouping.for_each(x, &mut out, |_, xs, os| {
-        let (min, max) = xs
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
+        let (min, max) = xs.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let c = 0.5 * (min + max);
         let (lo, hi) = if cfg.clip == ClipMethod::Max {
             (min, max)
@@ -51,20 +38,30 @@ pub(super) fn quantize(
             centred.extend(xs.iter().map(|&v| v - c));
             scratch.resize(xs.len(), 0.0);
             let mut mse_at = |h: f32| {
-                grid(bits, c - h, c + h, fp16).fake_quant(xs, &mut scratch);
+                grid(bits, c - h, c + h, sd).fake_quant(xs, &mut scratch);
                 sum_sq_err(xs, &scratch)
             };
             let choice = clip::choose(cfg.clip, &centred, model, &mut mse_at)?;
             if let Some(it) = choice.iterations {
                 iterations.push(it);
             }
-            (c - choice.clip, c + choice.clip)
+            let (lo, hi) = (c - choice.clip, c + choice.clip);
+            // c ± h can miss [min, max] by an ulp; the search must never lose to plain min/max.
+            if cfg.clip == ClipMethod::Mse {
+                let mut err = |lo, hi| {
+                    grid(bits, lo, hi, sd).fake_quant(xs, &mut scratch);
+                    sum_sq_err(xs, &scratch)
+                };
+                if err(min, max) <= err(lo, hi) { (min, max) } else { (lo, hi) }
+            } else {
+                (lo, hi)
+            }
         };
-        grid(bits, lo, hi, fp16).fake_quant(xs, os);
+        grid(bits, lo, hi, sd).fake_quant(xs, os);
         clips.push(0.5 * (hi - lo));
         Ok(())
     })?;
-    let per_group = if fp16 { 16 } else { 32 } + bits as u64;
+    let per_group = sd.bits() + bits as u64;
     Ok(QuantOutput {
         dequant: out,
         clips,

@@ -4,6 +4,7 @@
 use super::format::Format;
 use crate::clip::ClipMethod;
 use crate::error::{Error, Result};
+use crate::formats::MiniFloat;
 use crate::granularity::Granularity;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,52 @@ pub enum ScaleRounding {
     Round,
     /// Up: the vector's maximum is never clipped.
     Ceil,
+}
+
+/// The type float scales are stored in; the quantizer rounds every scale to it before use, so the error we
+/// report is the error of the stored model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleDtype {
+    Fp32,
+    Fp16,
+    Bf16,
+}
+
+impl ScaleDtype {
+    /// Default: FP32 for per-tensor and per-channel scales (negligible cost), FP16 for per-vector scales
+    /// (as GPTQ/AWQ checkpoints store them).
+    pub fn default_for(g: Granularity) -> Self {
+        match g {
+            Granularity::Vector { .. } => Self::Fp16,
+            Granularity::Tensor | Granularity::Channel { .. } => Self::Fp32,
+        }
+    }
+    pub fn bits(self) -> u64 {
+        match self {
+            Self::Fp32 => 32,
+            Self::Fp16 | Self::Bf16 => 16,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Fp16 => "fp16",
+            Self::Bf16 => "bf16",
+        }
+    }
+    /// The stored value of a positive scale: rounded to nearest even, saturating, never rounded to zero
+    /// (a tiny group gets the type's smallest positive value instead).
+    pub fn store(self, scale: f32) -> f32 {
+        let mf = match self {
+            Self::Fp32 => return scale,
+            Self::Fp16 => MiniFloat::FP16,
+            Self::Bf16 => MiniFloat::BF16,
+        };
+        if scale <= 0.0 {
+            return 0.0;
+        }
+        mf.quantize(scale).max(mf.min_subnormal())
+    }
 }
 
 /// How an MX block's shared E8M0 exponent is chosen.
@@ -66,6 +113,9 @@ pub struct QuantSpec {
     /// OCTAV: leave exact zeros out of the inside count.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub octav_exclude_zeros: bool,
+    /// `fp32`, `fp16` or `bf16`: how float scales are stored (default fp32, fp16 for vector granularity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_dtype: Option<String>,
 }
 
 /// A validated configuration.
@@ -79,6 +129,8 @@ pub struct QuantConfig {
     pub mx_scale: MxScaleMode,
     pub ternary: TernaryRule,
     pub octav_exclude_zeros: bool,
+    /// `None`: [`ScaleDtype::default_for`] the granularity.
+    pub scale_dtype: Option<ScaleDtype>,
 }
 
 impl QuantConfig {
@@ -99,7 +151,17 @@ impl QuantConfig {
             mx_scale: MxScaleMode::Floor,
             ternary: TernaryRule::Threshold(0.05),
             octav_exclude_zeros: false,
+            scale_dtype: None,
         }
+    }
+
+    /// The scale type in force.
+    pub fn scale_dtype(&self) -> ScaleDtype {
+        self.scale_dtype.unwrap_or(ScaleDtype::default_for(self.granularity))
+    }
+    pub fn with_scale_dtype(mut self, d: ScaleDtype) -> Self {
+        self.scale_dtype = Some(d);
+        self
     }
 
     pub fn with_granularity(mut self, g: Granularity) -> Self {
@@ -133,6 +195,12 @@ impl QuantConfig {
                 self.granularity
             )));
         }
+        if self.clip.needs_uniform_grid() && matches!(self.format, Format::Float(_)) {
+            return Err(Error::param(format!(
+                "clip method `{}` models a uniform integer grid; {name} is a floating-point format (use max, percentile:P or mse)",
+                self.clip
+            )));
+        }
         if let Some(m) = self.scale_bits {
             if !(1..=16).contains(&m) {
                 return Err(Error::param(format!("--scale-bits takes 1 to 16, not {m}")));
@@ -143,21 +211,15 @@ impl QuantConfig {
                 )));
             }
             if !matches!(self.granularity, Granularity::Vector { .. }) {
-                return Err(Error::param(
-                    "--scale-bits (two-level VS-Quant) needs --granularity vector:V",
-                ));
+                return Err(Error::param("--scale-bits (two-level VS-Quant) needs --granularity vector:V"));
             }
         }
         match self.ternary {
             TernaryRule::Threshold(t) if !(0.0..1.0).contains(&t) => {
-                return Err(Error::param(format!(
-                    "ternary threshold {t} is outside [0, 1)"
-                )));
+                return Err(Error::param(format!("ternary threshold {t} is outside [0, 1)")));
             }
             TernaryRule::Sparsity(r) if !(0.0..1.0).contains(&r) => {
-                return Err(Error::param(format!(
-                    "ternary sparsity {r} is outside [0, 1)"
-                )));
+                return Err(Error::param(format!("ternary sparsity {r} is outside [0, 1)")));
             }
             _ => {}
         }
@@ -170,24 +232,16 @@ where
     T: Copy,
 {
     let Some(v) = value else { return Ok(None) };
-    options
-        .iter()
-        .find(|(n, _)| *n == v)
-        .map(|(_, t)| Some(*t))
-        .ok_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            Error::param(format!("{what} `{v}` is not one of {}", names.join(", ")))
-        })
+    options.iter().find(|(n, _)| *n == v).map(|(_, t)| Some(*t)).ok_or_else(|| {
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        Error::param(format!("{what} `{v}` is not one of {}", names.join(", ")))
+    })
 }
 
 impl QuantSpec {
     /// A spec with just a format name and bits.
     pub fn new(format: &str, bits: Option<u32>) -> Self {
-        Self {
-            format: format.to_string(),
-            bits,
-            ..Self::default()
-        }
+        Self { format: format.to_string(), bits, ..Self::default() }
     }
 
     /// Resolves names and defaults into a validated [`QuantConfig`].
@@ -204,10 +258,7 @@ impl QuantSpec {
         if let Some(r) = parse_choice(
             "scale rounding",
             self.scale_rounding.as_deref(),
-            &[
-                ("round", ScaleRounding::Round),
-                ("ceil", ScaleRounding::Ceil),
-            ],
+            &[("round", ScaleRounding::Round), ("ceil", ScaleRounding::Ceil)],
         )? {
             cfg.scale_rounding = r;
         }
@@ -220,21 +271,21 @@ impl QuantSpec {
         }
         cfg.ternary = match (self.threshold, self.sparsity) {
             (Some(_), Some(_)) => {
-                return Err(Error::param(
-                    "give a ternary threshold or a sparsity, not both",
-                ));
+                return Err(Error::param("give a ternary threshold or a sparsity, not both"));
             }
             (Some(t), None) => TernaryRule::Threshold(t),
             (None, Some(r)) => TernaryRule::Sparsity(r),
             (None, None) => TernaryRule::Threshold(0.05),
         };
         if (self.threshold.is_some() || self.sparsity.is_some()) && format != Format::Ternary {
-            return Err(Error::param(format!(
-                "threshold and sparsity apply to ternary, not {}",
-                format.name()
-            )));
+            return Err(Error::param(format!("threshold and sparsity apply to ternary, not {}", format.name())));
         }
         cfg.octav_exclude_zeros = self.octav_exclude_zeros;
+        cfg.scale_dtype = parse_choice(
+            "scale dtype",
+            self.scale_dtype.as_deref(),
+            &[("fp32", ScaleDtype::Fp32), ("fp16", ScaleDtype::Fp16), ("bf16", ScaleDtype::Bf16)],
+        )?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -246,10 +297,9 @@ mod tests {
 
     #[test]
     fn json_in_the_cli_vocabulary_resolves() {
-        let spec: QuantSpec = serde_json::from_str(
-            r#"{"format": "int", "bits": 4, "granularity": "channel:0", "clip": "octav"}"#,
-        )
-        .unwrap();
+        let spec: QuantSpec =
+            serde_json::from_str(r#"{"format": "int", "bits": 4, "granularity": "channel:0", "clip": "octav"}"#)
+                .unwrap();
         let cfg = spec.resolve().unwrap();
         assert_eq!(cfg.format, Format::Int { bits: 4 });
         assert_eq!(cfg.granularity, Granularity::Channel { axis: 0 });
@@ -258,19 +308,12 @@ mod tests {
 
     #[test]
     fn mismatched_parts_are_clear_errors() {
-        let bad = |json: &str| {
-            serde_json::from_str::<QuantSpec>(json)
-                .unwrap()
-                .resolve()
-                .unwrap_err()
-                .message
-        };
+        let bad = |json: &str| serde_json::from_str::<QuantSpec>(json).unwrap().resolve().unwrap_err().message;
         assert!(bad(r#"{"format": "mxfp4", "clip": "octav"}"#).contains("does not apply"));
         assert!(bad(r#"{"format": "nvfp4", "granularity": "channel"}"#).contains("vector:V"));
         assert!(bad(r#"{"format": "int", "bits": 4, "scale_bits": 6}"#).contains("vector:V"));
         assert!(
-            bad(r#"{"format": "int", "bits": 4, "granularity": "vector:16", "scale_bits": 0}"#)
-                .contains("1 to 16")
+            bad(r#"{"format": "int", "bits": 4, "granularity": "vector:16", "scale_bits": 0}"#).contains("1 to 16")
         );
         assert!(bad(r#"{"format": "ternary", "sparsity": 1.5}"#).contains("outside"));
         assert!(bad(r#"{"format": "mxfp4", "mx_scale": "up"}"#).contains("not one of"));

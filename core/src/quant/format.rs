@@ -147,9 +147,7 @@ impl Format {
         if let Some(b) = bits {
             let width = f.element_bits();
             if width != b {
-                return Err(Error::param(format!(
-                    "{name} has {width}-bit elements; --bits {b} does not apply"
-                )));
+                return Err(Error::param(format!("{name} has {width}-bit elements; --bits {b} does not apply")));
             }
         }
         Ok(f)
@@ -216,30 +214,10 @@ mod tests {
 
     #[test]
     fn absurd_bits_are_rejected_with_the_reason() {
-        assert!(
-            Format::parse("int", Some(0))
-                .unwrap_err()
-                .message
-                .contains("2 to 16")
-        );
-        assert!(
-            Format::parse("int", Some(33))
-                .unwrap_err()
-                .message
-                .contains("2 to 16")
-        );
-        assert!(
-            Format::parse("fp8-e4m3", Some(4))
-                .unwrap_err()
-                .message
-                .contains("does not apply")
-        );
+        assert!(Format::parse("int", Some(0)).unwrap_err().message.contains("2 to 16"));
+        assert!(Format::parse("int", Some(33)).unwrap_err().message.contains("2 to 16"));
+        assert!(Format::parse("fp8-e4m3", Some(4)).unwrap_err().message.contains("does not apply"));
         assert!(Format::parse("fp8-e4m3", Some(8)).is_ok());
-        assert!(
-            Format::parse("int5", None)
-                .unwrap_err()
-                .message
-                .contains("unknown format")
-        );
+        assert!(Format::parse("int5", None).unwrap_err().message.contains("unknown format"));
     }
 }

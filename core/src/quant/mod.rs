@@ -12,7 +12,7 @@ pub mod nvfp4;
 pub mod ternary;
 pub mod uniform;
 
-pub use config::{MxScaleMode, QuantConfig, QuantSpec, ScaleRounding, TernaryRule};
+pub use config::{MxScaleMode, QuantConfig, QuantSpec, ScaleDtype, ScaleRounding, TernaryRule};
 pub use format::{FORMAT_NAMES, FloatFormat, Format, MxElement};
 
 use crate::error::{Error, Result};
@@ -50,10 +50,7 @@ impl QuantOutput {
 pub fn check_tensor(x: &[f32], shape: &[usize]) -> Result<()> {
     let numel: usize = shape.iter().product();
     if numel != x.len() {
-        return Err(Error::tensor(format!(
-            "shape {shape:?} holds {numel} elements but the data has {}",
-            x.len()
-        )));
+        return Err(Error::tensor(format!("shape {shape:?} holds {numel} elements but the data has {}", x.len())));
     }
     if x.is_empty() {
         return Err(Error::tensor(format!("tensor of shape {shape:?} is empty")));
@@ -74,24 +71,13 @@ pub fn quantize(x: &[f32], shape: &[usize], cfg: &QuantConfig) -> Result<QuantOu
     check_tensor(x, shape)?;
     let grouping = Grouping::new(shape, cfg.granularity)?;
     match cfg.format {
-        Format::Int { bits } => uniform::quantize(
-            x,
-            &grouping,
-            cfg,
-            uniform::Elem::Int(IntGrid { bits, signed: true }),
-        ),
-        Format::UInt { bits } => uniform::quantize(
-            x,
-            &grouping,
-            cfg,
-            uniform::Elem::Int(IntGrid {
-                bits,
-                signed: false,
-            }),
-        ),
-        Format::Float(f) => {
-            uniform::quantize(x, &grouping, cfg, uniform::Elem::Float(f.minifloat()))
+        Format::Int { bits } => {
+            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: true }))
         }
+        Format::UInt { bits } => {
+            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: false }))
+        }
+        Format::Float(f) => uniform::quantize(x, &grouping, cfg, uniform::Elem::Float(f.minifloat())),
         Format::IntAsym { bits } => asym::quantize(x, &grouping, cfg, bits),
         Format::Mx(e) => mx::quantize(x, &grouping, cfg, e),
         Format::Nvfp4 => nvfp4::quantize(x, &grouping, cfg),

@@ -77,17 +77,14 @@ pub fn quantize_block(x: &[f32], out: &mut [f32], elem: MxElement, mode: MxScale
     scale
 }
 
-pub(super) fn quantize(
-    x: &[f32],
-    grouping: &Grouping,
-    cfg: &QuantConfig,
-    elem: MxElement,
-) -> Result<QuantOutput> {
+pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: MxElement) -> Result<QuantOutput> {
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
     grouping.for_each(x, &mut out, |_, xs, os| {
         let scale = quantize_block(xs, os, elem, cfg.mx_scale);
-        clips.push(scale * elem.max_value());
+        // An all-zero block covers nothing, whatever its (arbitrary) scale.
+        let zero = os.iter().all(|&v| v == 0.0) && xs.iter().all(|&v| v == 0.0);
+        clips.push(if zero { 0.0 } else { scale * elem.max_value() });
         Ok::<_, crate::Error>(())
     })?;
     Ok(QuantOutput {
@@ -120,10 +117,7 @@ mod tests {
         quantize_block(&x, &mut out, MxElement::Fp4E2M1, MxScaleMode::Floor);
         assert_eq!(out[0], 6.0, "FLOOR saturates 7 to 6 with X = 1");
         quantize_block(&x, &mut out, MxElement::Fp4E2M1, MxScaleMode::Rceil);
-        assert_eq!(
-            out[0], 8.0,
-            "RCEIL picks X = 2, and 7/2 = 3.5 rounds to 4 (even)"
-        );
+        assert_eq!(out[0], 8.0, "RCEIL picks X = 2, and 7/2 = 3.5 rounds to 4 (even)");
     }
 
     #[test]

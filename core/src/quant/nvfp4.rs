@@ -37,13 +37,7 @@ crate::simd::dispatch_avx2! {
 
 /// One block with a given tensor scale; returns the block's effective clip (6 · block scale · tensor scale).
 pub fn quantize_block(xs: &[f32], os: &mut [f32], s_tensor: f32) -> f32 {
-    quantize_block_with(
-        xs,
-        os,
-        s_tensor,
-        &MiniFloat::E2M1.grid(),
-        &MiniFloat::E4M3.grid(),
-    )
+    quantize_block_with(xs, os, s_tensor, &MiniFloat::E2M1.grid(), &MiniFloat::E4M3.grid())
 }
 
 #[inline(always)]

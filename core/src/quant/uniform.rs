@@ -2,15 +2,15 @@
 //! and VS-Quant's two-level form (an M-bit integer scale per vector times a float scale per row).
 //!
 //! Scale storage is part of the format, so the error we report is the error a deployed model would see:
-//! per-tensor and per-channel scales are FP32; per-vector float scales are FP16 (as GPTQ/AWQ store them),
-//! rounded before use, with the FP16 minimum subnormal as a floor so a tiny vector never gets a zero scale.
+//! scales are rounded to their [`ScaleDtype`](super::ScaleDtype) before use (FP32 per tensor and channel,
+//! FP16 per vector by default, as GPTQ/AWQ store them).
 //! Two-level (ALGORITHMS.md §2.1): γ = max_v s_v / (2^M − 1) per row, sq_v = clamp(round|ceil(s_v/γ), 1, 2^M−1).
 
 use super::{QuantConfig, QuantOutput, ScaleRounding};
 use crate::clip::{self, ClipModel, Magnitude};
 use crate::error::Result;
 use crate::formats::{IntGrid, MiniFloat, clamp, rne};
-use crate::granularity::{Granularity, Grouping};
+use crate::granularity::Grouping;
 use crate::metrics::sum_sq_err;
 
 /// The element grid a uniform scale is applied to.
@@ -61,46 +61,19 @@ impl Elem {
         match self {
             Self::Int(g) => ClipModel {
                 bits: Some(g.bits),
-                mag: if g.signed {
-                    Magnitude::Abs
-                } else {
-                    Magnitude::PositivePart
-                },
+                mag: if g.signed { Magnitude::Abs } else { Magnitude::PositivePart },
                 octav_exclude_zeros: cfg.octav_exclude_zeros,
             },
-            Self::Float(_) => ClipModel {
-                bits: None,
-                mag: Magnitude::Abs,
-                octav_exclude_zeros: cfg.octav_exclude_zeros,
-            },
+            Self::Float(_) => {
+                ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: cfg.octav_exclude_zeros }
+            }
         }
     }
 }
 
-/// FP16 storage of a per-vector scale (see module doc).
-pub fn store_fp16_scale(scale: f32) -> f32 {
-    if scale <= 0.0 {
-        return 0.0;
-    }
-    MiniFloat::FP16
-        .quantize(scale)
-        .max(MiniFloat::FP16.min_subnormal())
-}
-
-pub(super) fn quantize(
-    x: &[f32],
-    grouping: &Grouping,
-    cfg: &QuantConfig,
-    elem: Elem,
-) -> Result<QuantOutput> {
-    let vector = matches!(cfg.granularity, Granularity::Vector { .. });
-    let store = |s: f32| {
-        if vector && cfg.scale_bits.is_none() {
-            store_fp16_scale(s)
-        } else {
-            s
-        }
-    };
+pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: Elem) -> Result<QuantOutput> {
+    let sd = cfg.scale_dtype();
+    let store = |s: f32| if cfg.scale_bits.is_none() { sd.store(s) } else { s };
     let model = elem.clip_model(cfg);
     let ngroups = grouping.groups();
     let mut scales = Vec::with_capacity(ngroups);
@@ -157,7 +130,7 @@ pub(super) fn quantize(
         per_group_bits = m as u64;
         extra_bits = 32 * grouping.rows() as u64;
     } else {
-        per_group_bits = if vector { 16 } else { 32 };
+        per_group_bits = sd.bits();
     }
     let clips = scales.iter().map(|&s| elem.clip_for_scale(s)).collect();
     Ok(QuantOutput {

@@ -75,19 +75,14 @@ impl DType {
             "U8" => Self::U8,
             "BOOL" => Self::Bool,
             other => {
-                return Err(Error::unsupported(format!(
-                    "dtype `{other}` is not read by lowbit"
-                )));
+                return Err(Error::unsupported(format!("dtype `{other}` is not read by lowbit")));
             }
         })
     }
 
     /// Whether the values are floating point (and so candidates for quantization).
     pub fn is_float(self) -> bool {
-        matches!(
-            self,
-            Self::F64 | Self::F32 | Self::F16 | Self::BF16 | Self::F8E4M3 | Self::F8E5M2
-        )
+        matches!(self, Self::F64 | Self::F32 | Self::F16 | Self::BF16 | Self::F8E4M3 | Self::F8E5M2)
     }
 
     /// Decodes `bytes` (a whole number of elements, little- or big-endian) to f32.
@@ -111,11 +106,9 @@ impl DType {
             }};
         }
         match self {
-            Self::F32 if !big_endian => out.extend(
-                bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ),
+            Self::F32 if !big_endian => {
+                out.extend(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            }
             Self::F32 => conv!(f32, |v| v),
             Self::F64 => conv!(f64, |v| v as f32),
             Self::F16 => conv!(u16, |v| MiniFloat::FP16.decode(v as u32)),

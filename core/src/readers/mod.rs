@@ -98,10 +98,7 @@ pub fn detect(bytes: &[u8]) -> Option<FileFormat> {
 pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
     match detect(bytes) {
         Some(FileFormat::Safetensors) => safetensors::read(bytes),
-        Some(FileFormat::Npy) => Ok(Checkpoint {
-            format: FileFormat::Npy,
-            tensors: vec![npy::read("array", bytes)?],
-        }),
+        Some(FileFormat::Npy) => Ok(Checkpoint { format: FileFormat::Npy, tensors: vec![npy::read("array", bytes)?] }),
         Some(FileFormat::Npz) => {
             let mut tensors = Vec::new();
             for e in zip::entries(bytes)? {
@@ -111,23 +108,13 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
                     Cow::Borrowed(b) => npy::read(&name, b)?,
                     Cow::Owned(b) => {
                         let t = npy::read(&name, &b)?;
-                        let (name, dtype, shape, big_endian) =
-                            (t.name, t.dtype, t.shape, t.big_endian);
-                        TensorEntry {
-                            name,
-                            dtype,
-                            shape,
-                            big_endian,
-                            data: Cow::Owned(t.data.into_owned()),
-                        }
+                        let (name, dtype, shape, big_endian) = (t.name, t.dtype, t.shape, t.big_endian);
+                        TensorEntry { name, dtype, shape, big_endian, data: Cow::Owned(t.data.into_owned()) }
                     }
                 };
                 tensors.push(t);
             }
-            Ok(Checkpoint {
-                format: FileFormat::Npz,
-                tensors,
-            })
+            Ok(Checkpoint { format: FileFormat::Npz, tensors })
         }
         Some(FileFormat::Onnx) => onnx::read(bytes),
         Some(FileFormat::PyTorch) => pytorch::read(bytes, zip::entries(bytes)?),

@@ -17,9 +17,7 @@ fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
         "<" | "|" | "=" => false,
         ">" => true,
         _ => {
-            return Err(Error::unsupported(format!(
-                "npy descr `{descr}` has no byte-order mark"
-            )));
+            return Err(Error::unsupported(format!("npy descr `{descr}` has no byte-order mark")));
         }
     };
     let dt = match rest {
@@ -36,9 +34,7 @@ fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
         "u1" => DType::U8,
         "b1" => DType::Bool,
         _ => {
-            return Err(Error::unsupported(format!(
-                "npy dtype `{descr}` is not a numeric type lowbit reads"
-            )));
+            return Err(Error::unsupported(format!("npy dtype `{descr}` is not a numeric type lowbit reads")));
         }
     };
     Ok((dt, big))
@@ -47,20 +43,14 @@ fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
 /// The value after `'key':` in the header dict, up to the next top-level comma or closing brace.
 fn field<'h>(header: &'h str, key: &str) -> Result<&'h str> {
     let pat = format!("'{key}'");
-    let at = header
-        .find(&pat)
-        .ok_or_else(|| Error::malformed(format!("npy header has no `{key}`: {header}")))?;
+    let at = header.find(&pat).ok_or_else(|| Error::malformed(format!("npy header has no `{key}`: {header}")))?;
     let rest = header[at + pat.len()..].trim_start();
     let rest = rest
         .strip_prefix(':')
         .ok_or_else(|| Error::malformed(format!("npy header: no `:` after `{key}`")))?
         .trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')').map(|i| i + 1)
-    } else {
-        rest.find([',', '}'])
-    }
-    .ok_or_else(|| Error::malformed(format!("npy header: `{key}` is not terminated")))?;
+    let end = if rest.starts_with('(') { rest.find(')').map(|i| i + 1) } else { rest.find([',', '}']) }
+        .ok_or_else(|| Error::malformed(format!("npy header: `{key}` is not terminated")))?;
     Ok(rest[..end].trim())
 }
 
@@ -76,34 +66,24 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
             if bytes.len() < 12 {
                 return Err(Error::malformed("npy v2 header length is truncated"));
             }
-            (
-                u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize,
-                12,
-            )
+            (u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize, 12)
         }
         v => {
-            return Err(Error::unsupported(format!(
-                "npy format version {v} is not known"
-            )));
+            return Err(Error::unsupported(format!("npy format version {v} is not known")));
         }
     };
     if hlen > MAX_HEADER || start + hlen > bytes.len() {
-        return Err(Error::malformed(format!(
-            "npy header claims {hlen} bytes; the file has {}",
-            bytes.len()
-        )));
+        return Err(Error::malformed(format!("npy header claims {hlen} bytes; the file has {}", bytes.len())));
     }
-    let header = std::str::from_utf8(&bytes[start..start + hlen])
-        .map_err(|_| Error::malformed("npy header is not text"))?;
+    let header =
+        std::str::from_utf8(&bytes[start..start + hlen]).map_err(|_| Error::malformed("npy header is not text"))?;
     let descr = field(header, "descr")?.trim_matches(['\'', '"']);
     let (dtype, big_endian) = descr_dtype(descr)?;
     let fortran = match field(header, "fortran_order")? {
         "True" => true,
         "False" => false,
         v => {
-            return Err(Error::malformed(format!(
-                "npy fortran_order `{v}` is not True or False"
-            )));
+            return Err(Error::malformed(format!("npy fortran_order `{v}` is not True or False")));
         }
     };
     let shape_txt = field(header, "shape")?;
@@ -116,9 +96,7 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| Error::malformed(format!("npy shape `{shape_txt}`")))
+            s.trim_end_matches('L').parse::<usize>().map_err(|_| Error::malformed(format!("npy shape `{shape_txt}`")))
         })
         .collect::<Result<Vec<usize>>>()?;
     let numel = shape
@@ -126,9 +104,7 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| Error::malformed("npy shape overflows"))?;
     let data = &bytes[start + hlen..];
-    let want = numel
-        .checked_mul(dtype.size())
-        .ok_or_else(|| Error::malformed("npy size overflows"))?;
+    let want = numel.checked_mul(dtype.size()).ok_or_else(|| Error::malformed("npy size overflows"))?;
     if data.len() < want {
         return Err(Error::malformed(format!(
             "npy data is truncated: shape {shape:?} of {dtype} needs {want} bytes, the file has {}",
@@ -141,13 +117,7 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
     } else {
         Cow::Borrowed(data)
     };
-    Ok(TensorEntry {
-        name: name.to_string(),
-        dtype,
-        shape,
-        data,
-        big_endian,
-    })
+    Ok(TensorEntry { name: name.to_string(), dtype, shape, data, big_endian })
 }
 
 /// Reorders column-major element bytes into row-major order.
@@ -178,11 +148,7 @@ fn fortran_to_c(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
 /// Writes an f32 tensor as `.npy` v1 (used by tests and exports).
 pub fn write_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_txt = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
+    let shape_txt = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -219,12 +185,7 @@ mod tests {
     #[test]
     fn truncated_and_lying_headers_are_errors() {
         let bytes = write_f32(&[4], &[1.0; 4]);
-        assert!(
-            read("x", &bytes[..bytes.len() - 1])
-                .unwrap_err()
-                .message
-                .contains("truncated")
-        );
+        assert!(read("x", &bytes[..bytes.len() - 1]).unwrap_err().message.contains("truncated"));
         assert!(read("x", &bytes[..8]).is_err());
         let mut lie = bytes.clone();
         lie[8] = 0xFF;

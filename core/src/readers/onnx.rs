@@ -52,28 +52,21 @@ impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = *self
-                .b
-                .get(self.at)
-                .ok_or_else(|| Error::malformed("onnx: protobuf varint is truncated"))?;
+            let byte = *self.b.get(self.at).ok_or_else(|| Error::malformed("onnx: protobuf varint is truncated"))?;
             self.at += 1;
             v |= ((byte & 0x7F) as u64) << shift;
             if byte & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err(Error::malformed(
-            "onnx: protobuf varint is longer than 10 bytes",
-        ))
+        Err(Error::malformed("onnx: protobuf varint is longer than 10 bytes"))
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .at
             .checked_add(n)
             .filter(|&e| e <= self.b.len())
-            .ok_or_else(|| {
-                Error::malformed("onnx: protobuf field runs past its message (truncated?)")
-            })?;
+            .ok_or_else(|| Error::malformed("onnx: protobuf field runs past its message (truncated?)"))?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
@@ -86,20 +79,14 @@ impl<'a> Reader<'a> {
         let (num, ty) = (key >> 3, key & 7);
         let w = match ty {
             0 => Wire::Varint(self.varint()?),
-            1 => Wire::Fixed64(u64::from_le_bytes(
-                self.take(8)?.try_into().expect("8 bytes"),
-            )),
+            1 => Wire::Fixed64(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"))),
             2 => {
                 let n = self.varint()? as usize;
                 Wire::Bytes(self.take(n)?)
             }
-            5 => Wire::Fixed32(u32::from_le_bytes(
-                self.take(4)?.try_into().expect("4 bytes"),
-            )),
+            5 => Wire::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"))),
             t => {
-                return Err(Error::malformed(format!(
-                    "onnx: protobuf wire type {t} is not valid here"
-                )));
+                return Err(Error::malformed(format!("onnx: protobuf wire type {t} is not valid here")));
             }
         };
         Ok(Some((num, w)))
@@ -124,9 +111,7 @@ fn onnx_dtype(code: u64) -> Result<DType> {
         17 => DType::F8E4M3,
         19 => DType::F8E5M2,
         other => {
-            return Err(Error::unsupported(format!(
-                "onnx data type {other} is not read"
-            )));
+            return Err(Error::unsupported(format!("onnx data type {other} is not read")));
         }
     })
 }
@@ -169,9 +154,7 @@ fn tensor<'a>(msg: &'a [u8], fallback_name: &str) -> Result<TensorEntry<'a>> {
                 }
             }
             (field::TENSOR_DATA_TYPE, Wire::Varint(t)) => dtype = Some(t),
-            (field::TENSOR_NAME, Wire::Bytes(b)) if !b.is_empty() => {
-                name = String::from_utf8_lossy(b).into_owned()
-            }
+            (field::TENSOR_NAME, Wire::Bytes(b)) if !b.is_empty() => name = String::from_utf8_lossy(b).into_owned(),
             (field::TENSOR_RAW_DATA, Wire::Bytes(b)) => raw = Some(b),
             (field::TENSOR_DATA_LOCATION, Wire::Varint(1)) => external = true,
             (
@@ -186,12 +169,9 @@ fn tensor<'a>(msg: &'a [u8], fallback_name: &str) -> Result<TensorEntry<'a>> {
         }
     }
     if external {
-        return Err(Error::unsupported(format!(
-            "onnx tensor `{name}` keeps its data in an external file"
-        )));
+        return Err(Error::unsupported(format!("onnx tensor `{name}` keeps its data in an external file")));
     }
-    let code =
-        dtype.ok_or_else(|| Error::malformed(format!("onnx tensor `{name}` has no data type")))?;
+    let code = dtype.ok_or_else(|| Error::malformed(format!("onnx tensor `{name}` has no data type")))?;
     let dtype = onnx_dtype(code).map_err(|e| e.context(format!("onnx tensor `{name}`")))?;
     let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
     let numel = dims
@@ -217,13 +197,7 @@ fn tensor<'a>(msg: &'a [u8], fallback_name: &str) -> Result<TensorEntry<'a>> {
             data.len()
         )));
     }
-    Ok(TensorEntry {
-        name,
-        dtype,
-        shape,
-        data,
-        big_endian: false,
-    })
+    Ok(TensorEntry { name, dtype, shape, data, big_endian: false })
 }
 
 /// Whether the bytes start like a ModelProto (ir_version varint, field 1, or another small field).
@@ -295,8 +269,5 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
             _ => {}
         }
     }
-    Ok(Checkpoint {
-        format: FileFormat::Onnx,
-        tensors,
-    })
+    Ok(Checkpoint { format: FileFormat::Onnx, tensors })
 }

@@ -37,11 +37,7 @@ pub enum Value {
 
 impl Value {
     pub fn as_str(&self) -> Option<&str> {
-        if let Self::Str(s) = self {
-            Some(s)
-        } else {
-            None
-        }
+        if let Self::Str(s) = self { Some(s) } else { None }
     }
     pub fn as_int(&self) -> Option<i64> {
         match self {
@@ -92,14 +88,10 @@ impl<'a> Machine<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
     fn line(&mut self) -> Result<String> {
         let rest = &self.b[self.at..];
@@ -139,10 +131,7 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| Error::malformed("pickle has no mark to pop to"))?;
         let items = self.stack.split_off(pos + 1);
         self.stack.pop();
-        Ok(items
-            .into_iter()
-            .map(|i| if let Item::V(v) = i { v } else { Value::None })
-            .collect())
+        Ok(items.into_iter().map(|i| if let Item::V(v) = i { v } else { Value::None }).collect())
     }
     fn memo_put(&mut self, k: usize) -> Result<()> {
         if k >= MAX_MEMO {
@@ -173,9 +162,7 @@ impl<'a> Machine<'a> {
             Value::Dict(d) => d.extend(pairs),
             Value::Call { items, .. } => items.extend(pairs),
             _ => {
-                return Err(Error::malformed(
-                    "pickle SETITEM on something that is not a dict",
-                ));
+                return Err(Error::malformed("pickle SETITEM on something that is not a dict"));
             }
         }
         Ok(())
@@ -185,9 +172,7 @@ impl<'a> Machine<'a> {
             Value::List(l) => l.extend(vals),
             Value::Call { items, .. } => items.extend(vals.into_iter().map(|v| (Value::None, v))),
             _ => {
-                return Err(Error::malformed(
-                    "pickle APPEND on something that is not a list",
-                ));
+                return Err(Error::malformed("pickle APPEND on something that is not a list"));
             }
         }
         Ok(())
@@ -196,21 +181,14 @@ impl<'a> Machine<'a> {
 
 /// Runs a pickle and returns the value STOP leaves on the stack.
 pub fn load(bytes: &[u8]) -> Result<Value> {
-    let mut m = Machine {
-        b: bytes,
-        at: 0,
-        stack: Vec::new(),
-        memo: Vec::new(),
-    };
+    let mut m = Machine { b: bytes, at: 0, stack: Vec::new(), memo: Vec::new() };
     loop {
         let op = m.u8()?;
         match op {
             0x80 => {
                 let v = m.u8()?;
                 if !(2..=5).contains(&v) {
-                    return Err(Error::unsupported(format!(
-                        "pickle protocol {v} (lowbit reads 2 to 5)"
-                    )));
+                    return Err(Error::unsupported(format!("pickle protocol {v} (lowbit reads 2 to 5)")));
                 }
             }
             0x95 => {
@@ -239,11 +217,7 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
                 if n > 8 {
                     return Err(Error::unsupported("pickle integer wider than 64 bits"));
                 }
-                let mut buf = if s.last().is_some_and(|&b| b & 0x80 != 0) {
-                    [0xFF; 8]
-                } else {
-                    [0; 8]
-                };
+                let mut buf = if s.last().is_some_and(|&b| b & 0x80 != 0) { [0xFF; 8] } else { [0; 8] };
                 buf[..n].copy_from_slice(s);
                 m.push(Value::Int(i64::from_le_bytes(buf)))?
             }
@@ -377,12 +351,7 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
                 let v = match func.global_name() {
                     // Never called: an OrderedDict is just a dict.
                     Some(("collections", "OrderedDict")) => Value::Dict(Vec::new()),
-                    _ => Value::Call {
-                        func: Box::new(func),
-                        args: Box::new(args),
-                        state: None,
-                        items: Vec::new(),
-                    },
+                    _ => Value::Call { func: Box::new(func), args: Box::new(args), state: None, items: Vec::new() },
                 };
                 m.push(v)?
             }
@@ -443,10 +412,7 @@ mod tests {
             v,
             Value::Dict(vec![
                 (Value::Str("a".into()), Value::Int(1)),
-                (
-                    Value::Str("b".into()),
-                    Value::Tuple(vec![Value::Float(2.5), Value::Str("x".into())])
-                ),
+                (Value::Str("b".into()), Value::Tuple(vec![Value::Float(2.5), Value::Str("x".into())])),
             ])
         );
     }

@@ -25,9 +25,7 @@ fn storage_dtype(name: &str) -> Result<DType> {
         "ByteStorage" => DType::U8,
         "BoolStorage" => DType::Bool,
         other => {
-            return Err(Error::unsupported(format!(
-                "PyTorch storage type `{other}` is not read"
-            )));
+            return Err(Error::unsupported(format!("PyTorch storage type `{other}` is not read")));
         }
     })
 }
@@ -40,21 +38,14 @@ struct Walker<'a> {
 }
 
 fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
+    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
 }
 
 fn ints(v: &Value, what: &str) -> Result<Vec<i64>> {
     v.as_seq()
         .ok_or_else(|| Error::malformed(format!("tensor {what} is not a tuple")))?
         .iter()
-        .map(|x| {
-            x.as_int()
-                .ok_or_else(|| Error::malformed(format!("tensor {what} holds a non-integer")))
-        })
+        .map(|x| x.as_int().ok_or_else(|| Error::malformed(format!("tensor {what} holds a non-integer"))))
         .collect()
 }
 
@@ -76,9 +67,7 @@ impl<'a> Walker<'a> {
                     self.walk(v, &join(name, &i.to_string()))?;
                 }
             }
-            Value::Call {
-                func, args, state, ..
-            } => match func.global_name() {
+            Value::Call { func, args, state, .. } => match func.global_name() {
                 Some(("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor")) => {
                     let t = self.tensor(args, name)?;
                     self.out.push(t);
@@ -106,55 +95,36 @@ impl<'a> Walker<'a> {
 
     fn tensor(&self, args: &Value, name: &str) -> Result<TensorEntry<'a>> {
         let bad = |m: &str| Error::malformed(format!("tensor `{name}`: {m}"));
-        let a = args
-            .as_seq()
-            .filter(|a| a.len() >= 4)
-            .ok_or_else(|| bad("rebuild call has too few arguments"))?;
+        let a = args.as_seq().filter(|a| a.len() >= 4).ok_or_else(|| bad("rebuild call has too few arguments"))?;
         let Value::PersId(pid) = &a[0] else {
             return Err(bad("storage is not a persistent id"));
         };
-        let pid = pid
-            .as_seq()
-            .filter(|p| p.len() >= 5)
-            .ok_or_else(|| bad("storage id is not a 5-tuple"))?;
-        let (_, class) = pid[1]
-            .global_name()
-            .ok_or_else(|| bad("storage type is not a class name"))?;
+        let pid = pid.as_seq().filter(|p| p.len() >= 5).ok_or_else(|| bad("storage id is not a 5-tuple"))?;
+        let (_, class) = pid[1].global_name().ok_or_else(|| bad("storage type is not a class name"))?;
         let dtype = storage_dtype(class).map_err(|e| e.context(format!("tensor `{name}`")))?;
         let key = match &pid[2] {
             Value::Str(s) => s.clone(),
             Value::Int(i) => i.to_string(),
             _ => return Err(bad("storage key is not a string")),
         };
-        let offset = a[1]
-            .as_int()
-            .ok_or_else(|| bad("storage offset is not an integer"))?;
+        let offset = a[1].as_int().ok_or_else(|| bad("storage offset is not an integer"))?;
         let size = ints(&a[2], "size")?;
         let stride = ints(&a[3], "stride")?;
         if size.len() != stride.len() || offset < 0 || size.iter().chain(&stride).any(|&d| d < 0) {
             return Err(bad("size, stride and offset do not describe a tensor"));
         }
         let member = format!("{}data/{key}", self.prefix);
-        let entry = self
-            .members
-            .get(&member)
-            .ok_or_else(|| bad(&format!("storage `{member}` is missing from the archive")))?;
+        let entry =
+            self.members.get(&member).ok_or_else(|| bad(&format!("storage `{member}` is missing from the archive")))?;
         let storage = zip::data(self.bytes, entry)?;
         let es = dtype.size();
         let shape: Vec<usize> = size.iter().map(|&d| d as usize).collect();
         let numel: usize = shape.iter().product();
         // Largest element index the view touches must lie inside the storage.
-        let last = offset as usize
-            + shape
-                .iter()
-                .zip(&stride)
-                .map(|(&d, &s)| d.saturating_sub(1) * s as usize)
-                .sum::<usize>();
+        let last =
+            offset as usize + shape.iter().zip(&stride).map(|(&d, &s)| d.saturating_sub(1) * s as usize).sum::<usize>();
         if numel > 0 && (last + 1) * es > storage.len() {
-            return Err(bad(&format!(
-                "view reaches element {last} of a storage of {} bytes",
-                storage.len()
-            )));
+            return Err(bad(&format!("view reaches element {last} of a storage of {} bytes", storage.len())));
         }
         let mut contiguous = true;
         let mut expect = 1i64;
@@ -174,12 +144,7 @@ impl<'a> Walker<'a> {
             let mut out = Vec::with_capacity(numel * es);
             let mut idx = vec![0usize; shape.len()];
             for _ in 0..numel {
-                let at = offset as usize
-                    + idx
-                        .iter()
-                        .zip(&stride)
-                        .map(|(&i, &s)| i * s as usize)
-                        .sum::<usize>();
+                let at = offset as usize + idx.iter().zip(&stride).map(|(&i, &s)| i * s as usize).sum::<usize>();
                 out.extend_from_slice(&storage[at * es..(at + 1) * es]);
                 for ax in (0..shape.len()).rev() {
                     idx[ax] += 1;
@@ -191,13 +156,7 @@ impl<'a> Walker<'a> {
             }
             Cow::Owned(out)
         };
-        Ok(TensorEntry {
-            name: name.to_string(),
-            dtype,
-            shape,
-            data,
-            big_endian: false,
-        })
+        Ok(TensorEntry { name: name.to_string(), dtype, shape, data, big_endian: false })
     }
 }
 
@@ -214,15 +173,7 @@ pub fn read(bytes: &[u8], entries: Vec<zip::ZipEntry>) -> Result<Checkpoint<'_>>
     let prefix = pkl.name.strip_suffix("data.pkl").unwrap_or("").to_string();
     let root = pickle::load(&zip::data(bytes, pkl)?).map_err(|e| e.context("data.pkl"))?;
     let members = entries.into_iter().map(|e| (e.name.clone(), e)).collect();
-    let mut w = Walker {
-        bytes,
-        members,
-        prefix,
-        out: Vec::new(),
-    };
+    let mut w = Walker { bytes, members, prefix, out: Vec::new() };
     w.walk(&root, "")?;
-    Ok(Checkpoint {
-        format: FileFormat::PyTorch,
-        tensors: w.out,
-    })
+    Ok(Checkpoint { format: FileFormat::PyTorch, tensors: w.out })
 }

@@ -27,16 +27,11 @@ struct RawEntry {
 
 pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
     if bytes.len() < 8 {
-        return Err(Error::malformed(format!(
-            "safetensors file of {} bytes has no header length",
-            bytes.len()
-        )));
+        return Err(Error::malformed(format!("safetensors file of {} bytes has no header length", bytes.len())));
     }
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     if n > MAX_HEADER {
-        return Err(Error::malformed(format!(
-            "safetensors header claims {n} bytes (limit {MAX_HEADER})"
-        )));
+        return Err(Error::malformed(format!("safetensors header claims {n} bytes (limit {MAX_HEADER})")));
     }
     let data_start = 8 + n as usize;
     if data_start > bytes.len() {
@@ -53,19 +48,15 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
         if name == "__metadata__" {
             continue;
         }
-        let raw: RawEntry = serde_json::from_value(value).map_err(|e| {
-            Error::malformed(format!("tensor `{name}`: header entry is malformed: {e}"))
-        })?;
-        let dtype = DType::from_safetensors(&raw.dtype)
-            .map_err(|e| e.context(format!("tensor `{name}`")))?;
+        let raw: RawEntry = serde_json::from_value(value)
+            .map_err(|e| Error::malformed(format!("tensor `{name}`: header entry is malformed: {e}")))?;
+        let dtype = DType::from_safetensors(&raw.dtype).map_err(|e| e.context(format!("tensor `{name}`")))?;
         let shape: Vec<usize> = raw.shape.iter().map(|&d| d as usize).collect();
         let numel = raw
             .shape
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| {
-                Error::malformed(format!("tensor `{name}`: shape {shape:?} overflows"))
-            })?;
+            .ok_or_else(|| Error::malformed(format!("tensor `{name}`: shape {shape:?} overflows")))?;
         let (begin, end) = raw.data_offsets;
         let want = numel.checked_mul(dtype.size() as u64);
         if end < begin || end > data.len() as u64 || want != Some(end - begin) {
@@ -87,10 +78,7 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
         Cow::Borrowed(s) => s.as_ptr() as usize,
         Cow::Owned(_) => usize::MAX,
     });
-    Ok(Checkpoint {
-        format: FileFormat::Safetensors,
-        tensors,
-    })
+    Ok(Checkpoint { format: FileFormat::Safetensors, tensors })
 }
 
 /// The shard files of a `model.safetensors.index.json`, each with the tensors it holds, in file order.
@@ -126,12 +114,7 @@ impl<'a> WriteTensor<'a> {
     /// An f32 tensor.
     pub fn f32(name: &'a str, shape: &'a [usize], data: &[f32]) -> Self {
         let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        Self {
-            name,
-            dtype: DType::F32,
-            shape,
-            bytes: Cow::Owned(bytes),
-        }
+        Self { name, dtype: DType::F32, shape, bytes: Cow::Owned(bytes) }
     }
 }
 
@@ -140,10 +123,7 @@ impl<'a> WriteTensor<'a> {
 pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
-        header.insert(
-            "__metadata__".into(),
-            serde_json::to_value(metadata).expect("string map serializes"),
-        );
+        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map serializes"));
     }
     let mut offset = 0u64;
     for t in tensors {
@@ -158,10 +138,7 @@ pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -
             )));
         }
         if t.name == "__metadata__" || header.contains_key(t.name) {
-            return Err(Error::param(format!(
-                "tensor name `{}` appears twice or is reserved",
-                t.name
-            )));
+            return Err(Error::param(format!("tensor name `{}` appears twice or is reserved", t.name)));
         }
         let end = offset + t.bytes.len() as u64;
         header.insert(
@@ -195,12 +172,7 @@ mod tests {
         let bytes = write(
             &[
                 WriteTensor::f32("w", &[2, 3], &a),
-                WriteTensor {
-                    name: "ids",
-                    dtype: DType::I64,
-                    shape: &[2],
-                    bytes: Cow::Owned(idb),
-                },
+                WriteTensor { name: "ids", dtype: DType::I64, shape: &[2], bytes: Cow::Owned(idb) },
             ],
             &BTreeMap::new(),
         )
@@ -211,12 +183,7 @@ mod tests {
         assert_eq!(c.tensors[0].to_f32().unwrap(), a.to_vec());
         assert_eq!(c.tensors[1].to_f32().unwrap(), vec![7.0, 8.0]);
         // Truncated data, a header longer than the file, garbage JSON, an unknown dtype.
-        assert!(
-            read(&bytes[..bytes.len() - 4])
-                .unwrap_err()
-                .message
-                .contains("data_offsets")
-        );
+        assert!(read(&bytes[..bytes.len() - 4]).unwrap_err().message.contains("data_offsets"));
         let mut lie = bytes.clone();
         lie[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
         assert!(read(&lie).unwrap_err().message.contains("claims"));

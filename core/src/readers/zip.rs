@@ -42,45 +42,31 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
     let eocd = (floor..bytes.len().saturating_sub(21))
         .rev()
         .find(|&i| bytes[i..].starts_with(b"PK\x05\x06"))
-        .ok_or_else(|| {
-            Error::malformed("zip archive has no end-of-central-directory record (truncated?)")
-        })?;
+        .ok_or_else(|| Error::malformed("zip archive has no end-of-central-directory record (truncated?)"))?;
     let mut count = u16_at(bytes, eocd + 10)? as u64;
     let mut cd_size = u32_at(bytes, eocd + 12)? as u64;
     let mut cd_offset = u32_at(bytes, eocd + 16)? as u64;
     if count == 0xFFFF || cd_offset == 0xFFFF_FFFF || cd_size == 0xFFFF_FFFF {
         // ZIP64: a locator just before the EOCD points at the ZIP64 EOCD record.
-        let loc = eocd
-            .checked_sub(20)
-            .ok_or_else(|| Error::malformed("zip64 locator is missing"))?;
+        let loc = eocd.checked_sub(20).ok_or_else(|| Error::malformed("zip64 locator is missing"))?;
         if !bytes[loc..].starts_with(b"PK\x06\x07") {
             return Err(Error::malformed("zip64 locator is missing"));
         }
         let rec = u64_at(bytes, loc + 8)? as usize;
-        if !bytes
-            .get(rec..)
-            .is_some_and(|b| b.starts_with(b"PK\x06\x06"))
-        {
-            return Err(Error::malformed(
-                "zip64 end-of-central-directory record is missing",
-            ));
+        if !bytes.get(rec..).is_some_and(|b| b.starts_with(b"PK\x06\x06")) {
+            return Err(Error::malformed("zip64 end-of-central-directory record is missing"));
         }
         count = u64_at(bytes, rec + 32)?;
         cd_size = u64_at(bytes, rec + 40)?;
         cd_offset = u64_at(bytes, rec + 48)?;
     }
     if cd_offset.saturating_add(cd_size) > bytes.len() as u64 {
-        return Err(Error::malformed(
-            "zip central directory lies outside the file (truncated?)",
-        ));
+        return Err(Error::malformed("zip central directory lies outside the file (truncated?)"));
     }
     let mut out = Vec::new();
     let mut at = cd_offset as usize;
     for _ in 0..count {
-        if !bytes
-            .get(at..)
-            .is_some_and(|b| b.starts_with(b"PK\x01\x02"))
-        {
+        if !bytes.get(at..).is_some_and(|b| b.starts_with(b"PK\x01\x02")) {
             return Err(Error::malformed("zip central directory entry is corrupt"));
         }
         let flags = u16_at(bytes, at + 8)?;
@@ -91,19 +77,14 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
         let extra_len = u16_at(bytes, at + 30)? as usize;
         let comment_len = u16_at(bytes, at + 32)? as usize;
         let mut local_offset = u32_at(bytes, at + 42)? as u64;
-        let name_bytes = bytes
-            .get(at + 46..at + 46 + name_len)
-            .ok_or_else(|| Error::malformed("zip entry name is truncated"))?;
+        let name_bytes =
+            bytes.get(at + 46..at + 46 + name_len).ok_or_else(|| Error::malformed("zip entry name is truncated"))?;
         let name = String::from_utf8_lossy(name_bytes).into_owned();
         if flags & 1 != 0 {
-            return Err(Error::unsupported(format!(
-                "zip member `{name}` is encrypted"
-            )));
+            return Err(Error::unsupported(format!("zip member `{name}` is encrypted")));
         }
         // ZIP64 extra field (id 1): the 64-bit values of the fields that were saturated, in this order.
-        let extra = bytes
-            .get(at + 46 + name_len..at + 46 + name_len + extra_len)
-            .unwrap_or(&[]);
+        let extra = bytes.get(at + 46 + name_len..at + 46 + name_len + extra_len).unwrap_or(&[]);
         let mut e = 0;
         while e + 4 <= extra.len() {
             let id = u16::from_le_bytes([extra[e], extra[e + 1]]);
@@ -119,13 +100,7 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
             }
             e += 4 + len;
         }
-        out.push(ZipEntry {
-            name,
-            method,
-            compressed,
-            size,
-            local_offset,
-        });
+        out.push(ZipEntry { name, method, compressed, size, local_offset });
         at += 46 + name_len + extra_len + comment_len;
     }
     Ok(out)
@@ -134,46 +109,26 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
 /// The uncompressed bytes of one member (borrowed when stored).
 pub fn data<'a>(bytes: &'a [u8], e: &ZipEntry) -> Result<Cow<'a, [u8]>> {
     let lo = e.local_offset as usize;
-    if !bytes
-        .get(lo..)
-        .is_some_and(|b| b.starts_with(b"PK\x03\x04"))
-    {
-        return Err(Error::malformed(format!(
-            "zip member `{}` has no local header",
-            e.name
-        )));
+    if !bytes.get(lo..).is_some_and(|b| b.starts_with(b"PK\x03\x04")) {
+        return Err(Error::malformed(format!("zip member `{}` has no local header", e.name)));
     }
     let start = lo + 30 + u16_at(bytes, lo + 26)? as usize + u16_at(bytes, lo + 28)? as usize;
-    let end = start
-        .checked_add(e.compressed as usize)
-        .filter(|&end| end <= bytes.len())
-        .ok_or_else(|| {
-            Error::malformed(format!(
-                "zip member `{}` runs past the end of the file (truncated?)",
-                e.name
-            ))
-        })?;
+    let end = start.checked_add(e.compressed as usize).filter(|&end| end <= bytes.len()).ok_or_else(|| {
+        Error::malformed(format!("zip member `{}` runs past the end of the file (truncated?)", e.name))
+    })?;
     let raw = &bytes[start..end];
     match e.method {
         0 => {
             if e.size != e.compressed {
-                return Err(Error::malformed(format!(
-                    "zip member `{}` is stored but its sizes differ",
-                    e.name
-                )));
+                return Err(Error::malformed(format!("zip member `{}` is stored but its sizes differ", e.name)));
             }
             Ok(Cow::Borrowed(raw))
         }
         8 => {
             // Deflate cannot expand more than 1032:1, so a lying size cannot make us allocate more than that.
-            let limit = e
-                .size
-                .min(e.compressed.saturating_mul(1032).saturating_add(1024))
-                as usize;
-            let out =
-                miniz_oxide::inflate::decompress_to_vec_with_limit(raw, limit).map_err(|err| {
-                    Error::malformed(format!("zip member `{}` does not inflate: {err:?}", e.name))
-                })?;
+            let limit = e.size.min(e.compressed.saturating_mul(1032).saturating_add(1024)) as usize;
+            let out = miniz_oxide::inflate::decompress_to_vec_with_limit(raw, limit)
+                .map_err(|err| Error::malformed(format!("zip member `{}` does not inflate: {err:?}", e.name)))?;
             if out.len() as u64 != e.size {
                 return Err(Error::malformed(format!(
                     "zip member `{}` inflates to {} bytes, not {}",

@@ -37,10 +37,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
 
     let memcpy = best(reps, || out.copy_from_slice(black_box(&x)));
     let mut rows: Vec<(&str, f64, String)> = Vec::new();
-    let grid = IntGrid {
-        bits: 4,
-        signed: true,
-    };
+    let grid = IntGrid { bits: 4, signed: true };
     let delta = grid.step(2.5);
     rows.push((
         "int4 per-tensor fake-quant, known scale",
@@ -48,15 +45,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         String::new(),
     ));
     let mut m = 0.0;
-    rows.push((
-        "max|x| pass",
-        best(reps, || m = amax(black_box(&x), Magnitude::Abs)),
-        format!("max {m:.3}"),
-    ));
-    let p = OctavParams {
-        q: 4f64.powi(-4) / 3.0,
-        exclude_zeros: false,
-    };
+    rows.push(("max|x| pass", best(reps, || m = amax(black_box(&x), Magnitude::Abs)), format!("max {m:.3}")));
+    let p = OctavParams { q: 4f64.powi(-4) / 3.0, exclude_zeros: false };
     let mut s = octav(&x, Magnitude::Abs, p);
     rows.push((
         "OCTAV int4 per-tensor (two-pass)",
@@ -71,16 +61,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     ));
     rows.push((
         "MXFP4 quant-dequant (FLOOR, k=32)",
-        best(reps, || {
-            mx::quantize_into(
-                black_box(&x),
-                &mut out,
-                n,
-                32,
-                MxElement::Fp4E2M1,
-                MxScaleMode::Floor,
-            )
-        }),
+        best(reps, || mx::quantize_into(black_box(&x), &mut out, n, 32, MxElement::Fp4E2M1, MxScaleMode::Floor)),
         String::new(),
     ));
     rows.push((
@@ -105,33 +86,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         }));
         return Ok(());
     }
-    outln!(
-        "{} f32 elements ({:.0} MiB), best of {reps}, one thread",
-        n,
-        4.0 * n as f64 / (1 << 20) as f64
-    );
-    outln!(
-        "{:<42} {:>9} {:>9} {:>10}",
-        "kernel",
-        "ms",
-        "GB/s in",
-        "× memcpy"
-    );
-    outln!(
-        "{:<42} {:>9.2} {:>9.2} {:>10.2}",
-        "memcpy (this machine)",
-        memcpy * 1e3,
-        gbs(memcpy),
-        1.0
-    );
+    outln!("{} f32 elements ({:.0} MiB), best of {reps}, one thread", n, 4.0 * n as f64 / (1 << 20) as f64);
+    outln!("{:<42} {:>9} {:>9} {:>10}", "kernel", "ms", "GB/s in", "× memcpy");
+    outln!("{:<42} {:>9.2} {:>9.2} {:>10.2}", "memcpy (this machine)", memcpy * 1e3, gbs(memcpy), 1.0);
     for (name, t, note) in &rows {
-        outln!(
-            "{:<42} {:>9.2} {:>9.2} {:>10.2}  {note}",
-            name,
-            t * 1e3,
-            gbs(*t),
-            t / memcpy
-        );
+        outln!("{:<42} {:>9.2} {:>9.2} {:>10.2}  {note}", name, t * 1e3, gbs(*t), t / memcpy);
     }
     outln!("two-pass OCTAV vs plain recursion: relative difference {agree:.2e}");
     Ok(())

@@ -28,31 +28,15 @@ pub fn run(a: &CurveArgs) -> Result<()> {
         }));
         return Ok(());
     }
-    outln!(
-        "{} · {} {} · clipping curve ({} points)",
-        t.name,
-        cfg.format,
-        cfg.granularity,
-        c.ratios.len()
-    );
+    outln!("{} · {} {} · clipping curve ({} points)", t.name, cfg.format, cfg.granularity, c.ratios.len());
     let best = c.mse.iter().cloned().fold(f64::INFINITY, f64::min);
-    for (r, e) in c
-        .ratios
-        .iter()
-        .zip(&c.mse)
-        .step_by((c.ratios.len() / 20).max(1))
-    {
+    for (r, e) in c.ratios.iter().zip(&c.mse).step_by((c.ratios.len() / 20).max(1)) {
         let bar = ((best / e) * 50.0) as usize;
         outln!("  r={r:5.3}  mse={e:11.4e}  {}", "█".repeat(bar.min(50)));
     }
     outln!("methods:");
     for m in &c.markers {
-        outln!(
-            "  {:<16} ratio {:6.4}  mse {:11.4e}",
-            m.method,
-            m.ratio,
-            m.mse
-        );
+        outln!("  {:<16} ratio {:6.4}  mse {:11.4e}", m.method, m.ratio, m.mse);
     }
     Ok(())
 }

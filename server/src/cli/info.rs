@@ -27,25 +27,12 @@ pub fn run(a: &InfoArgs) -> Result<()> {
                 })
             })
             .collect();
-        print(
-            &json!({"file": a.file.display().to_string(), "format": opened.format, "tensors": tensors}),
-        );
+        print(&json!({"file": a.file.display().to_string(), "format": opened.format, "tensors": tensors}));
         return Ok(());
     }
     let total: usize = rows.iter().map(|(_, s)| s.numel).sum();
-    outln!(
-        "{}: {} · {} tensors · {} parameters",
-        a.file.display(),
-        opened.format,
-        rows.len(),
-        total
-    );
-    let w = rows
-        .iter()
-        .map(|(t, _)| t.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    outln!("{}: {} · {} tensors · {} parameters", a.file.display(), opened.format, rows.len(), total);
+    let w = rows.iter().map(|(t, _)| t.name.len()).max().unwrap_or(4).max(4);
     outln!(
         "{:<w$}  {:<7} {:<16} {:>10} {:>11} {:>11} {:>11} {:>10} {:>7}",
         "name",
@@ -70,11 +57,7 @@ pub fn run(a: &InfoArgs) -> Result<()> {
             s.mean,
             s.std,
             100.0 * s.sparsity,
-            if s.non_finite > 0 {
-                format!("  ({} NaN/Inf)", s.non_finite)
-            } else {
-                String::new()
-            }
+            if s.non_finite > 0 { format!("  ({} NaN/Inf)", s.non_finite) } else { String::new() }
         );
     }
     Ok(())

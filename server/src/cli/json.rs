@@ -9,8 +9,5 @@ pub fn num(v: f64) -> Value {
 
 /// Prints one JSON object on stdout.
 pub fn print(v: &Value) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("a JSON value serializes")
-    );
+    outln!("{}", serde_json::to_string_pretty(v).expect("a JSON value serializes"));
 }

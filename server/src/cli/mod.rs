@@ -88,6 +88,9 @@ pub struct QuantSettings {
     /// OCTAV: leave exact zeros out of the inside count.
     #[arg(long)]
     pub octav_exclude_zeros: bool,
+    /// How float scales are stored: fp32, fp16 or bf16 (default fp32; fp16 for vector granularity).
+    #[arg(long)]
+    pub scale_dtype: Option<String>,
 }
 
 impl QuantSettings {
@@ -103,6 +106,7 @@ impl QuantSettings {
             threshold: self.threshold,
             sparsity: self.sparsity,
             octav_exclude_zeros: self.octav_exclude_zeros,
+            scale_dtype: self.scale_dtype.clone(),
         }
     }
 }
@@ -161,11 +165,7 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     match run(cli) {

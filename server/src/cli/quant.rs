@@ -35,11 +35,7 @@ pub fn parallel_map<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + 
             });
         }
     });
-    out.into_inner()
-        .expect("workers are done")
-        .into_iter()
-        .map(|r| r.expect("every index ran"))
-        .collect()
+    out.into_inner().expect("workers are done").into_iter().map(|r| r.expect("every index ran")).collect()
 }
 
 /// One tensor's result as the JSON schema of `lowbit quant --json`.
@@ -64,11 +60,8 @@ pub fn result_json(name: &str, shape: &[usize], cfg: &QuantConfig, a: &Analysis)
         r["clips"] = Value::Array(clips);
     }
     if let Some(it) = &a.output.octav_iterations {
-        r["octav_iterations"] = if cfg.granularity == Granularity::Tensor && it.len() == 1 {
-            json!(it[0])
-        } else {
-            json!(it)
-        };
+        r["octav_iterations"] =
+            if cfg.granularity == Granularity::Tensor && it.len() == 1 { json!(it[0]) } else { json!(it) };
     }
     r
 }
@@ -77,11 +70,7 @@ fn clip_summary(clips: &[f32]) -> String {
     match clips {
         [one] => format!("{one:.5}"),
         many => {
-            let (lo, hi) = many
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &c| {
-                    (a.min(c), b.max(c))
-                });
+            let (lo, hi) = many.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &c| (a.min(c), b.max(c)));
             format!("{lo:.4}…{hi:.4} ({})", many.len())
         }
     }
@@ -89,12 +78,7 @@ fn clip_summary(clips: &[f32]) -> String {
 
 pub fn run(a: &QuantArgs) -> Result<()> {
     let cfg = a.settings.spec().resolve()?;
-    let re = a
-        .tensor
-        .as_deref()
-        .map(Regex::new)
-        .transpose()
-        .context("--tensor is not a valid regular expression")?;
+    let re = a.tensor.as_deref().map(Regex::new).transpose().context("--tensor is not a valid regular expression")?;
     let files = Files::open(&a.file)?;
     let opened = files.parse()?;
     let matches = |t: &TensorEntry<'_>| re.as_ref().is_none_or(|r| r.is_match(&t.name));
@@ -111,29 +95,19 @@ pub fn run(a: &QuantArgs) -> Result<()> {
         bail!(
             "no floating-point tensor of {} matches{}",
             a.file.display(),
-            a.tensor
-                .as_deref()
-                .map(|r| format!(" `{r}`"))
-                .unwrap_or_default()
+            a.tensor.as_deref().map(|r| format!(" `{r}`")).unwrap_or_default()
         );
     }
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let keep = a.out.is_some();
     let start = Instant::now();
     let results = parallel_map(selected.len(), threads, |k| {
         let t = &opened.tensors[selected[k]];
         let x = t.to_f32()?;
-        let analysis = quant::analyze(&x, &t.shape, &cfg)
-            .map_err(|e| e.context(format!("tensor `{}`", t.name)))?;
+        let analysis = quant::analyze(&x, &t.shape, &cfg).map_err(|e| e.context(format!("tensor `{}`", t.name)))?;
         let dequant = keep.then(|| analysis.output.dequant.clone());
         let json = result_json(&t.name, &t.shape, &cfg, &analysis);
-        let summary = (
-            clip_summary(&analysis.output.clips),
-            analysis.metrics,
-            analysis.output.bits_per_element(),
-        );
+        let summary = (clip_summary(&analysis.output.clips), analysis.metrics, analysis.output.bits_per_element());
         Ok::<_, lowbit_core::Error>((json, dequant, summary))
     });
     let elapsed = start.elapsed();
@@ -159,23 +133,14 @@ pub fn run(a: &QuantArgs) -> Result<()> {
             .enumerate()
             .map(|(i, t)| match dequant.get(&i) {
                 Some(d) => WriteTensor::f32(&t.name, &t.shape, d),
-                None => WriteTensor {
-                    name: &t.name,
-                    dtype: t.dtype,
-                    shape: &t.shape,
-                    bytes: t.data.clone(),
-                },
+                None => WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() },
             })
             .collect();
-        let meta = BTreeMap::from([(
-            "lowbit".to_string(),
-            serde_json::to_string(&a.settings.spec())?,
-        )]);
+        let meta = BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&a.settings.spec())?)]);
         let bytes = safetensors::write(&tensors, &meta)?;
         let tmp = out.with_extension("safetensors.part");
         std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, out)
-            .with_context(|| format!("cannot move the result to {}", out.display()))?;
+        std::fs::rename(&tmp, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
     }
 
     if a.json {
@@ -189,12 +154,7 @@ pub fn run(a: &QuantArgs) -> Result<()> {
             "threads": threads,
         }));
     } else {
-        let w = rows
-            .iter()
-            .map(|(j, _)| j["tensor"].as_str().unwrap_or("").len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let w = rows.iter().map(|(j, _)| j["tensor"].as_str().unwrap_or("").len()).max().unwrap_or(6).max(6);
         outln!(
             "{} · {} {} clip {} · {} tensors in {:.0} ms on {} threads",
             a.file.display(),
@@ -205,15 +165,7 @@ pub fn run(a: &QuantArgs) -> Result<()> {
             elapsed.as_secs_f64() * 1e3,
             threads
         );
-        outln!(
-            "{:<w$}  {:<26} {:>11} {:>9} {:>9} {:>7}",
-            "tensor",
-            "clip",
-            "mse",
-            "sqnr dB",
-            "cosine",
-            "bits/el"
-        );
+        outln!("{:<w$}  {:<26} {:>11} {:>9} {:>9} {:>7}", "tensor", "clip", "mse", "sqnr dB", "cosine", "bits/el");
         for (j, (clip, m, bpe)) in &rows {
             outln!(
                 "{:<w$}  {:<26} {:>11.4e} {:>9.2} {:>9.6} {:>7.3}",
