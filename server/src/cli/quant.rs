@@ -66,6 +66,14 @@ pub fn result_json(name: &str, shape: &[usize], cfg: &QuantConfig, a: &Analysis)
     r
 }
 
+/// "N tensor(s) failed: first errors … and M more".
+fn summarize(errors: &[String]) -> String {
+    let shown: Vec<&str> = errors.iter().take(3).map(String::as_str).collect();
+    let more = errors.len().saturating_sub(shown.len());
+    let tail = if more > 0 { format!("; … and {more} more") } else { String::new() };
+    format!("{} tensor(s) failed: {}{tail}", errors.len(), shown.join("; "))
+}
+
 fn clip_summary(clips: &[f32]) -> String {
     match clips {
         [one] => format!("{one:.5}"),
@@ -143,6 +151,9 @@ pub fn run(a: &QuantArgs) -> Result<()> {
         std::fs::rename(&tmp, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
     }
 
+    if rows.is_empty() && !errors.is_empty() {
+        bail!("{}", summarize(&errors));
+    }
     if a.json {
         print(&json!({
             "file": a.file.display().to_string(),
@@ -185,7 +196,7 @@ pub fn run(a: &QuantArgs) -> Result<()> {
         }
     }
     if !errors.is_empty() {
-        bail!("{} tensor(s) failed: {}", errors.len(), errors.join("; "));
+        bail!("{}", summarize(&errors));
     }
     Ok(())
 }

@@ -1,0 +1,7 @@
+//! End-to-end tests of the `lowbit` binary on the real checkpoints of DATA.md: what a user types, what they
+//! get on stdout, stderr and in the exit code. One binary, one module per command.
+
+mod bad_input;
+mod info;
+mod quant;
+mod util;
