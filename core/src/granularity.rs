@@ -105,6 +105,14 @@ impl Grouping {
         })
     }
 
+    /// `(row, chunk)` when every group is a contiguous chunk of a row (always so for vector granularity).
+    pub fn rows_and_chunk(&self) -> Option<(usize, usize)> {
+        match *self {
+            Self::Rows { row, chunk, .. } => Some((row, chunk)),
+            Self::Strided { .. } => None,
+        }
+    }
+
     pub fn numel(&self) -> usize {
         match *self {
             Self::Rows { numel, .. } => numel,

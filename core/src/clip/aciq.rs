@@ -63,12 +63,7 @@ fn solve(fit: Fit, bits: u32) -> f64 {
 pub fn optimal_ratio(fit: Fit, bits: u32) -> f64 {
     static TABLE: OnceLock<[[f64; 25]; 2]> = OnceLock::new();
     let t = TABLE.get_or_init(|| {
-        let mut t = [[0.0; 25]; 2];
-        for b in 1..25 {
-            t[0][b] = solve(Fit::Gauss, b as u32);
-            t[1][b] = solve(Fit::Laplace, b as u32);
-        }
-        t
+        [Fit::Gauss, Fit::Laplace].map(|fit| std::array::from_fn(|b| if b == 0 { 0.0 } else { solve(fit, b as u32) }))
     });
     t[matches!(fit, Fit::Laplace) as usize][bits.clamp(1, 24) as usize]
 }

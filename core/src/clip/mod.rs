@@ -141,7 +141,7 @@ crate::simd::dispatch_avx2! {
 
 /// max|x| of a block of exactly 8·k elements by a pairwise tree, which vectorises without a scalar tail.
 #[inline(always)]
-fn amax_tree<const N: usize>(x: &[f32; N]) -> f32 {
+pub(crate) fn amax_tree<const N: usize>(x: &[f32; N]) -> f32 {
     let mut m = [0.0f32; 8];
     for c in x.chunks_exact(8) {
         for l in 0..8 {

@@ -80,13 +80,22 @@ pub fn quantize_block(x: &[f32], out: &mut [f32], elem: MxElement, mode: MxScale
 pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: MxElement) -> Result<QuantOutput> {
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
-    grouping.for_each(x, &mut out, |_, xs, os| {
-        let scale = quantize_block(xs, os, elem, cfg.mx_scale);
-        // An all-zero block covers nothing, whatever its (arbitrary) scale.
-        let zero = os.iter().all(|&v| v == 0.0) && xs.iter().all(|&v| v == 0.0);
-        clips.push(if zero { 0.0 } else { scale * elem.max_value() });
-        Ok::<_, crate::Error>(())
-    })?;
+    // An all-zero block covers nothing, whatever its (arbitrary) scale: its clip is 0.
+    let clip_of =
+        |amax: f32| if amax > 0.0 { pow2(shared_exponent(amax, elem, cfg.mx_scale)) * elem.max_value() } else { 0.0 };
+    match grouping.rows_and_chunk() {
+        Some((row, chunk)) => {
+            quantize_into(x, &mut out, row, chunk, elem, cfg.mx_scale);
+            for xr in x.chunks(row) {
+                clips.extend(xr.chunks(chunk).map(|xs| clip_of(crate::clip::amax(xs, crate::clip::Magnitude::Abs))));
+            }
+        }
+        None => grouping.for_each(x, &mut out, |_, xs, os| {
+            quantize_block(xs, os, elem, cfg.mx_scale);
+            clips.push(clip_of(crate::clip::amax(xs, crate::clip::Magnitude::Abs)));
+            Ok::<_, crate::Error>(())
+        })?,
+    }
     Ok(QuantOutput {
         dequant: out,
         clips,

@@ -27,8 +27,29 @@ crate::simd::dispatch_avx2! {
         let s_tensor = tensor_scale(amax);
         let (e2m1, e4m3) = (MiniFloat::E2M1.grid(), MiniFloat::E4M3.grid());
         for (xr, or) in x.chunks(row).zip(out.chunks_mut(row)) {
-            for (xs, os) in xr.chunks(block).zip(or.chunks_mut(block)) {
-                quantize_block_with(xs, os, s_tensor, &e2m1, &e4m3);
+            let (mut xs8, mut os8) = (xr.chunks_exact(128), or.chunks_exact_mut(128));
+            if block == 16 && s_tensor > 0.0 {
+                // Eight blocks at a time, so the block maxima and scales are computed in vector registers too.
+                for (xs, os) in (&mut xs8).zip(&mut os8) {
+                    let denom: [f32; 8] = std::array::from_fn(|b| {
+                        let blk: &[f32; 16] = xs[b * 16..b * 16 + 16].try_into().expect("16 elements");
+                        let s = e4m3.quantize_finite(crate::clip::amax_tree(blk) / (6.0 * s_tensor));
+                        if s == 0.0 { s_tensor } else { s * s_tensor }
+                    });
+                    for (b, (xb, ob)) in xs.chunks_exact(16).zip(os.chunks_exact_mut(16)).enumerate() {
+                        for (o, &v) in ob.iter_mut().zip(xb) {
+                            *o = e2m1.quantize_finite((v / denom[b]).abs()).copysign(v) * denom[b];
+                        }
+                    }
+                }
+                let (xt, ot) = (xs8.remainder(), os8.into_remainder());
+                for (xs, os) in xt.chunks(block).zip(ot.chunks_mut(block)) {
+                    quantize_block_with(xs, os, s_tensor, &e2m1, &e4m3);
+                }
+            } else {
+                for (xs, os) in xr.chunks(block).zip(or.chunks_mut(block)) {
+                    quantize_block_with(xs, os, s_tensor, &e2m1, &e4m3);
+                }
             }
         }
         s_tensor
@@ -61,10 +82,21 @@ pub(super) fn quantize(x: &[f32], grouping: &Grouping, _cfg: &QuantConfig) -> Re
     let s_tensor = tensor_scale(amax);
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
-    grouping.for_each(x, &mut out, |_, xs, os| {
-        clips.push(quantize_block(xs, os, s_tensor));
-        Ok::<_, crate::Error>(())
-    })?;
+    match grouping.rows_and_chunk() {
+        Some((row, chunk)) => {
+            quantize_into(x, &mut out, row, chunk);
+            for xr in x.chunks(row) {
+                for xs in xr.chunks(chunk) {
+                    let bmax = crate::clip::amax(xs, crate::clip::Magnitude::Abs);
+                    clips.push(if s_tensor == 0.0 { 0.0 } else { 6.0 * block_scale(bmax, s_tensor) * s_tensor });
+                }
+            }
+        }
+        None => grouping.for_each(x, &mut out, |_, xs, os| {
+            clips.push(quantize_block(xs, os, s_tensor));
+            Ok::<_, crate::Error>(())
+        })?,
+    }
     Ok(QuantOutput {
         dequant: out,
         clips,

@@ -88,7 +88,7 @@ impl DType {
     /// Decodes `bytes` (a whole number of elements, little- or big-endian) to f32.
     pub fn decode(self, bytes: &[u8], big_endian: bool, out: &mut Vec<f32>) -> Result<()> {
         let size = self.size();
-        if bytes.len() % size != 0 {
+        if !bytes.len().is_multiple_of(size) {
             return Err(Error::malformed(format!(
                 "{} bytes is not a whole number of {} elements",
                 bytes.len(),

@@ -258,12 +258,12 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
                         _ => {}
                     }
                 }
-                if op == b"Constant" {
-                    if let Some(t) = value {
-                        let mut entry = tensor(t, &output)?;
-                        entry.name = output.clone();
-                        tensors.push(entry);
-                    }
+                if op == b"Constant"
+                    && let Some(t) = value
+                {
+                    let mut entry = tensor(t, &output)?;
+                    entry.name = output.clone();
+                    tensors.push(entry);
                 }
             }
             _ => {}

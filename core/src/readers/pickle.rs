@@ -388,7 +388,7 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
 }
 
 fn pairs_of(v: Vec<Value>) -> Result<Vec<(Value, Value)>> {
-    if v.len() % 2 != 0 {
+    if !v.len().is_multiple_of(2) {
         return Err(Error::malformed("pickle dict has an odd number of items"));
     }
     let mut it = v.into_iter();

@@ -148,7 +148,7 @@ pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -
         offset = end;
     }
     let mut json = serde_json::to_vec(&header).expect("header serializes");
-    while (8 + json.len()) % 8 != 0 {
+    while !(8 + json.len()).is_multiple_of(8) {
         json.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + json.len() + offset as usize);
