@@ -4,4 +4,5 @@
 mod bad_input;
 mod info;
 mod quant;
+mod serve;
 mod util;

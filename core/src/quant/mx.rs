@@ -46,6 +46,27 @@ crate::simd::dispatch_avx2! {
     /// Quantize-dequantize rows of `row` elements in blocks of `block` into `out` (no allocation).
     pub fn quantize_into(x: &[f32], out: &mut [f32], row: usize, block: usize, elem: MxElement, mode: MxScaleMode) -> () {
         for (xr, or) in x.chunks(row).zip(out.chunks_mut(row)) {
+            let (mut xr, mut or) = (xr, or);
+            if let (32, Some(mf)) = (block, elem.minifloat()) {
+                // The standard k = 32 with a minifloat element: fixed-size blocks, eight at a time, so the
+                // compiler unrolls them and keeps scales in vector registers.
+                let g = mf.grid();
+                let (xb, xt) = xr.as_chunks::<256>();
+                let (ob, ot) = or.as_chunks_mut::<256>();
+                for (xs, os) in xb.iter().zip(ob) {
+                    let e: [i32; 8] = std::array::from_fn(|b| {
+                        let blk: &[f32; 32] = xs[b * 32..b * 32 + 32].try_into().expect("32 elements");
+                        shared_exponent(crate::clip::amax_tree(blk), elem, mode)
+                    });
+                    let (scale, inv) = (e.map(pow2), e.map(|e| pow2(-e)));
+                    for (b, (xk, ok)) in xs.as_chunks::<32>().0.iter().zip(os.as_chunks_mut::<32>().0).enumerate() {
+                        for i in 0..32 {
+                            ok[i] = g.quantize_finite((xk[i] * inv[b]).abs()).copysign(xk[i]) * scale[b];
+                        }
+                    }
+                }
+                (xr, or) = (xt, ot);
+            }
             for (xs, os) in xr.chunks(block).zip(or.chunks_mut(block)) {
                 quantize_block(xs, os, elem, mode);
             }

@@ -31,14 +31,13 @@ crate::simd::dispatch_avx2! {
             if block == 16 && s_tensor > 0.0 {
                 // Eight blocks at a time, so the block maxima and scales are computed in vector registers too.
                 for (xs, os) in (&mut xs8).zip(&mut os8) {
-                    let denom: [f32; 8] = std::array::from_fn(|b| {
-                        let blk: &[f32; 16] = xs[b * 16..b * 16 + 16].try_into().expect("16 elements");
-                        let s = e4m3.quantize_finite(crate::clip::amax_tree(blk) / (6.0 * s_tensor));
-                        if s == 0.0 { s_tensor } else { s * s_tensor }
-                    });
-                    for (b, (xb, ob)) in xs.chunks_exact(16).zip(os.chunks_exact_mut(16)).enumerate() {
-                        for (o, &v) in ob.iter_mut().zip(xb) {
-                            *o = e2m1.quantize_finite((v / denom[b]).abs()).copysign(v) * denom[b];
+                    let (blocks, _) = xs.as_chunks::<16>();
+                    let bmax: [f32; 8] = std::array::from_fn(|b| crate::clip::amax_tree(&blocks[b]));
+                    let s: [f32; 8] = bmax.map(|m| e4m3.quantize_finite(m / (6.0 * s_tensor)));
+                    let denom: [f32; 8] = s.map(|s| if s == 0.0 { s_tensor } else { s * s_tensor });
+                    for (b, (xb, ob)) in xs.as_chunks::<16>().0.iter().zip(os.as_chunks_mut::<16>().0).enumerate() {
+                        for i in 0..16 {
+                            ob[i] = e2m1.quantize_finite((xb[i] / denom[b]).abs()).copysign(xb[i]) * denom[b];
                         }
                     }
                 }

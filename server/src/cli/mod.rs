@@ -42,6 +42,8 @@ enum Command {
     Curve(CurveArgs),
     /// Throughput of the main kernels next to this machine's memcpy bandwidth.
     Bench(BenchArgs),
+    /// Start the dashboard server (prints its URL).
+    Serve(crate::serve::ServeArgs),
 }
 
 /// `lowbit info`.
@@ -183,5 +185,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quant(a) => quant::run(&a),
         Command::Curve(a) => curve::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Serve(a) => crate::serve::run(a),
     }
 }
