@@ -16,10 +16,13 @@ pub mod error;
 pub mod formats;
 pub mod granularity;
 pub mod metrics;
+pub mod prune;
 pub mod quant;
 pub mod readers;
 pub mod sample;
+pub mod sim;
 pub mod stats;
+pub mod winograd;
 
 pub use error::{Error, ErrorKind, Result};
 
