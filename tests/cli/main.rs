@@ -5,4 +5,5 @@ mod bad_input;
 mod info;
 mod quant;
 mod serve;
+mod sparsity;
 mod util;

@@ -3,6 +3,7 @@
 //! from the file name; tensors borrow from the input where the format allows it and decode to f32 on demand.
 
 pub mod dtype;
+pub mod idx;
 pub mod npy;
 pub mod onnx;
 pub mod pickle;
@@ -24,6 +25,7 @@ pub enum FileFormat {
     Npz,
     Onnx,
     PyTorch,
+    Idx,
 }
 
 impl FileFormat {
@@ -34,6 +36,7 @@ impl FileFormat {
             Self::Npz => "npz",
             Self::Onnx => "onnx",
             Self::PyTorch => "pytorch",
+            Self::Idx => "idx",
         }
     }
 }
@@ -85,6 +88,8 @@ pub fn detect(bytes: &[u8]) -> Option<FileFormat> {
             Ok(es) if es.iter().any(|e| e.name.ends_with("data.pkl")) => Some(FileFormat::PyTorch),
             _ => Some(FileFormat::Npz),
         }
+    } else if idx::looks_like(bytes) {
+        Some(FileFormat::Idx)
     } else if safetensors::looks_like(bytes) {
         Some(FileFormat::Safetensors)
     } else if onnx::looks_like(bytes) {
@@ -118,12 +123,13 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
         }
         Some(FileFormat::Onnx) => onnx::read(bytes),
         Some(FileFormat::PyTorch) => pytorch::read(bytes, zip::entries(bytes)?),
+        Some(FileFormat::Idx) => Ok(Checkpoint { format: FileFormat::Idx, tensors: vec![idx::read("data", bytes)?] }),
         None if pytorch::looks_like_legacy(bytes) => Err(Error::unsupported(
             "this is a legacy (pre-1.6) torch.save pickle; lowbit reads the zip format (torch.save's default since 1.6)",
         )),
         None if bytes.is_empty() => Err(Error::malformed("the file is empty")),
         None => Err(Error::malformed(
-            "not a recognised tensor file (expected safetensors, npy, npz, ONNX or a PyTorch zip checkpoint)",
+            "not a recognised tensor file (expected safetensors, npy, npz, ONNX, a PyTorch zip checkpoint or IDX)",
         )),
     }
 }

@@ -18,7 +18,10 @@ mod bench;
 mod curve;
 mod info;
 mod json;
+mod prune;
 mod quant;
+mod sim;
+mod winograd;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -42,6 +45,13 @@ enum Command {
     Curve(CurveArgs),
     /// Throughput of the main kernels next to this machine's memcpy bandwidth.
     Bench(BenchArgs),
+    /// Prune tensors with a sparsity pattern and report sparsity, error and storage cost.
+    Prune(prune::PruneArgs),
+    /// Hardware models: `sim scnn` (sparse accelerator vs dense baselines), `sim mac` (per-vector-scaled MAC).
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// Multiplication counts of sparse Winograd convolution for the 3×3 conv layers of a checkpoint.
+    Winograd(winograd::WinogradArgs),
     /// Start the dashboard server (prints its URL).
     Serve(crate::serve::ServeArgs),
 }
@@ -185,6 +195,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quant(a) => quant::run(&a),
         Command::Curve(a) => curve::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Prune(a) => prune::run(&a),
+        Command::Sim(c) => sim::run(&c),
+        Command::Winograd(a) => winograd::run(&a),
         Command::Serve(a) => crate::serve::run(a),
     }
 }
