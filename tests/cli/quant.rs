@@ -93,7 +93,7 @@ fn every_format_runs_on_a_real_tensor_and_orders_sensibly() {
         ("mxfp4", vec!["--mx-scale", "rceil"]),
         ("mxint8", vec![]),
         ("nvfp4", vec![]),
-        ("ternary", vec!["--sparsity", "0.5"]),
+        ("ternary", vec!["--ternary-sparsity", "0.5"]),
     ] {
         let mut args = vec!["quant", path_str(&m), "--tensor", t, "--format", name, "--json"];
         args.extend(extra.iter().copied());
@@ -105,7 +105,7 @@ fn every_format_runs_on_a_real_tensor_and_orders_sensibly() {
     assert!(get("bf16 ") > get("fp8-e4m3 ") && get("fp8-e4m3 ") > get("fp6-e2m3 "), "{sqnr:?}");
     assert!(get("int --bits 8 --granularity channel") > get("int --bits 4 --granularity vector:16 --scale-bits 6"));
     assert!(get("mxfp8-e4m3 ") > get("mxfp4 --mx-scale rceil"));
-    assert!(get("fp16 ") > 60.0 && get("ternary --sparsity 0.5") > 0.0);
+    assert!(get("fp16 ") > 60.0 && get("ternary --ternary-sparsity 0.5") > 0.0);
 }
 
 #[test]

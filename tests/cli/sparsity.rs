@@ -136,6 +136,19 @@ fn sim_by_layer_mac_and_winograd() {
 }
 
 #[test]
+fn memory_references_are_compared_across_granularities() {
+    mnist();
+    let v =
+        lowbit_json(["sim", "granularity", path_str(&cnn()), "--mnist", "1", "--weights-sparsity", "0.5", "--json"]);
+    let p = v["patterns"].as_array().unwrap();
+    let names: Vec<&str> = p.iter().map(|r| r["pattern"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fine", "vector", "kernel", "filter"]);
+    assert_eq!(p[0]["relative_to_fine"], 1.0);
+    assert!(p.iter().all(|r| r["memory_references"].as_f64().unwrap() > 0.0));
+    assert!(v["reported"].as_str().unwrap().contains("as reported"));
+}
+
+#[test]
 fn bad_sparsity_inputs_are_named() {
     let c = cnn();
     let c = path_str(&c);
@@ -154,4 +167,6 @@ fn bad_sparsity_inputs_are_named() {
     fails(&["sim", "scnn", "--layer", "8,4,3,3,8"], "six numbers");
     fails(&["sim", "mac", "--vector", "0"], "vector size");
     fails(&["winograd", c, "--tile", "3"], "not 2");
+    fails(&["sim", "granularity", c, "--act-density", "0.5"], "above 0");
+    fails(&["quant", c], "--format is required");
 }

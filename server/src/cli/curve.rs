@@ -8,7 +8,7 @@ use lowbit_core::curve::clip_curve;
 use serde_json::json;
 
 pub fn run(a: &CurveArgs) -> Result<()> {
-    let cfg = a.settings.spec().resolve()?;
+    let cfg = a.settings.spec()?.resolve()?;
     let files = Files::open(&a.file)?;
     let opened = files.parse()?;
     let t = opened
@@ -21,7 +21,7 @@ pub fn run(a: &CurveArgs) -> Result<()> {
     if a.json {
         print(&json!({
             "tensor": t.name,
-            "config": a.settings.spec(),
+            "config": a.settings.spec()?,
             "ratios": c.ratios,
             "mse": c.mse.iter().map(|&v| num(v)).collect::<Vec<_>>(),
             "markers": c.markers.iter().map(|m| json!({"method": m.method, "ratio": num(m.ratio), "mse": num(m.mse)})).collect::<Vec<_>>(),

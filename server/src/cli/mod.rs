@@ -72,7 +72,7 @@ pub struct QuantSettings {
     /// Number format: int, uint, int-asym, fp8-e4m3, fp8-e5m2, fp6-e3m2, fp6-e2m3, fp4-e2m1, bf16, fp16,
     /// mxfp8-e4m3, mxfp8-e5m2, mxfp6-e3m2, mxfp6-e2m3, mxfp4, mxint8, nvfp4, ternary.
     #[arg(long)]
-    pub format: String,
+    pub format: Option<String>,
     /// Bits per element for int, uint and int-asym (2–16, default 8).
     #[arg(long)]
     pub bits: Option<u32>,
@@ -92,10 +92,10 @@ pub struct QuantSettings {
     #[arg(long)]
     pub mx_scale: Option<String>,
     /// Ternary: threshold as a fraction of max|w| (default 0.05).
-    #[arg(long)]
+    #[arg(long = "ternary-threshold", id = "ternary_threshold")]
     pub threshold: Option<f32>,
     /// Ternary: target fraction of zeros instead of a threshold.
-    #[arg(long)]
+    #[arg(long = "ternary-sparsity", id = "ternary_sparsity")]
     pub sparsity: Option<f32>,
     /// OCTAV: leave exact zeros out of the inside count.
     #[arg(long)]
@@ -106,9 +106,13 @@ pub struct QuantSettings {
 }
 
 impl QuantSettings {
-    pub fn spec(&self) -> lowbit_core::quant::QuantSpec {
-        lowbit_core::quant::QuantSpec {
-            format: self.format.clone(),
+    /// The settings as a spec; `--format` is what makes it one.
+    pub fn spec(&self) -> anyhow::Result<lowbit_core::quant::QuantSpec> {
+        let Some(format) = self.format.clone() else {
+            anyhow::bail!("--format is required (e.g. --format int --bits 4)")
+        };
+        Ok(lowbit_core::quant::QuantSpec {
+            format,
             bits: self.bits,
             granularity: self.granularity.clone(),
             clip: self.clip.clone(),
@@ -119,7 +123,7 @@ impl QuantSettings {
             sparsity: self.sparsity,
             octav_exclude_zeros: self.octav_exclude_zeros,
             scale_dtype: self.scale_dtype.clone(),
-        }
+        })
     }
 }
 
@@ -199,5 +203,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(c) => sim::run(&c),
         Command::Winograd(a) => winograd::run(&a),
         Command::Serve(a) => crate::serve::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        // clap's own checks (unique names, valid defaults) for every subcommand.
+        Cli::command().debug_assert();
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use lowbit_core::metrics::Metrics;
 use lowbit_core::prune::{self, Pattern, PruneConfig, PruneOutput, Saliency, check_pattern, storage::storage_costs};
-use lowbit_core::quant::{self, QuantSpec};
+use lowbit_core::quant;
 use lowbit_core::readers::safetensors::{self, WriteTensor};
 use regex::Regex;
 use serde_json::json;
@@ -37,15 +37,9 @@ pub struct PruneArgs {
     /// Index width of the relative and group-index storage formats.
     #[arg(long, default_value_t = 4)]
     pub index_bits: u32,
-    /// Also quantize the pruned weights (same vocabulary as `lowbit quant`); storage then counts its bits.
-    #[arg(long)]
-    pub format: Option<String>,
-    #[arg(long)]
-    pub bits: Option<u32>,
-    #[arg(long)]
-    pub granularity: Option<String>,
-    #[arg(long)]
-    pub clip: Option<String>,
+    /// Also quantize the pruned weights (the `lowbit quant` options; storage then counts their bits).
+    #[command(flatten)]
+    pub quant: super::QuantSettings,
     /// Write the pruned (and quantized) tensors, others unchanged, to this safetensors file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -74,17 +68,8 @@ pub fn run(a: &PruneArgs) -> Result<()> {
     if !(1..=32).contains(&a.index_bits) {
         bail!("--index-bits {} is outside 1 … 32", a.index_bits);
     }
-    let qcfg = match &a.format {
-        Some(f) => Some(
-            QuantSpec {
-                format: f.clone(),
-                bits: a.bits,
-                granularity: a.granularity.clone(),
-                clip: a.clip.clone(),
-                ..QuantSpec::default()
-            }
-            .resolve()?,
-        ),
+    let qcfg = match a.quant.format {
+        Some(_) => Some(a.quant.spec()?.resolve()?),
         None => None,
     };
     let re = a.tensor.as_deref().map(Regex::new).transpose().context("--tensor is not a valid regular expression")?;

@@ -85,7 +85,7 @@ fn clip_summary(clips: &[f32]) -> String {
 }
 
 pub fn run(a: &QuantArgs) -> Result<()> {
-    let cfg = a.settings.spec().resolve()?;
+    let cfg = a.settings.spec()?.resolve()?;
     let re = a.tensor.as_deref().map(Regex::new).transpose().context("--tensor is not a valid regular expression")?;
     let files = Files::open(&a.file)?;
     let opened = files.parse()?;
@@ -144,7 +144,7 @@ pub fn run(a: &QuantArgs) -> Result<()> {
                 None => WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() },
             })
             .collect();
-        let meta = BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&a.settings.spec())?)]);
+        let meta = BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&a.settings.spec()?)?)]);
         let bytes = safetensors::write(&tensors, &meta)?;
         let tmp = out.with_extension("safetensors.part");
         std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -157,7 +157,7 @@ pub fn run(a: &QuantArgs) -> Result<()> {
     if a.json {
         print(&json!({
             "file": a.file.display().to_string(),
-            "config": a.settings.spec(),
+            "config": a.settings.spec()?,
             "results": rows.iter().map(|(j, _)| j.clone()).collect::<Vec<_>>(),
             "skipped": skipped,
             "errors": errors,

@@ -44,14 +44,15 @@ pub struct ActivationArgs {
     pub data: Option<PathBuf>,
 }
 
-/// `lowbit sim scnn`.
-#[derive(Args, Debug)]
-pub struct ScnnArgs {
-    /// A checkpoint whose conv (rank-4) weights are simulated; or give --layer.
+/// Which layers to simulate, how their weights are pruned first, and where their activations come from.
+#[derive(Args, Debug, Clone)]
+pub struct LayerSource {
+    /// A checkpoint whose conv (rank-4) weights are used; or give --layer.
     pub file: Option<PathBuf>,
     /// A layer by shape instead of a file: K,C,R,S,H,W (random weights and activations, seeded).
     #[arg(long)]
     pub layer: Option<String>,
+    /// Only weights whose name matches this regular expression.
     #[arg(long)]
     pub tensor: Option<String>,
     /// Zero padding of every layer.
@@ -65,6 +66,13 @@ pub struct ScnnArgs {
     pub weights_sparsity: f64,
     #[command(flatten)]
     pub acts: ActivationArgs,
+}
+
+/// `lowbit sim scnn`.
+#[derive(Args, Debug)]
+pub struct ScnnArgs {
+    #[command(flatten)]
+    pub src: LayerSource,
     /// PE grid as RxC.
     #[arg(long, default_value = "8x8")]
     pub pe: String,
@@ -140,15 +148,9 @@ pub fn mnist_images(dir: Option<&Path>, n: usize) -> Result<Vec<Vec<f32>>> {
 }
 
 /// The layers of a file (or a --layer description), pruned, with their input activations.
-pub fn layers(
-    file: Option<&Path>,
-    layer: Option<&str>,
-    tensor: Option<&str>,
-    pattern: &str,
-    sparsity: f64,
-    acts: &ActivationArgs,
-    only_3x3: bool,
-) -> Result<Vec<SimLayer>> {
+pub fn layers(src: &LayerSource, pattern: Option<&str>, only_3x3: bool) -> Result<Vec<SimLayer>> {
+    let (file, layer, tensor, acts) = (src.file.as_deref(), src.layer.as_deref(), src.tensor.as_deref(), &src.acts);
+    let (pattern, sparsity) = (pattern.unwrap_or(&src.pattern), src.weights_sparsity);
     if !(0.0..1.0).contains(&acts.act_density) && acts.act_density != 1.0 {
         bail!("--act-density {} is outside (0, 1]", acts.act_density);
     }
@@ -235,37 +237,17 @@ pub fn layers(
 }
 
 fn scnn(a: &ScnnArgs) -> Result<()> {
-    let (rows, cols) =
-        a.pe.split_once('x')
-            .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
-            .context("--pe takes RxC, e.g. 8x8")?;
-    let hw = ScnnConfig {
-        pe_rows: rows,
-        pe_cols: cols,
-        f: a.f,
-        i: a.i,
-        banks: a.banks,
-        acc_entries: a.acc_entries,
-        ..ScnnConfig::default()
-    };
-    hw.validate()?;
+    let hw = hardware(a)?;
+    let (rows, cols) = (hw.pe_rows, hw.pe_cols);
     let start = Instant::now();
-    let layers = layers(
-        a.file.as_deref(),
-        a.layer.as_deref(),
-        a.tensor.as_deref(),
-        &a.pattern,
-        a.weights_sparsity,
-        &a.acts,
-        false,
-    )?;
+    let layers = layers(&a.src, None, false)?;
     let mut rows_json = Vec::new();
     let mut tot = [0f64; 6]; // scnn cycles, dcnn cycles, scnn energy, dcnn energy, dcnn-opt energy, products
     for l in &layers {
         let [k, c, r, s] = l.shape;
         let mut reps: Vec<LayerReport> = Vec::new();
         for (x, h, w) in &l.inputs {
-            let layer = ConvLayer { weights: &l.weights, k, c, r, s, acts: x, h: *h, w: *w, pad: a.pad };
+            let layer = ConvLayer { weights: &l.weights, k, c, r, s, acts: x, h: *h, w: *w, pad: a.src.pad };
             reps.push(simulate(&layer, &hw, true).with_context(|| format!("layer `{}`", l.name))?);
         }
         let n = reps.len() as f64;
@@ -297,7 +279,7 @@ fn scnn(a: &ScnnArgs) -> Result<()> {
         "energy_gain_vs_dcnn": num(tot[3] / tot[2]), "energy_gain_vs_dcnn_opt": num(tot[4] / tot[2])});
     if a.json {
         print(
-            &json!({"hardware": hw, "pattern": a.pattern, "weights_sparsity": a.weights_sparsity, "layers": rows_json, "network": summary, "elapsed_s": elapsed,
+            &json!({"hardware": hw, "pattern": a.src.pattern, "weights_sparsity": a.src.weights_sparsity, "layers": rows_json, "network": summary, "elapsed_s": elapsed,
             "reported": "SCNN paper (ISCA 2017), as reported: 2.7× performance and 2.3× energy over DCNN on pruned AlexNet/GoogLeNet/VGG"}),
         );
         return Ok(());
@@ -309,8 +291,8 @@ fn scnn(a: &ScnnArgs) -> Result<()> {
         a.f,
         a.i,
         a.banks,
-        a.pattern,
-        a.weights_sparsity,
+        a.src.pattern,
+        a.src.weights_sparsity,
         elapsed
     );
     outln!(
@@ -379,28 +361,20 @@ fn references(r: &LayerReport) -> [f64; 6] {
 
 /// §5.4: the same layers and density under each granularity, on the SCNN model.
 fn granularity(a: &ScnnArgs) -> Result<()> {
-    if a.weights_sparsity <= 0.0 {
+    if a.src.weights_sparsity <= 0.0 {
         bail!("--weights-sparsity must be above 0 to compare granularities");
     }
     let hw = hardware(a)?;
     let mut out = Vec::new();
     for pattern in ["fine", "vector", "kernel", "filter"] {
-        let layers = layers(
-            a.file.as_deref(),
-            a.layer.as_deref(),
-            a.tensor.as_deref(),
-            pattern,
-            a.weights_sparsity,
-            &a.acts,
-            false,
-        )?;
+        let layers = layers(&a.src, Some(pattern), false)?;
         let mut refs = [0f64; 6];
         let (mut cycles, mut energy) = (0f64, 0f64);
         for l in &layers {
             let [k, c, r, s] = l.shape;
             for (x, h, w) in &l.inputs {
                 let rep = simulate(
-                    &ConvLayer { weights: &l.weights, k, c, r, s, acts: x, h: *h, w: *w, pad: a.pad },
+                    &ConvLayer { weights: &l.weights, k, c, r, s, acts: x, h: *h, w: *w, pad: a.src.pad },
                     &hw,
                     true,
                 )?;
@@ -422,11 +396,11 @@ fn granularity(a: &ScnnArgs) -> Result<()> {
                     "dram_words": r[4], "memory_references": r[5], "relative_to_fine": num(r[5] / fine), "cycles": c, "energy_pj": e})
             })
             .collect();
-        print(&json!({"weights_sparsity": a.weights_sparsity, "patterns": rows,
+        print(&json!({"weights_sparsity": a.src.weights_sparsity, "patterns": rows,
             "reported": "Mao et al. (CVPR-W 2017), as reported: coarse-grained sparsity saves 30–35 % of memory references vs fine-grained on SCNN (arXiv version: about 2×)"}));
         return Ok(());
     }
-    outln!("memory references on SCNN at weight sparsity {} (same layers, same activations)", a.weights_sparsity);
+    outln!("memory references on SCNN at weight sparsity {} (same layers, same activations)", a.src.weights_sparsity);
     outln!(
         "{:<8} {:>12} {:>12} {:>12} {:>10} {:>12} {:>14} {:>8} {:>12}",
         "pattern",

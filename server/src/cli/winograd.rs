@@ -3,37 +3,23 @@
 //! `--mnist N` runs the digit CNN.
 
 use super::json::{num, print};
-use super::sim::{ActivationArgs, layers};
+use super::sim::{LayerSource, layers};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lowbit_core::winograd::{Input, Tile, count_mults, prune_to_density, weights_to_winograd};
 use serde_json::json;
-use std::path::PathBuf;
 
 /// `lowbit winograd`.
 #[derive(Args, Debug)]
 pub struct WinogradArgs {
-    pub file: Option<PathBuf>,
-    /// A layer by shape instead of a file: K,C,3,3,H,W.
-    #[arg(long)]
-    pub layer: Option<String>,
-    #[arg(long)]
-    pub tensor: Option<String>,
+    #[command(flatten)]
+    pub src: LayerSource,
     /// 2 for F(2×2,3×3), 4 for F(4×4,3×3).
     #[arg(long, default_value_t = 2)]
     pub tile: u32,
     /// Density the Winograd-domain weights are pruned to (Winograd-ReLU case).
     #[arg(long, default_value_t = 1.0)]
     pub density: f64,
-    /// Prune the spatial weights first (pattern and sparsity), for the spatial and conventional cases.
-    #[arg(long, default_value = "fine")]
-    pub pattern: String,
-    #[arg(long, default_value_t = 0.0)]
-    pub weights_sparsity: f64,
-    #[arg(long, default_value_t = 1)]
-    pub pad: usize,
-    #[command(flatten)]
-    pub acts: ActivationArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -43,15 +29,7 @@ pub fn run(a: &WinogradArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.density) {
         bail!("--density {} is outside [0, 1]", a.density);
     }
-    let layers = layers(
-        a.file.as_deref(),
-        a.layer.as_deref(),
-        a.tensor.as_deref(),
-        &a.pattern,
-        a.weights_sparsity,
-        &a.acts,
-        true,
-    )?;
+    let layers = layers(&a.src, None, true)?;
     let mut rows = Vec::new();
     let mut tot = [0u64; 5];
     for l in &layers {
@@ -64,7 +42,7 @@ pub fn run(a: &WinogradArgs) -> Result<()> {
         for (idx, (x, h, w)) in l.inputs.iter().enumerate() {
             // Winograd-ReLU needs the pre-activation; synthetic inputs stand for both.
             let pre = l.pre_relu.as_ref().map(|p| p[idx].as_slice()).unwrap_or(x);
-            let input = Input { x: pre, c, h: *h, w: *w, pad: a.pad };
+            let input = Input { x: pre, c, h: *h, w: *w, pad: a.src.pad };
             let m = count_mults(&l.weights, &ww, k, &input, tile, l.input_relu)
                 .with_context(|| format!("layer `{}`", l.name))?;
             for (t, v) in sum.iter_mut().zip([
