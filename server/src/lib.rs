@@ -1,6 +1,14 @@
-//! `lowbit_server`: the `lowbit` command-line tool (`cli`) and, as the server issue lands, the HTTP API and
-//! job runner. It calls `lowbit_core` for every number it prints; it computes none itself.
+//! `lowbit_server`: the `lowbit` command-line tool (`cli`) and the HTTP server (`serve`, `http`, `jobs`):
+//! uploads into a content-addressed blob store (`blobs`), a SQLite catalogue, analyses, jobs, experiments
+//! and exports. It calls `lowbit_core` for every number it reports; it computes none itself.
 
+pub mod blobs;
 pub mod cli;
+pub mod error;
+pub mod export;
+pub mod http;
+pub mod jobs;
 pub mod load;
+pub mod report;
 pub mod serve;
+pub mod util;

@@ -1,12 +1,16 @@
-//! `lowbit serve`: the HTTP server. For now it serves the dashboard's static files from `assets/` and a
-//! health endpoint; the API of the server issue (uploads, analyses, jobs, experiments) grows here, one
-//! module per resource, all merged into [`app`].
+//! `lowbit serve`: configuration, startup (database, migrations, blob store, job runner) and the router.
+//! The API lives in `http/`, one module per resource; `app` merges them so tests can build the same router.
 
-use anyhow::{Context, Result};
-use axum::routing::get;
-use axum::{Json, Router};
+use crate::blobs::Blobs;
+use crate::jobs::Runner;
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use clap::Args;
-use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,55 +22,133 @@ pub struct ServeArgs {
     /// Address to listen on. Loopback by default; port 0 picks a free port.
     #[arg(long, env = "LOWBIT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Folder for the server's own data (database and uploaded files); created if missing.
+    /// Folder for the server's own data (SQLite database and uploaded files); created if missing.
     #[arg(long, env = "LOWBIT_DATA_DIR", default_value = "lowbit-data")]
     pub data_dir: PathBuf,
     /// Folder of the dashboard's static files.
     #[arg(long, env = "LOWBIT_ASSETS", default_value = "assets")]
     pub assets: PathBuf,
+    /// Token that writes must carry (`Authorization: Bearer TOKEN`); required when not on loopback.
+    #[arg(long, env = "LOWBIT_TOKEN")]
+    pub token: Option<String>,
+    /// Largest accepted upload, in MiB.
+    #[arg(long, default_value_t = 8192)]
+    pub max_upload_mib: u64,
+    /// Worker threads for jobs (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// Limits that protect the server from absurd requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    /// Largest JSON request body.
+    pub max_json_bytes: usize,
+    /// Most tensors a checkpoint may hold.
+    pub max_tensors: usize,
+    /// Most (tensor × configuration) tasks in one sweep.
+    pub max_sweep_tasks: usize,
+    /// Largest tensor served whole as raw f32.
+    pub max_raw_elements: usize,
 }
 
 /// What every handler can reach.
-#[derive(Debug)]
 pub struct App {
-    /// The server's data folder.
+    pub db: SqlitePool,
+    pub blobs: Blobs,
     pub data_dir: PathBuf,
+    pub token: Option<String>,
+    pub limits: Limits,
+    pub runner: Runner,
 }
 
 /// Shared, cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState(pub Arc<App>);
 
-async fn health(axum::extract::State(s): axum::extract::State<AppState>) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "data_dir": s.0.data_dir.display().to_string(),
-        "formats": lowbit_core::quant::FORMAT_NAMES,
-    }))
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
 }
 
-/// The router: the API under `/api`, the dashboard's files everywhere else.
+/// Writes (anything but GET/HEAD) need the token when the server has one.
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &s.token {
+        let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let given =
+            req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if write && given != Some(token.as_str()) {
+            return crate::error::ApiError::Unauthorized.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The whole router: the API, the share pages, and the dashboard's files everywhere else.
 pub fn app(state: AppState, assets: PathBuf) -> Router {
-    Router::new().route("/api/health", get(health)).with_state(state).fallback_service(ServeDir::new(assets))
+    let json_limit = state.limits.max_json_bytes;
+    crate::http::router()
+        .layer(DefaultBodyLimit::max(json_limit))
+        .merge(crate::http::checkpoints::upload_router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+        .fallback_service(ServeDir::new(assets))
+}
+
+/// Opens (creating if needed) the database in WAL mode and applies the migrations.
+pub async fn open_db(data_dir: &std::path::Path) -> Result<SqlitePool> {
+    let opts = SqliteConnectOptions::new()
+        .filename(data_dir.join("lowbit.sqlite"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let db =
+        SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.context("cannot open the database")?;
+    sqlx::migrate!("../migrations").run(&db).await.context("cannot apply database migrations")?;
+    Ok(db)
+}
+
+/// Builds the state: database, blobs, and the job runner (which first accounts for jobs a previous process
+/// left running).
+pub async fn state(a: &ServeArgs) -> Result<AppState> {
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("cannot create data folder {}", a.data_dir.display()))?;
+    let db = open_db(&a.data_dir).await?;
+    let blobs = Blobs::new(&a.data_dir).context("cannot prepare the blob store")?;
+    let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).clamp(1, 64);
+    let limits = Limits {
+        max_upload_bytes: a.max_upload_mib.saturating_mul(1 << 20),
+        max_json_bytes: 4 << 20,
+        max_tensors: 100_000,
+        max_sweep_tasks: 200_000,
+        max_raw_elements: 64 << 20,
+    };
+    let runner = Runner::new(workers);
+    let state =
+        AppState(Arc::new(App { db, blobs, data_dir: a.data_dir.clone(), token: a.token.clone(), limits, runner }));
+    crate::jobs::recover(&state).await?;
+    crate::jobs::start(state.clone());
+    Ok(state)
 }
 
 /// Binds, prints the URL, and serves until Ctrl-C.
 pub fn run(a: ServeArgs) -> Result<()> {
-    std::fs::create_dir_all(&a.data_dir)
-        .with_context(|| format!("cannot create data folder {}", a.data_dir.display()))?;
     if !a.assets.join("index.html").exists() {
-        anyhow::bail!(
-            "{} has no index.html: run lowbit from the repository root, or give --assets",
-            a.assets.display()
-        );
+        bail!("{} has no index.html: run lowbit from the repository root, or give --assets", a.assets.display());
+    }
+    if !a.addr.ip().is_loopback() && a.token.as_deref().is_none_or(str::is_empty) {
+        bail!("listening on {} (not loopback) needs a token for writes: give --token or LOWBIT_TOKEN", a.addr);
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     rt.block_on(async move {
+        let state = state(&a).await?;
         let listener =
             tokio::net::TcpListener::bind(a.addr).await.with_context(|| format!("cannot listen on {}", a.addr))?;
         let addr = listener.local_addr()?;
-        let state = AppState(Arc::new(App { data_dir: a.data_dir.clone() }));
         {
             use std::io::Write as _;
             let mut out = std::io::stdout();

@@ -2,8 +2,10 @@
 //! get on stdout, stderr and in the exit code. One binary, one module per command.
 
 mod bad_input;
+mod http;
 mod info;
 mod quant;
 mod serve;
+mod server;
 mod sparsity;
 mod util;

@@ -2,10 +2,7 @@
 
 use serde_json::Value;
 
-/// A finite number, or null.
-pub fn num(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
-}
+pub use crate::report::num;
 
 /// Prints one JSON object on stdout.
 pub fn print(v: &Value) {

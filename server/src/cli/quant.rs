@@ -2,12 +2,12 @@
 //! report clips and errors; `--out` writes the dequantized checkpoint.
 
 use super::QuantArgs;
-use super::json::{num, print};
+use super::json::print;
 use crate::load::Files;
+use crate::report::result_json;
 use anyhow::{Context, Result, bail};
 use lowbit_core::clip::ClipMethod;
-use lowbit_core::granularity::Granularity;
-use lowbit_core::quant::{self, Analysis, QuantConfig};
+use lowbit_core::quant;
 use lowbit_core::readers::TensorEntry;
 use lowbit_core::readers::safetensors::{self, WriteTensor};
 use regex::Regex;
@@ -36,34 +36,6 @@ pub fn parallel_map<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + 
         }
     });
     out.into_inner().expect("workers are done").into_iter().map(|r| r.expect("every index ran")).collect()
-}
-
-/// One tensor's result as the JSON schema of `lowbit quant --json`.
-pub fn result_json(name: &str, shape: &[usize], cfg: &QuantConfig, a: &Analysis) -> Value {
-    let mut r = json!({
-        "tensor": name,
-        "shape": shape,
-        "format": cfg.format.to_string(),
-        "granularity": cfg.granularity.to_string(),
-        "clip_method": cfg.clip.to_string(),
-        "mse": num(a.metrics.mse),
-        "sqnr_db": num(a.metrics.sqnr_db),
-        "max_abs_err": num(a.metrics.max_abs_err),
-        "cosine": num(a.metrics.cosine),
-        "bits_per_element": num(a.output.bits_per_element()),
-        "packed_bytes": a.output.packed_bytes(),
-    });
-    let clips: Vec<Value> = a.output.clips.iter().map(|&c| num(c as f64)).collect();
-    if cfg.granularity == Granularity::Tensor {
-        r["clip"] = clips.into_iter().next().unwrap_or(Value::Null);
-    } else {
-        r["clips"] = Value::Array(clips);
-    }
-    if let Some(it) = &a.output.octav_iterations {
-        r["octav_iterations"] =
-            if cfg.granularity == Granularity::Tensor && it.len() == 1 { json!(it[0]) } else { json!(it) };
-    }
-    r
 }
 
 /// "N tensor(s) failed: first errors … and M more".

@@ -1,0 +1,99 @@
+//! `POST /api/analyze`: quantize (and optionally first prune) one tensor of a stored checkpoint with any core
+//! configuration, synchronously, and return the measures, the clips and the clipping curve.
+
+use super::AppJson;
+use super::checkpoints::load_tensor;
+use crate::error::{ApiError, ApiResult};
+use crate::serve::AppState;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use lowbit_core::curve::clip_curve;
+use lowbit_core::prune::{self, PruneConfig, Saliency};
+use lowbit_core::quant::{self, QuantSpec};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Pruning applied before quantization.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneSpec {
+    pub pattern: String,
+    #[serde(default)]
+    pub sparsity: f64,
+    #[serde(default)]
+    pub saliency: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzeRequest {
+    pub checkpoint: String,
+    /// Tensor name, or its index as a string or number.
+    pub tensor: Value,
+    pub config: QuantSpec,
+    #[serde(default)]
+    pub prune: Option<PruneSpec>,
+    /// Points of the clipping curve (0: no curve; default 50).
+    #[serde(default)]
+    pub curve_points: Option<usize>,
+}
+
+/// Runs one analysis; the JSON is the CLI's result object plus `curve` and `prune`.
+pub async fn analyze_one(s: &AppState, req: &AnalyzeRequest) -> ApiResult<Value> {
+    let cfg = req.config.resolve()?;
+    let tensor = match &req.tensor {
+        Value::String(t) => t.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(ApiError::BadRequest("tensor must be a name or an index".into())),
+    };
+    let points = req.curve_points.unwrap_or(50);
+    if points > 1000 {
+        return Err(ApiError::BadRequest("curve_points is limited to 1000".into()));
+    }
+    let prune_cfg = match &req.prune {
+        Some(p) => Some(PruneConfig {
+            pattern: p.pattern.parse()?,
+            sparsity: p.pattern.parse::<prune::Pattern>()?.fixed_sparsity().unwrap_or(p.sparsity),
+            saliency: p.saliency.as_deref().unwrap_or("l1").parse::<Saliency>()?,
+        }),
+        None => None,
+    };
+    let (row, x) = load_tensor(s, &req.checkpoint, &tensor).await?;
+    let shape = row.shape();
+    let name = row.name.clone();
+    tokio::task::spawn_blocking(move || -> ApiResult<Value> {
+        let (x, prune_json) = match prune_cfg {
+            Some(pc) => {
+                let p = prune::prune(&x, &shape, &pc)?;
+                let j = json!({"pattern": pc.pattern.to_string(), "sparsity": p.sparsity, "groups": p.groups, "groups_pruned": p.groups_pruned});
+                (p.pruned, Some(j))
+            }
+            None => (x, None),
+        };
+        let a = quant::analyze(&x, &shape, &cfg)?;
+        let mut out = crate::report::result_json(&name, &shape, &cfg, &a);
+        if points > 0
+            && let Ok(c) = clip_curve(&x, &shape, &cfg, points)
+        {
+            out["curve"] = serde_json::to_value(&c).map_err(ApiError::internal)?;
+        }
+        if let Some(p) = prune_json {
+            out["prune"] = p;
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+async fn analyze(State(s): State<AppState>, AppJson(req): AppJson<AnalyzeRequest>) -> ApiResult<Json<Value>> {
+    let mut out = analyze_one(&s, &req).await?;
+    out["checkpoint"] = json!(req.checkpoint);
+    out["config"] = serde_json::to_value(&req.config).map_err(ApiError::internal)?;
+    Ok(Json(out))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/analyze", post(analyze))
+}

@@ -1,0 +1,358 @@
+//! Checkpoints: streamed uploads into the blob store (hashed, deduplicated, validated and catalogued), and
+//! browsing — the list, one checkpoint's tensors with statistics, and one tensor's histogram, a sample of
+//! its values, or the whole tensor as raw little-endian f32.
+
+use crate::error::{ApiError, ApiResult};
+use crate::serve::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use lowbit_core::readers;
+use lowbit_core::stats::{TensorStats, linear_histogram, log_histogram};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
+
+/// Removes a temporary upload unless it was committed.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    name: Option<String>,
+}
+
+/// One tensor's catalogue row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TensorRow {
+    pub idx: i64,
+    pub name: String,
+    pub dtype: String,
+    pub shape: String,
+    pub numel: i64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub sparsity: Option<f64>,
+}
+
+impl TensorRow {
+    pub fn json(&self) -> Value {
+        let shape: Value = serde_json::from_str(&self.shape).unwrap_or(Value::Null);
+        json!({"index": self.idx, "name": self.name, "dtype": self.dtype, "shape": shape, "numel": self.numel,
+            "min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "sparsity": self.sparsity})
+    }
+    pub fn shape(&self) -> Vec<usize> {
+        serde_json::from_str(&self.shape).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CheckpointRow {
+    pub id: String,
+    pub name: String,
+    pub sha256: String,
+    pub format: String,
+    pub size_bytes: i64,
+    pub tensor_count: i64,
+    pub created_at: i64,
+}
+
+impl CheckpointRow {
+    pub fn json(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "sha256": self.sha256, "format": self.format, "size_bytes": self.size_bytes,
+            "tensor_count": self.tensor_count, "created_at": self.created_at})
+    }
+}
+
+/// Parses a stored or uploaded file and computes every tensor's statistics (CPU work: run it blocking).
+/// One catalogued tensor: name, dtype, shape, statistics.
+type Catalogued = (String, String, Vec<usize>, TensorStats);
+
+fn catalogue(path: &std::path::Path) -> Result<(String, Vec<Catalogued>), ApiError> {
+    let f = std::fs::File::open(path).map_err(ApiError::internal)?;
+    // SAFETY: the file is private to the server (the blob store or its tmp folder) and never modified.
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(ApiError::internal)?;
+    let c =
+        readers::read(&map).map_err(|e| ApiError::Unprocessable(format!("not a checkpoint lowbit can read: {e}")))?;
+    let mut rows = Vec::with_capacity(c.tensors.len());
+    for t in &c.tensors {
+        let x = t.to_f32().map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        rows.push((t.name.clone(), t.dtype.name().to_string(), t.shape.clone(), TensorStats::of(&x)));
+    }
+    Ok((c.format.to_string(), rows))
+}
+
+pub async fn find_checkpoint(s: &AppState, id: &str) -> ApiResult<CheckpointRow> {
+    sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&s.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no checkpoint {id}")))
+}
+
+async fn upload(
+    State(s): State<AppState>,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = q.name.unwrap_or_else(|| "upload".to_string());
+    if name.is_empty() || name.len() > 256 {
+        return Err(ApiError::BadRequest("name must be 1 to 256 characters".into()));
+    }
+    let tmp_path = s.blobs.temp_path();
+    let mut tmp = TempFile(Some(tmp_path.clone()));
+    let mut file = tokio::fs::File::create(&tmp_path).await.map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk: Bytes = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        if size > s.limits.max_upload_bytes {
+            return Err(ApiError::TooLarge(format!("uploads are limited to {} MiB", s.limits.max_upload_bytes >> 20)));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    drop(file);
+    if size == 0 {
+        return Err(ApiError::Unprocessable("the file is empty".into()));
+    }
+    let sha: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(existing) = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE sha256 = ?")
+        .bind(&sha)
+        .fetch_optional(&s.db)
+        .await?
+    {
+        let mut j = existing.json();
+        j["deduplicated"] = json!(true);
+        return Ok((StatusCode::OK, Json(j)));
+    }
+    let p = tmp_path.clone();
+    let (format, rows) = tokio::task::spawn_blocking(move || catalogue(&p)).await.map_err(ApiError::internal)??;
+    if rows.len() > s.limits.max_tensors {
+        return Err(ApiError::Unprocessable(format!(
+            "the file holds {} tensors; the limit is {}",
+            rows.len(),
+            s.limits.max_tensors
+        )));
+    }
+    if rows.is_empty() {
+        return Err(ApiError::Unprocessable("the file holds no tensors".into()));
+    }
+    s.blobs.commit(&tmp_path, &sha).map_err(ApiError::internal)?;
+    tmp.0 = None;
+    let id = crate::util::random_id();
+    let mut tx = s.db.begin().await?;
+    let inserted = sqlx::query("INSERT INTO checkpoints (id, name, sha256, format, size_bytes, tensor_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING")
+        .bind(&id)
+        .bind(&name)
+        .bind(&sha)
+        .bind(&format)
+        .bind(size as i64)
+        .bind(rows.len() as i64)
+        .bind(crate::util::now())
+        .execute(&mut *tx)
+        .await?;
+    if inserted.rows_affected() == 0 {
+        // The same content finished uploading concurrently: answer with that one.
+        tx.rollback().await?;
+        let existing = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE sha256 = ?")
+            .bind(&sha)
+            .fetch_one(&s.db)
+            .await?;
+        let mut j = existing.json();
+        j["deduplicated"] = json!(true);
+        return Ok((StatusCode::OK, Json(j)));
+    }
+    let fin = |v: f64| v.is_finite().then_some(v);
+    for (i, (tname, dtype, shape, st)) in rows.iter().enumerate() {
+        sqlx::query("INSERT INTO tensors (checkpoint_id, idx, name, dtype, shape, numel, min, max, mean, std, sparsity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(i as i64)
+            .bind(tname)
+            .bind(dtype)
+            .bind(serde_json::to_string(shape).expect("a shape serializes"))
+            .bind(st.numel as i64)
+            .bind(fin(st.min))
+            .bind(fin(st.max))
+            .bind(fin(st.mean))
+            .bind(fin(st.std))
+            .bind(fin(st.sparsity))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let row = find_checkpoint(&s, &id).await?;
+    Ok((StatusCode::CREATED, Json(row.json())))
+}
+
+async fn list(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let rows = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints ORDER BY created_at DESC, id")
+        .fetch_all(&s.db)
+        .await?;
+    Ok(Json(json!({"checkpoints": rows.iter().map(CheckpointRow::json).collect::<Vec<_>>()})))
+}
+
+async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(find_checkpoint(&s, &id).await?.json()))
+}
+
+pub async fn tensor_rows(s: &AppState, id: &str) -> ApiResult<Vec<TensorRow>> {
+    Ok(sqlx::query_as::<_, TensorRow>("SELECT idx, name, dtype, shape, numel, min, max, mean, std, sparsity FROM tensors WHERE checkpoint_id = ? ORDER BY idx")
+        .bind(id)
+        .fetch_all(&s.db)
+        .await?)
+}
+
+async fn tensors(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let c = find_checkpoint(&s, &id).await?;
+    let rows = tensor_rows(&s, &id).await?;
+    Ok(Json(json!({"checkpoint": c.json(), "tensors": rows.iter().map(TensorRow::json).collect::<Vec<_>>()})))
+}
+
+/// A tensor by index (a number) or name, with its values decoded to f32 (blocking work done off the runtime).
+pub async fn load_tensor(s: &AppState, id: &str, tensor: &str) -> ApiResult<(TensorRow, Vec<f32>)> {
+    let c = find_checkpoint(s, id).await?;
+    let rows = tensor_rows(s, id).await?;
+    let row = match tensor.parse::<i64>() {
+        Ok(i) => rows.into_iter().find(|r| r.idx == i),
+        Err(_) => rows.into_iter().find(|r| r.name == tensor),
+    }
+    .ok_or_else(|| ApiError::NotFound(format!("checkpoint {id} has no tensor `{tensor}`")))?;
+    let path = s.blobs.path(&c.sha256).ok_or_else(|| ApiError::internal("stored hash is malformed"))?;
+    let name = row.name.clone();
+    let values = tokio::task::spawn_blocking(move || -> ApiResult<Vec<f32>> {
+        let f = std::fs::File::open(&path).map_err(ApiError::internal)?;
+        // SAFETY: blobs are written once, renamed into place, and never modified afterwards.
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(ApiError::internal)?;
+        let ck = readers::read(&map).map_err(ApiError::internal)?;
+        let t = ck
+            .tensors
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ApiError::internal("catalogued tensor missing from its blob"))?;
+        t.to_f32().map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((row, values))
+}
+
+#[derive(Deserialize)]
+pub struct HistogramQuery {
+    /// `log` (default: |x| in eighth-octave bins) or `linear`.
+    scale: Option<String>,
+    bins: Option<usize>,
+    /// For linear histograms: bin |x| instead of x.
+    abs: Option<bool>,
+}
+
+async fn histogram(
+    State(s): State<AppState>,
+    Path((id, t)): Path<(String, String)>,
+    Query(q): Query<HistogramQuery>,
+) -> ApiResult<Json<Value>> {
+    let (row, x) = load_tensor(&s, &id, &t).await?;
+    let h = match q.scale.as_deref().unwrap_or("log") {
+        "log" => log_histogram(&x),
+        "linear" => {
+            let bins = q.bins.unwrap_or(100);
+            if bins == 0 || bins > 10_000 {
+                return Err(ApiError::BadRequest("bins must be 1 to 10000".into()));
+            }
+            let abs = q.abs.unwrap_or(false);
+            let (lo, hi) = if abs {
+                (0.0, row.min.unwrap_or(0.0).abs().max(row.max.unwrap_or(0.0).abs()))
+            } else {
+                (row.min.unwrap_or(0.0), row.max.unwrap_or(0.0))
+            };
+            linear_histogram(&x, bins, lo, hi, abs)
+        }
+        other => return Err(ApiError::BadRequest(format!("scale `{other}` is not log or linear"))),
+    };
+    Ok(Json(json!({"tensor": row.json(), "histogram": h})))
+}
+
+#[derive(Deserialize)]
+pub struct SampleQuery {
+    n: Option<usize>,
+}
+
+async fn sample(
+    State(s): State<AppState>,
+    Path((id, t)): Path<(String, String)>,
+    Query(q): Query<SampleQuery>,
+) -> ApiResult<Json<Value>> {
+    let n = q.n.unwrap_or(4096);
+    if n == 0 || n > 1 << 20 {
+        return Err(ApiError::BadRequest("n must be 1 to 1048576".into()));
+    }
+    let (row, x) = load_tensor(&s, &id, &t).await?;
+    let stride = x.len().div_ceil(n).max(1);
+    let values: Vec<Value> = x.iter().step_by(stride).map(|&v| crate::report::num(v as f64)).collect();
+    Ok(Json(json!({"tensor": row.json(), "stride": stride, "values": values})))
+}
+
+async fn raw(State(s): State<AppState>, Path((id, t)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+    let (row, x) = load_tensor(&s, &id, &t).await?;
+    if x.len() > s.limits.max_raw_elements {
+        return Err(ApiError::TooLarge(format!(
+            "tensor has {} elements; raw download is limited to {}",
+            x.len(),
+            s.limits.max_raw_elements
+        )));
+    }
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::HeaderName::from_static("x-lowbit-shape"), row.shape),
+        ],
+        bytes,
+    ))
+}
+
+async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let c = find_checkpoint(&s, &id).await?;
+    sqlx::query("DELETE FROM checkpoints WHERE id = ?").bind(&id).execute(&s.db).await?;
+    let others: (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?").bind(&c.sha256).fetch_one(&s.db).await?;
+    if others.0 == 0
+        && let Some(p) = s.blobs.path(&c.sha256)
+    {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/checkpoints", get(list))
+        .route("/api/checkpoints/{id}", get(one).delete(delete))
+        .route("/api/checkpoints/{id}/tensors", get(tensors))
+        .route("/api/checkpoints/{id}/tensors/{tensor}/histogram", get(histogram))
+        .route("/api/checkpoints/{id}/tensors/{tensor}/sample", get(sample))
+        .route("/api/checkpoints/{id}/tensors/{tensor}/raw", get(raw))
+}
+
+/// The upload route, without the JSON body limit (it enforces its own).
+pub fn upload_router() -> Router<AppState> {
+    Router::new().route("/api/checkpoints", post(upload)).layer(DefaultBodyLimit::disable())
+}

@@ -1,0 +1,331 @@
+//! Experiments: named, immutable records of a configuration and its results — from a finished job or from
+//! one analysis the user kept — with notes, an unguessable share id, listing and filtering, side-by-side
+//! comparison, exports (CSV, Parquet, JSON) and the read-only share page `/e/{share_id}`.
+
+use super::AppJson;
+use crate::error::{ApiError, ApiResult};
+use crate::serve::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExperimentRow {
+    pub id: String,
+    pub share_id: String,
+    pub name: String,
+    pub notes: String,
+    pub kind: String,
+    pub job_id: Option<String>,
+    pub checkpoint_id: Option<String>,
+    pub config: String,
+    pub results: String,
+    pub created_at: i64,
+}
+
+impl ExperimentRow {
+    fn results(&self) -> Vec<Value> {
+        serde_json::from_str(&self.results).unwrap_or_default()
+    }
+    /// Summary (`with_results` adds the rows).
+    pub fn json(&self, with_results: bool) -> Value {
+        let config: Value = serde_json::from_str(&self.config).unwrap_or(Value::Null);
+        let results = self.results();
+        let mut j = json!({"id": self.id, "share_id": self.share_id, "name": self.name, "notes": self.notes, "kind": self.kind,
+            "job": self.job_id, "checkpoint": self.checkpoint_id, "config": config, "result_count": results.len(),
+            "created_at": self.created_at, "share_url": format!("/e/{}", self.share_id)});
+        if with_results {
+            j["results"] = Value::Array(results);
+        }
+        j
+    }
+    /// The public view: no internal ids.
+    pub fn shared_json(&self) -> Value {
+        let mut j = self.json(true);
+        for k in ["id", "job", "checkpoint"] {
+            j.as_object_mut().expect("an object").remove(k);
+        }
+        j
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateExperiment {
+    name: String,
+    #[serde(default)]
+    notes: String,
+    /// Keep a finished job's results...
+    #[serde(default)]
+    job: Option<String>,
+    /// ...or one analysis: the request of `POST /api/analyze`, run again and kept.
+    #[serde(default)]
+    analysis: Option<super::analyze::AnalyzeRequest>,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    AppJson(req): AppJson<CreateExperiment>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if req.name.trim().is_empty() || req.name.len() > 256 || req.notes.len() > 64 * 1024 {
+        return Err(ApiError::BadRequest("name must be 1 to 256 characters and notes at most 64 KiB".into()));
+    }
+    let (kind, job_id, checkpoint, config, results) = match (req.job, req.analysis) {
+        (Some(job), None) => {
+            let j = super::jobs::find_job(&s, &job).await?;
+            if j.state != "succeeded" {
+                return Err(ApiError::Conflict(format!("job {job} is {}; only a succeeded job can be kept", j.state)));
+            }
+            let payload: Value = serde_json::from_str(&j.payload).unwrap_or(Value::Null);
+            let checkpoint = payload["checkpoint"].as_str().map(str::to_string);
+            let results = super::jobs::job_results(&s, &job).await?;
+            ("sweep", Some(job), checkpoint, payload, results)
+        }
+        (None, Some(a)) => {
+            let mut r = super::analyze::analyze_one(&s, &a).await?;
+            r.as_object_mut().map(|o| o.remove("curve"));
+            let config = json!({"checkpoint": a.checkpoint, "tensor": a.tensor, "config": a.config});
+            ("analysis", None, Some(a.checkpoint.clone()), config, vec![r])
+        }
+        _ => return Err(ApiError::BadRequest("give exactly one of `job` or `analysis`".into())),
+    };
+    let (id, share_id) = (crate::util::random_id(), crate::util::random_id());
+    sqlx::query("INSERT INTO experiments (id, share_id, name, notes, kind, job_id, checkpoint_id, config, results, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(&id)
+        .bind(&share_id)
+        .bind(req.name.trim())
+        .bind(&req.notes)
+        .bind(kind)
+        .bind(job_id)
+        .bind(checkpoint)
+        .bind(config.to_string())
+        .bind(Value::Array(results).to_string())
+        .bind(crate::util::now())
+        .execute(&s.db)
+        .await?;
+    Ok((StatusCode::CREATED, Json(find(&s, &id).await?.json(false))))
+}
+
+async fn find(s: &AppState, id: &str) -> ApiResult<ExperimentRow> {
+    sqlx::query_as::<_, ExperimentRow>("SELECT * FROM experiments WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&s.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no experiment {id}")))
+}
+
+async fn find_shared(s: &AppState, share: &str) -> ApiResult<ExperimentRow> {
+    sqlx::query_as::<_, ExperimentRow>("SELECT * FROM experiments WHERE share_id = ?")
+        .bind(share)
+        .fetch_optional(&s.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no shared experiment with this link".into()))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    /// Substring of the name or notes.
+    q: Option<String>,
+    kind: Option<String>,
+    checkpoint: Option<String>,
+}
+
+async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    let pattern =
+        format!("%{}%", q.q.unwrap_or_default().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let rows = sqlx::query_as::<_, ExperimentRow>(
+        "SELECT * FROM experiments WHERE (name LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR checkpoint_id = ?3) ORDER BY created_at DESC, id LIMIT 1000",
+    )
+    .bind(pattern)
+    .bind(q.kind)
+    .bind(q.checkpoint)
+    .fetch_all(&s.db)
+    .await?;
+    Ok(Json(json!({"experiments": rows.iter().map(|r| r.json(false)).collect::<Vec<_>>()})))
+}
+
+async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(find(&s, &id).await?.json(true)))
+}
+
+async fn shared(State(s): State<AppState>, Path(share): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(find_shared(&s, &share).await?.shared_json()))
+}
+
+/// The flat table of one experiment's results: one row per result, the columns every result has.
+pub const COLUMNS: [&str; 13] = [
+    "experiment",
+    "tensor",
+    "config_index",
+    "format",
+    "granularity",
+    "clip_method",
+    "clip",
+    "mse",
+    "sqnr_db",
+    "max_abs_err",
+    "cosine",
+    "bits_per_element",
+    "packed_bytes",
+];
+
+fn rows_of(e: &ExperimentRow) -> Vec<Vec<Value>> {
+    e.results()
+        .into_iter()
+        .map(|r| {
+            let clip = match (&r["clip"], &r["clips"]) {
+                (Value::Number(n), _) => Value::Number(n.clone()),
+                (_, Value::Array(a)) if !a.is_empty() => {
+                    let v: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
+                    crate::report::num(v.iter().sum::<f64>() / v.len().max(1) as f64)
+                }
+                _ => Value::Null,
+            };
+            let mut row = vec![json!(e.name), r["tensor"].clone(), r.get("config_index").cloned().unwrap_or(json!(0))];
+            row.extend(["format", "granularity", "clip_method"].iter().map(|k| r[*k].clone()));
+            row.push(clip);
+            row.extend(
+                ["mse", "sqnr_db", "max_abs_err", "cosine", "bits_per_element", "packed_bytes"]
+                    .iter()
+                    .map(|k| r[*k].clone()),
+            );
+            row
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    /// For the combined export: comma-separated experiment ids.
+    ids: Option<String>,
+}
+
+fn export_response(name: &str, rows: Vec<Vec<Value>>, format: &str) -> ApiResult<Response> {
+    let (bytes, mime, ext) = match format {
+        "json" => {
+            let objs: Vec<Value> = rows
+                .iter()
+                .map(|r| Value::Object(COLUMNS.iter().map(|c| c.to_string()).zip(r.iter().cloned()).collect()))
+                .collect();
+            (serde_json::to_vec_pretty(&objs).map_err(ApiError::internal)?, "application/json", "json")
+        }
+        "csv" => (crate::export::csv(&COLUMNS, &rows).map_err(ApiError::internal)?, "text/csv", "csv"),
+        "parquet" => (
+            crate::export::parquet(&COLUMNS, &rows).map_err(ApiError::internal)?,
+            "application/vnd.apache.parquet",
+            "parquet",
+        ),
+        other => return Err(ApiError::BadRequest(format!("export format `{other}` is not csv, parquet or json"))),
+    };
+    let safe: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe}.{ext}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn export(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let e = find(&s, &id).await?;
+    export_response(&e.name, rows_of(&e), q.format.as_deref().unwrap_or("csv"))
+}
+
+async fn export_combined(State(s): State<AppState>, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
+    let ids: Vec<&str> = q.ids.as_deref().unwrap_or("").split(',').filter(|s| !s.is_empty()).collect();
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(ApiError::BadRequest("give 1 to 100 experiment ids as ?ids=a,b".into()));
+    }
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.extend(rows_of(&find(&s, id).await?));
+    }
+    export_response("experiments", rows, q.format.as_deref().unwrap_or("csv"))
+}
+
+async fn shared_export(
+    State(s): State<AppState>,
+    Path(share): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let e = find_shared(&s, &share).await?;
+    export_response(&e.name, rows_of(&e), q.format.as_deref().unwrap_or("csv"))
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The read-only page a shared link opens: the experiment's name, notes, configuration and results table.
+async fn page(State(s): State<AppState>, Path(share): Path<String>) -> Response {
+    let e = match find_shared(&s, &share).await {
+        Ok(e) => e,
+        Err(err) => {
+            let status = err.status();
+            return (
+                status,
+                Html("<!doctype html><title>lowbit</title><p>No shared experiment at this link.</p>".to_string()),
+            )
+                .into_response();
+        }
+    };
+    let mut table = String::new();
+    for r in rows_of(&e) {
+        table.push_str("<tr>");
+        for v in &r[1..] {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n
+                    .as_f64()
+                    .map(|f| if f.fract() == 0.0 && f.abs() < 1e15 { format!("{f}") } else { format!("{f:.6}") })
+                    .unwrap_or_default(),
+                Value::Null => "—".into(),
+                other => other.to_string(),
+            };
+            table.push_str(&format!("<td>{}</td>", esc(&text)));
+        }
+        table.push_str("</tr>\n");
+    }
+    let head: String = COLUMNS[1..].iter().map(|c| format!("<th>{c}</th>")).collect();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{name} · lowbit</title><style>body{{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}}\
+         table{{border-collapse:collapse;font:13px ui-monospace,monospace}}td,th{{border-bottom:1px solid #8884;padding:.2rem .5rem;text-align:right}}\
+         td:first-child,th:first-child{{text-align:left}}pre{{background:#8881;padding:.5rem}}</style></head><body>\
+         <h1 data-testid=\"experiment-name\">{name}</h1><p>{notes}</p><p>{kind} · {n} results · \
+         <a data-testid=\"export-csv\" href=\"/api/shared/{share}/export?format=csv\">CSV</a> · \
+         <a href=\"/api/shared/{share}/export?format=parquet\">Parquet</a> · <a href=\"/api/shared/{share}/export?format=json\">JSON</a></p>\
+         <pre>{config}</pre><table data-testid=\"results-table\"><thead><tr>{head}</tr></thead><tbody>{table}</tbody></table></body></html>",
+        name = esc(&e.name),
+        notes = esc(&e.notes),
+        kind = esc(&e.kind),
+        n = e.results().len(),
+        share = esc(&e.share_id),
+        config = esc(&serde_json::to_string_pretty(&serde_json::from_str::<Value>(&e.config).unwrap_or(Value::Null))
+            .unwrap_or_default()),
+    );
+    Html(body).into_response()
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/experiments", post(create).get(list))
+        .route("/api/experiments/export", get(export_combined))
+        .route("/api/experiments/{id}", get(one))
+        .route("/api/experiments/{id}/export", get(export))
+        .route("/api/shared/{share}", get(shared))
+        .route("/api/shared/{share}/export", get(shared_export))
+        .route("/e/{share}", get(page))
+}

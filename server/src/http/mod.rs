@@ -1,0 +1,53 @@
+//! The HTTP API, one module per resource. Request and response types sit beside their handlers; every error
+//! is an [`ApiError`](crate::error::ApiError) JSON body.
+
+pub mod analyze;
+pub mod checkpoints;
+pub mod experiments;
+pub mod jobs;
+pub mod openapi;
+
+use crate::error::{ApiError, ApiResult};
+use crate::serve::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// `axum::Json` whose rejections (bad JSON, wrong content type, too large) are API errors.
+pub struct AppJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::TooLarge(format!("request body rejected: {e}"))),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+async fn health(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM checkpoints").fetch_one(&s.db).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "data_dir": s.data_dir.display().to_string(),
+        "checkpoints": n,
+        "workers": s.runner.workers(),
+        "formats": lowbit_core::quant::FORMAT_NAMES,
+    })))
+}
+
+/// Every JSON route (uploads have their own body limit and are merged separately).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/health", get(health))
+        .merge(checkpoints::router())
+        .merge(analyze::router())
+        .merge(jobs::router())
+        .merge(experiments::router())
+        .merge(openapi::router())
+}
