@@ -72,3 +72,30 @@ impl Files {
         Ok(Opened { format, tensors })
     }
 }
+
+/// Writes `opened`'s tensors to `out` as safetensors, replacing those listed in `replaced` (by index) with
+/// f32 values and copying the others unchanged; written to a `.part` file first, then renamed, so a failure
+/// never leaves a half-written result under the final name.
+pub fn write_replaced(
+    out: &Path,
+    opened: &Opened<'_>,
+    replaced: &std::collections::BTreeMap<usize, Vec<f32>>,
+    note: String,
+) -> Result<()> {
+    use lowbit_core::readers::safetensors::{self, WriteTensor};
+    let tensors: Vec<WriteTensor<'_>> = opened
+        .tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match replaced.get(&i) {
+            Some(v) => WriteTensor::f32(&t.name, &t.shape, v),
+            None => WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() },
+        })
+        .collect();
+    let meta = std::collections::BTreeMap::from([("lowbit".to_string(), note)]);
+    let bytes = safetensors::write(&tensors, &meta)?;
+    let tmp = out.with_extension("safetensors.part");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
+    Ok(())
+}

@@ -9,7 +9,6 @@ use clap::Args;
 use lowbit_core::metrics::Metrics;
 use lowbit_core::prune::{self, Pattern, PruneConfig, PruneOutput, Saliency, check_pattern, storage::storage_costs};
 use lowbit_core::quant;
-use lowbit_core::readers::safetensors::{self, WriteTensor};
 use regex::Regex;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -154,20 +153,7 @@ pub fn run(a: &PruneArgs) -> Result<()> {
         }
     }
     if let Some(out) = &a.out {
-        let tensors: Vec<WriteTensor<'_>> = opened
-            .tensors
-            .iter()
-            .enumerate()
-            .map(|(i, t)| match written.get(&i) {
-                Some(v) => WriteTensor::f32(&t.name, &t.shape, v),
-                None => WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() },
-            })
-            .collect();
-        let meta = BTreeMap::from([("lowbit".to_string(), format!("prune {pattern} sparsity {sparsity}"))]);
-        let tmp = out.with_extension("safetensors.part");
-        std::fs::write(&tmp, safetensors::write(&tensors, &meta)?)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
+        crate::load::write_replaced(out, &opened, &written, format!("prune {pattern} sparsity {sparsity}"))?;
     }
     let total: usize = values.iter().map(Vec::len).sum();
     let zeros: f64 = pruned.iter().zip(&values).map(|(p, v)| p.sparsity * v.len() as f64).sum();

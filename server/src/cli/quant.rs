@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use lowbit_core::clip::ClipMethod;
 use lowbit_core::quant;
 use lowbit_core::readers::TensorEntry;
-use lowbit_core::readers::safetensors::{self, WriteTensor};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -107,20 +106,7 @@ pub fn run(a: &QuantArgs) -> Result<()> {
         }
     }
     if let Some(out) = &a.out {
-        let tensors: Vec<WriteTensor<'_>> = opened
-            .tensors
-            .iter()
-            .enumerate()
-            .map(|(i, t)| match dequant.get(&i) {
-                Some(d) => WriteTensor::f32(&t.name, &t.shape, d),
-                None => WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() },
-            })
-            .collect();
-        let meta = BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&a.settings.spec()?)?)]);
-        let bytes = safetensors::write(&tensors, &meta)?;
-        let tmp = out.with_extension("safetensors.part");
-        std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
+        crate::load::write_replaced(out, &opened, &dequant, serde_json::to_string(&a.settings.spec()?)?)?;
     }
 
     if rows.is_empty() && !errors.is_empty() {
