@@ -9,23 +9,24 @@ pub mod openapi;
 
 use crate::error::{ApiError, ApiResult};
 use crate::serve::AppState;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-/// `axum::Json` whose rejections (bad JSON, wrong content type, too large) are API errors.
+/// A JSON request body whatever its Content-Type (so `curl -d '{…}'` works), within the body limit;
+/// rejections (too large, not JSON, wrong fields) are API errors.
 pub struct AppJson<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AppJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::TooLarge(format!("request body rejected: {e}"))),
-            Err(e) => Err(ApiError::BadRequest(e.body_text())),
-        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::TooLarge(format!("request body rejected: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| ApiError::BadRequest(format!("the request body is not the expected JSON: {e}")))
     }
 }
 
