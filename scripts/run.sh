@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/fetch-data.sh minilm >&2
+bash scripts/fetch-data.sh minilm digit-cnn onnx-cls >&2
+bash scripts/build-frontend.sh
 cargo build --release -p lowbit-server
 exec target/release/lowbit serve "$@"

@@ -9,6 +9,5 @@ pub mod export;
 pub mod http;
 pub mod jobs;
 pub mod load;
-pub mod report;
 pub mod serve;
 pub mod util;

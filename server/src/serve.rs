@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Folder of the dashboard's static files.
     #[arg(long, env = "LOWBIT_ASSETS", default_value = "assets")]
     pub assets: PathBuf,
+    /// Folder of the example checkpoints the dashboard offers (what scripts/fetch-data.sh fetched).
+    #[arg(long, env = "LOWBIT_EXAMPLES", default_value = "data")]
+    pub examples: PathBuf,
     /// Token that writes must carry (`Authorization: Bearer TOKEN`); required when not on loopback.
     #[arg(long, env = "LOWBIT_TOKEN")]
     pub token: Option<String>,
@@ -58,6 +61,9 @@ pub struct App {
     pub db: SqlitePool,
     pub blobs: Blobs,
     pub data_dir: PathBuf,
+    /// The dashboard's static files (the share page embeds the app from here).
+    pub assets: PathBuf,
+    pub examples_dir: PathBuf,
     pub token: Option<String>,
     pub limits: Limits,
     pub runner: Runner,
@@ -95,7 +101,8 @@ pub fn app(state: AppState, assets: PathBuf) -> Router {
         .merge(crate::http::checkpoints::upload_router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
-        .fallback_service(ServeDir::new(assets))
+        // The build leaves a .gz beside every large file; browsers that accept gzip get it.
+        .fallback_service(ServeDir::new(assets).precompressed_gzip())
 }
 
 /// Opens (creating if needed) the database in WAL mode and applies the migrations.
@@ -128,8 +135,16 @@ pub async fn state(a: &ServeArgs) -> Result<AppState> {
         max_raw_elements: 64 << 20,
     };
     let runner = Runner::new(workers);
-    let state =
-        AppState(Arc::new(App { db, blobs, data_dir: a.data_dir.clone(), token: a.token.clone(), limits, runner }));
+    let state = AppState(Arc::new(App {
+        db,
+        blobs,
+        data_dir: a.data_dir.clone(),
+        assets: a.assets.clone(),
+        examples_dir: a.examples.clone(),
+        token: a.token.clone(),
+        limits,
+        runner,
+    }));
     crate::jobs::recover(&state).await?;
     crate::jobs::start(state.clone());
     Ok(state)

@@ -102,6 +102,8 @@ impl Server {
             .arg(data)
             .arg("--assets")
             .arg(crate::util::root().join("assets"))
+            .arg("--examples")
+            .arg(crate::util::root().join("data"))
             .args(extra)
             .stdout(Stdio::piped())
             .spawn()

@@ -2,6 +2,7 @@
 //! get on stdout, stderr and in the exit code. One binary, one module per command.
 
 mod bad_input;
+mod dashboard;
 mod http;
 mod info;
 mod quant;
@@ -9,3 +10,4 @@ mod serve;
 mod server;
 mod sparsity;
 mod util;
+mod webdriver;

@@ -168,7 +168,9 @@ fn a_job_running_when_the_server_dies_is_accounted_for() {
     assert_eq!(j["state"], "interrupted", "{j}");
     assert!(j["done"].as_i64().unwrap() > 0, "partial progress is kept");
     // It can be re-run, and cancelled.
-    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
+    let rerun = post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({}));
+    assert_eq!(rerun.json()["state"], "queued", "the re-run answers with the row it queued");
+    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).status, 409, "no second re-run");
     let c = request(&a, "DELETE", &format!("/api/jobs/{jid}"), b"", None);
     assert_eq!(c.status, 200);
     let t = std::time::Instant::now();
@@ -283,7 +285,8 @@ fn every_documented_route_is_served() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 20);
     for (path, ops) in paths {
-        let concrete = path.replace("{id}", "x").replace("{tensor}", "0").replace("{share}", "x");
+        let concrete =
+            path.replace("{id}", "x").replace("{tensor}", "0").replace("{share}", "x").replace("{name}", "x");
         for method in ops.as_object().unwrap().keys() {
             let r = request(&a, &method.to_uppercase(), &concrete, b"{}", None);
             let ctype = r.header("content-type").unwrap_or("");

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-pub use crate::report::num;
+pub use lowbit_core::report::num;
 
 /// Prints one JSON object on stdout.
 pub fn print(v: &Value) {

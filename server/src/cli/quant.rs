@@ -4,11 +4,11 @@
 use super::QuantArgs;
 use super::json::print;
 use crate::load::Files;
-use crate::report::result_json;
 use anyhow::{Context, Result, bail};
 use lowbit_core::clip::ClipMethod;
 use lowbit_core::quant;
 use lowbit_core::readers::TensorEntry;
+use lowbit_core::report::result_json;
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

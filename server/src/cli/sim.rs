@@ -125,8 +125,7 @@ pub struct SimLayer {
 }
 
 fn synthetic_acts(seed: u64, n: usize, density: f64) -> Vec<f32> {
-    let mut s = Sampler::new(seed);
-    (0..n).map(|_| if s.uniform() < density { s.gaussian().abs() as f32 } else { 0.0 }).collect()
+    Sampler::new(seed).sparse_activations(n, density)
 }
 
 /// MNIST test images (raw 0–255) from the data folder.

@@ -72,7 +72,7 @@ pub async fn analyze_one(s: &AppState, req: &AnalyzeRequest) -> ApiResult<Value>
             None => (x, None),
         };
         let a = quant::analyze(&x, &shape, &cfg)?;
-        let mut out = crate::report::result_json(&name, &shape, &cfg, &a);
+        let mut out = lowbit_core::report::result_json(&name, &shape, &cfg, &a);
         if points > 0
             && let Ok(c) = clip_curve(&x, &shape, &cfg, points)
         {

@@ -111,6 +111,17 @@ async fn upload(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = q.name.unwrap_or_else(|| "upload".to_string());
+    let stream = body.into_data_stream().map(|c| c.map_err(|e| format!("the upload was interrupted: {e}")));
+    ingest(&s, &name, stream).await
+}
+
+/// Streams a file into the blob store while hashing it, then deduplicates, validates and catalogues it.
+/// Uploads and the examples both come through here; whatever fails leaves nothing behind.
+pub async fn ingest(
+    s: &AppState,
+    name: &str,
+    mut stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     if name.is_empty() || name.len() > 256 {
         return Err(ApiError::BadRequest("name must be 1 to 256 characters".into()));
     }
@@ -119,9 +130,8 @@ async fn upload(
     let mut file = tokio::fs::File::create(&tmp_path).await.map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk: Bytes = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was interrupted: {e}")))?;
+        let chunk: Bytes = chunk.map_err(ApiError::BadRequest)?;
         size += chunk.len() as u64;
         if size > s.limits.max_upload_bytes {
             return Err(ApiError::TooLarge(format!("uploads are limited to {} MiB", s.limits.max_upload_bytes >> 20)));
@@ -162,7 +172,7 @@ async fn upload(
     let mut tx = s.db.begin().await?;
     let inserted = sqlx::query("INSERT INTO checkpoints (id, name, sha256, format, size_bytes, tensor_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING")
         .bind(&id)
-        .bind(&name)
+        .bind(name)
         .bind(&sha)
         .bind(&format)
         .bind(size as i64)
@@ -199,7 +209,7 @@ async fn upload(
             .await?;
     }
     tx.commit().await?;
-    let row = find_checkpoint(&s, &id).await?;
+    let row = find_checkpoint(s, &id).await?;
     Ok((StatusCode::CREATED, Json(row.json())))
 }
 
@@ -306,12 +316,17 @@ async fn sample(
     }
     let (row, x) = load_tensor(&s, &id, &t).await?;
     let stride = x.len().div_ceil(n).max(1);
-    let values: Vec<Value> = x.iter().step_by(stride).map(|&v| crate::report::num(v as f64)).collect();
+    let values: Vec<Value> = x.iter().step_by(stride).map(|&v| lowbit_core::report::num(v as f64)).collect();
     Ok(Json(json!({"tensor": row.json(), "stride": stride, "values": values})))
 }
 
 async fn raw(State(s): State<AppState>, Path((id, t)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
-    let (row, x) = load_tensor(&s, &id, &t).await?;
+    raw_response(&s, &id, &t).await
+}
+
+/// One tensor as raw little-endian f32 with its shape in `x-lowbit-shape` (also behind share links).
+pub async fn raw_response(s: &AppState, id: &str, t: &str) -> ApiResult<impl IntoResponse + use<>> {
+    let (row, x) = load_tensor(s, id, t).await?;
     if x.len() > s.limits.max_raw_elements {
         return Err(ApiError::TooLarge(format!(
             "tensor has {} elements; raw download is limited to {}",

@@ -156,6 +156,21 @@ async fn shared(State(s): State<AppState>, Path(share): Path<String>) -> ApiResu
     Ok(Json(find_shared(&s, &share).await?.shared_json()))
 }
 
+/// The tensor a shared analysis was made on, raw, so the read-only view recomputes exactly what was shared.
+async fn shared_tensor(State(s): State<AppState>, Path(share): Path<String>) -> ApiResult<Response> {
+    let e = find_shared(&s, &share).await?;
+    let config: Value = serde_json::from_str(&e.config).unwrap_or(Value::Null);
+    let (Some(checkpoint), "analysis") = (e.checkpoint_id.as_deref(), e.kind.as_str()) else {
+        return Err(ApiError::NotFound("only a shared analysis has a tensor".into()));
+    };
+    let tensor = match &config["tensor"] {
+        Value::String(t) => t.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(ApiError::NotFound("the shared analysis names no tensor".into())),
+    };
+    Ok(super::checkpoints::raw_response(&s, checkpoint, &tensor).await?.into_response())
+}
+
 /// The flat table of one experiment's results: one row per result, the columns every result has.
 pub const COLUMNS: [&str; 13] = [
     "experiment",
@@ -181,7 +196,7 @@ fn rows_of(e: &ExperimentRow) -> Vec<Vec<Value>> {
                 (Value::Number(n), _) => Value::Number(n.clone()),
                 (_, Value::Array(a)) if !a.is_empty() => {
                     let v: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
-                    crate::report::num(v.iter().sum::<f64>() / v.len().max(1) as f64)
+                    lowbit_core::report::num(v.iter().sum::<f64>() / v.len().max(1) as f64)
                 }
                 _ => Value::Null,
             };
@@ -264,6 +279,17 @@ async fn shared_export(
     export_response(&e.name, rows_of(&e), q.format.as_deref().unwrap_or("csv"))
 }
 
+/// The dashboard's boot tags when it is built: the share page then shows the live view (charts recomputed by
+/// the same core) and this server-rendered table stays as the no-script fallback.
+fn app_bootstrap(assets: &std::path::Path) -> &'static str {
+    if assets.join("pkg/lowbit_frontend.js").exists() {
+        "<link rel=\"stylesheet\" href=\"/style.css\"><script src=\"/vendor/plotly-cartesian.min.js\" defer></script>\
+         <script type=\"module\">import init from '/pkg/lowbit_frontend.js'; init({ module_or_path: '/pkg/lowbit_frontend_bg.wasm' });</script>"
+    } else {
+        ""
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -304,10 +330,11 @@ async fn page(State(s): State<AppState>, Path(share): Path<String>) -> Response 
          <title>{name} · lowbit</title><style>body{{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}}\
          table{{border-collapse:collapse;font:13px ui-monospace,monospace}}td,th{{border-bottom:1px solid #8884;padding:.2rem .5rem;text-align:right}}\
          td:first-child,th:first-child{{text-align:left}}pre{{background:#8881;padding:.5rem}}</style></head><body>\
-         <h1 data-testid=\"experiment-name\">{name}</h1><p>{notes}</p><p>{kind} · {n} results · \
+         {app}<div id=\"fallback\"><h1 data-testid=\"experiment-name\">{name}</h1><p>{notes}</p><p>{kind} · {n} results · \
          <a data-testid=\"export-csv\" href=\"/api/shared/{share}/export?format=csv\">CSV</a> · \
          <a href=\"/api/shared/{share}/export?format=parquet\">Parquet</a> · <a href=\"/api/shared/{share}/export?format=json\">JSON</a></p>\
-         <pre>{config}</pre><table data-testid=\"results-table\"><thead><tr>{head}</tr></thead><tbody>{table}</tbody></table></body></html>",
+         <pre>{config}</pre><table data-testid=\"results-table\"><thead><tr>{head}</tr></thead><tbody>{table}</tbody></table></div></body></html>",
+        app = app_bootstrap(&s.assets),
         name = esc(&e.name),
         notes = esc(&e.notes),
         kind = esc(&e.kind),
@@ -327,5 +354,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/experiments/{id}/export", get(export))
         .route("/api/shared/{share}", get(shared))
         .route("/api/shared/{share}/export", get(shared_export))
+        .route("/api/shared/{share}/tensor", get(shared_tensor))
         .route("/e/{share}", get(page))
 }

@@ -130,35 +130,60 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
                     .execute(&s.db)
                     .await?;
             // A worker may have claimed it in between: then stop it where it runs.
-            if r.rows_affected() == 0 && !s.runner.cancel(&id) && find_job(&s, &id).await?.state == "running" {
-                return Err(ApiError::Conflict(format!("job {id} is running in another process")));
+            if r.rows_affected() == 0 {
+                stop_running(&s, &id).await?;
             }
         }
-        "running" => {
-            if !s.runner.cancel(&id) {
-                return Err(ApiError::Conflict(format!("job {id} is running in another process")));
-            }
-        }
+        "running" => stop_running(&s, &id).await?,
         other => return Err(ApiError::Conflict(format!("job {id} has already finished ({other})"))),
     }
     Ok(Json(find_job(&s, &id).await?.json()))
 }
 
+/// Raises a running job's cancel flag. A worker registers the flag just after claiming the row, so a job seen
+/// `running` may need a moment before it can be reached; one that stays unreachable runs in another process.
+async fn stop_running(s: &AppState, id: &str) -> ApiResult<()> {
+    for _ in 0..100 {
+        if s.runner.cancel(id) {
+            return Ok(());
+        }
+        let state = find_job(s, id).await?.state;
+        if state != "running" {
+            return match state.as_str() {
+                "queued" => Err(ApiError::Conflict(format!("job {id} was re-queued meanwhile; cancel it again"))),
+                _ => Ok(()),
+            };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Err(ApiError::Conflict(format!("job {id} is running in another process")))
+}
+
 /// Queues an interrupted, failed or cancelled job again, from scratch.
 async fn rerun(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let job = find_job(&s, &id).await?;
-    if !matches!(job.state.as_str(), "interrupted" | "failed" | "cancelled") {
+    let mut tx = s.db.begin().await?;
+    // The state check is part of the update, so two concurrent re-runs cannot both succeed.
+    let changed = sqlx::query(
+        "UPDATE jobs SET state = 'queued', progress = 0, done = 0, error = NULL, started_at = NULL, finished_at = NULL \
+         WHERE id = ? AND state IN ('interrupted', 'failed', 'cancelled')",
+    )
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
         return Err(ApiError::Conflict(format!(
             "job {id} is {}; only interrupted, failed or cancelled jobs can be re-run",
             job.state
         )));
     }
-    let mut tx = s.db.begin().await?;
     sqlx::query("DELETE FROM job_results WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE jobs SET state = 'queued', progress = 0, done = 0, error = NULL, started_at = NULL, finished_at = NULL WHERE id = ?").bind(&id).execute(&mut *tx).await?;
+    // Answer with the row as this request left it: a worker may claim the job the moment it is committed.
+    let queued = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = ?").bind(&id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     s.runner.wake();
-    Ok(Json(find_job(&s, &id).await?.json()))
+    Ok(Json(queued.json()))
 }
 
 /// Server-sent events: a `progress` event whenever the job's state or count changes, ending with its final

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod checkpoints;
+pub mod examples;
 pub mod experiments;
 pub mod jobs;
 pub mod openapi;
@@ -50,5 +51,6 @@ pub fn router() -> Router<AppState> {
         .merge(analyze::router())
         .merge(jobs::router())
         .merge(experiments::router())
+        .merge(examples::router())
         .merge(openapi::router())
 }

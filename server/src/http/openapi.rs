@@ -48,6 +48,9 @@ pub fn document() -> Value {
             "/api/experiments/{id}/export": {"get": op("An experiment's results (?format=csv|parquet|json)", "200")},
             "/api/shared/{share}": {"get": op("A shared experiment, read-only", "200")},
             "/api/shared/{share}/export": {"get": op("A shared experiment's results (?format=)", "200")},
+            "/api/shared/{share}/tensor": {"get": op("The tensor of a shared analysis as little-endian f32 (shape in x-lowbit-shape)", "200")},
+            "/api/examples": {"get": op("The example checkpoints this server has (scripts/fetch-data.sh)", "200")},
+            "/api/examples/{name}": {"post": op("Add an example to the catalogue (as an upload would; 201 new, 200 already stored)", "201")},
             "/e/{share}": {"get": op("The share page (HTML)", "200")}
         }
     })

@@ -52,7 +52,7 @@ pub async fn run(s: &AppState, id: &str, payload: &str, cancel: Arc<AtomicBool>)
                     return Ok(());
                 }
                 let mut row = match quant::analyze(&x, &t.shape, cfg) {
-                    Ok(a) => crate::report::result_json(&t.name, &t.shape, cfg, &a),
+                    Ok(a) => lowbit_core::report::result_json(&t.name, &t.shape, cfg, &a),
                     Err(e) => {
                         json!({"tensor": t.name, "shape": t.shape, "format": cfg.format.to_string(), "error": e.to_string()})
                     }

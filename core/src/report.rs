@@ -1,8 +1,8 @@
-//! The JSON shape of one quantization result, shared by `lowbit quant --json` and the HTTP API, so a user
-//! moves between the two without translating.
+//! The JSON shape of one quantization result, shared by `lowbit quant --json`, the HTTP API and the
+//! dashboard, so a user moves between them without translating.
 
-use lowbit_core::granularity::Granularity;
-use lowbit_core::quant::{Analysis, QuantConfig};
+use crate::granularity::Granularity;
+use crate::quant::{Analysis, QuantConfig};
 use serde_json::{Value, json};
 
 /// A finite number, or null (JSON has no NaN or Infinity).

@@ -1,0 +1,130 @@
+//! Calls to the lowbit server: JSON in and out, raw tensors, and uploads with progress. Errors come back as
+//! the server's own message (`{"error": {"code", "message"}}`), so the page can say what went wrong.
+
+use js_sys::{Promise, Uint8Array};
+use serde_json::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| "the request failed (is the lowbit server running?)".into())
+}
+
+async fn send(method: &str, url: &str, body: Option<&Value>) -> Result<Response, String> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    if let Some(b) = body {
+        init.set_body(&JsValue::from_str(&b.to_string()));
+    }
+    let req = Request::new_with_str_and_init(url, &init).map_err(js_err)?;
+    if body.is_some() {
+        req.headers().set("Content-Type", "application/json").map_err(js_err)?;
+    }
+    let w = web_sys::window().ok_or("no window")?;
+    let resp: Response = JsFuture::from(w.fetch_with_request(&req)).await.map_err(js_err)?.unchecked_into();
+    if resp.ok() {
+        Ok(resp)
+    } else {
+        let status = resp.status();
+        let text = JsFuture::from(resp.text().map_err(js_err)?).await.map_err(js_err)?.as_string().unwrap_or_default();
+        Err(error_message(status, &text))
+    }
+}
+
+/// The server's message for a failed request.
+pub fn error_message(status: u16, body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("the server answered {status}"))
+}
+
+async fn json_of(resp: Response) -> Result<Value, String> {
+    let v = JsFuture::from(resp.json().map_err(js_err)?).await.map_err(js_err)?;
+    let s = js_sys::JSON::stringify(&v).map_err(js_err)?.as_string().unwrap_or_default();
+    serde_json::from_str(&s).map_err(|e| e.to_string())
+}
+
+pub async fn get_json(url: &str) -> Result<Value, String> {
+    json_of(send("GET", url, None).await?).await
+}
+
+pub async fn post_json(url: &str, body: &Value) -> Result<Value, String> {
+    json_of(send("POST", url, Some(body)).await?).await
+}
+
+pub async fn delete(url: &str) -> Result<Value, String> {
+    json_of(send("DELETE", url, None).await?).await
+}
+
+/// A tensor as raw little-endian f32, with the shape the server sends in `x-lowbit-shape`.
+pub async fn get_f32(url: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let resp = send("GET", url, None).await?;
+    let shape: Vec<usize> = resp
+        .headers()
+        .get("x-lowbit-shape")
+        .ok()
+        .flatten()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .ok_or("the server sent no tensor shape")?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(js_err)?).await.map_err(js_err)?;
+    let bytes = Uint8Array::new(&buf).to_vec();
+    if !bytes.len().is_multiple_of(4) {
+        return Err("the tensor download was cut short".into());
+    }
+    Ok((shape, bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+}
+
+/// Uploads bytes as a checkpoint, calling `progress` with the fraction sent; returns the server's answer.
+/// XMLHttpRequest, because fetch reports no upload progress.
+pub async fn upload(name: &str, bytes: &[u8], progress: impl Fn(f64) + 'static) -> Result<Value, String> {
+    let xhr = web_sys::XmlHttpRequest::new().map_err(js_err)?;
+    xhr.open("POST", &format!("/api/checkpoints?name={}", crate::state::encode(name))).map_err(js_err)?;
+    let on_progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+        if e.length_computable() && e.total() > 0.0 {
+            progress(e.loaded() / e.total());
+        }
+    });
+    xhr.upload().map_err(js_err)?.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    let done = Promise::new(&mut |resolve, _| {
+        xhr.set_onloadend(Some(&resolve));
+    });
+    xhr.send_with_opt_u8_array(Some(bytes)).map_err(js_err)?;
+    JsFuture::from(done).await.map_err(js_err)?;
+    drop(on_progress);
+    let status = xhr.status().map_err(js_err)?;
+    let text = xhr.response_text().map_err(js_err)?.unwrap_or_default();
+    if status == 0 {
+        return Err("the upload failed (connection lost)".into());
+    }
+    if !(200..300).contains(&status) {
+        return Err(error_message(status, &text));
+    }
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// Resolves after the browser had a chance to paint: long computations yield with it between pieces.
+pub async fn yield_now() {
+    let p = Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        }
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+/// Milliseconds from the page's clock.
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// Records a timing on `window[key]` (the last value), for the browser tests' latency breakdown.
+pub fn record_ms(key: &str, ms: f64) {
+    if let Some(w) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&w, &JsValue::from_str(key), &JsValue::from_f64(ms));
+    }
+}

@@ -1,0 +1,190 @@
+//! Plotly figure specs (`{data, layout}` as JSON) for every chart of the dashboard. Built from core's
+//! results by the pages, drawn by [`crate::components::chart::Chart`].
+
+use crate::compute::{CompareRow, Explore, Heat};
+use lowbit_core::stats::Histogram;
+use serde_json::{Value, json};
+
+/// Colours of the clip methods, shared by the histogram's lines and the curve's markers.
+pub fn method_colour(m: &str) -> &'static str {
+    match m {
+        "max" => "#8c8c8c",
+        m if m.starts_with("percentile") => "#b07aa1",
+        "mse" => "#59a14f",
+        "octav" => "#e15759",
+        "aciq-gauss" => "#f28e2b",
+        "aciq-laplace" => "#edc948",
+        "kl" => "#4e79a7",
+        _ => "#76b7b2",
+    }
+}
+
+fn layout(title: &str, x: &str, y: &str, ylog: bool) -> Value {
+    json!({
+        "title": {"text": title, "font": {"size": 14}},
+        "margin": {"l": 56, "r": 16, "t": 36, "b": 44},
+        "xaxis": {"title": {"text": x}},
+        "yaxis": {"title": {"text": y}, "type": if ylog { "log" } else { "linear" }},
+        "showlegend": true,
+        "legend": {"orientation": "h", "y": -0.25},
+        "height": 320,
+    })
+}
+
+/// Histogram of the values (log count axis) with a pair of lines at ±clip for every method on the curve.
+pub fn histogram(h: &Histogram, e: Option<&Explore>) -> Value {
+    let centres: Vec<f64> = h.edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
+    let width = h.edges.get(1).zip(h.edges.first()).map_or(1.0, |(b, a)| b - a);
+    let mut data = vec![json!({"type": "bar", "x": centres, "y": h.counts, "width": width, "name": "values",
+        "marker": {"color": "#4e79a7", "opacity": 0.75}})];
+    let top = h.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    if let Some(e) = e
+        && let Some(c) = &e.curve
+    {
+        for m in &c.markers {
+            let clip = m.ratio * e.amax;
+            let colour = method_colour(&m.method);
+            data.push(json!({"type": "scatter", "mode": "lines", "name": format!("{} ±{}", m.method, crate::compute::fmt_num(clip)),
+                "x": [-clip, -clip, null, clip, clip], "y": [0.8, top * 2.0, null, 0.8, top * 2.0],
+                "line": {"color": colour, "width": 2, "dash": if m.method == "max" { "dot" } else { "solid" }}}));
+        }
+    }
+    let mut l = layout("Values (log count) and each method's clip", "value", "count", true);
+    l["bargap"] = json!(0);
+    json!({"data": data, "layout": l})
+}
+
+/// MSE against clip ratio, with every method's marker and the chosen configuration's own point.
+pub fn curve(e: &Explore, chosen: &str) -> Value {
+    let Some(c) = &e.curve else {
+        return json!({"data": [], "layout": layout("No clipping curve for this format", "clip / max", "MSE", true)});
+    };
+    let mut data = vec![json!({"type": "scatter", "mode": "lines", "x": c.ratios, "y": c.mse, "name": "MSE(r)",
+        "line": {"color": "#9aa0a6"}})];
+    for m in &c.markers {
+        let is_chosen = m.method == chosen;
+        data.push(json!({"type": "scatter", "mode": "markers", "x": [m.ratio], "y": [m.mse], "name": m.method,
+            "marker": {"color": method_colour(&m.method), "size": if is_chosen { 14 } else { 9 },
+                       "symbol": if is_chosen { "star" } else { "circle" }}}));
+    }
+    let note = if e.curve_elements
+        < e.result["shape"].as_array().map_or(0, |s| s.iter().filter_map(Value::as_u64).product::<u64>() as usize)
+    {
+        format!("Clipping curve (on {} sampled elements)", e.curve_elements)
+    } else {
+        "Clipping curve".to_string()
+    };
+    json!({"data": data, "layout": layout(&note, "clip / max of each group", "MSE", true)})
+}
+
+/// The chosen clips per group as a heatmap (rows: output channels; columns: vectors along the row).
+pub fn scales(h: &Heat) -> Value {
+    let rows_title = if h.row_step > 1 { format!("row (every {}th)", h.row_step) } else { "row".to_string() };
+    let mut l = layout("Clip per group", "group in row", &rows_title, false);
+    l["showlegend"] = json!(false);
+    json!({"data": [{"type": "heatmap", "z": h.z, "colorscale": "Viridis", "colorbar": {"title": {"text": "clip"}}}], "layout": l})
+}
+
+/// Per-tensor SQNR bars, worst first highlighted by colour.
+pub fn sqnr_bars(names: &[String], sqnr: &[f64]) -> Value {
+    let colours: Vec<&str> = sqnr
+        .iter()
+        .map(|&s| {
+            if s < 15.0 {
+                "#e15759"
+            } else if s < 20.0 {
+                "#f28e2b"
+            } else {
+                "#4e79a7"
+            }
+        })
+        .collect();
+    let mut l = layout("SQNR per tensor", "tensor", "SQNR (dB)", false);
+    l["xaxis"]["showticklabels"] = json!(names.len() <= 40);
+    l["showlegend"] = json!(false);
+    json!({"data": [{"type": "bar", "x": names, "y": sqnr, "marker": {"color": colours}}], "layout": l})
+}
+
+/// Error against bits per element for every comparison row; the Pareto front as a line.
+pub fn compare_scatter(rows: &[CompareRow]) -> Value {
+    let ok: Vec<(&CompareRow, (f64, f64, f64))> =
+        rows.iter().filter_map(|r| r.outcome.clone().ok().map(|o| (r, o))).collect();
+    let mut front: Vec<(f64, f64)> = ok.iter().filter(|(r, _)| r.pareto).map(|(_, o)| (o.0, o.1)).collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let data = json!([
+        {"type": "scatter", "mode": "markers+text", "name": "configurations",
+         "x": ok.iter().map(|(_, o)| o.0).collect::<Vec<_>>(), "y": ok.iter().map(|(_, o)| o.1).collect::<Vec<_>>(),
+         "text": ok.iter().map(|(r, _)| r.label.clone()).collect::<Vec<_>>(), "textposition": "top center",
+         "textfont": {"size": 10},
+         "marker": {"size": 9, "color": ok.iter().map(|(r, _)| if r.pareto { "#e15759" } else { "#4e79a7" }).collect::<Vec<_>>()}},
+        {"type": "scatter", "mode": "lines", "name": "Pareto front", "x": front.iter().map(|p| p.0).collect::<Vec<_>>(),
+         "y": front.iter().map(|p| p.1).collect::<Vec<_>>(), "line": {"color": "#e15759", "dash": "dash"}},
+    ]);
+    let mut l = layout("Error against bits per element", "bits per element (scales included)", "MSE", true);
+    l["height"] = json!(420);
+    json!({"data": data, "layout": l})
+}
+
+/// Grouped bars of one measure across experiments (per tensor).
+pub fn experiments_bars(series: &[(String, Vec<String>, Vec<f64>)], measure: &str) -> Value {
+    let data: Vec<Value> =
+        series.iter().map(|(name, x, y)| json!({"type": "bar", "name": name, "x": x, "y": y})).collect();
+    let mut l = layout(&format!("{measure} per tensor"), "tensor", measure, false);
+    l["barmode"] = json!("group");
+    l["xaxis"]["showticklabels"] = json!(series.first().is_some_and(|s| s.1.len() <= 40));
+    json!({"data": data, "layout": l})
+}
+
+/// Cycles and energy of SCNN and the dense baselines, normalised to DCNN.
+pub fn scnn_bars(labels: &[&str], cycles: &[f64], energy: &[f64]) -> Value {
+    json!({"data": [
+        {"type": "bar", "name": "cycles", "x": labels, "y": cycles},
+        {"type": "bar", "name": "energy", "x": labels, "y": energy},
+    ], "layout": {"title": {"text": "Relative to DCNN", "font": {"size": 14}}, "barmode": "group", "height": 300,
+        "margin": {"l": 48, "r": 16, "t": 36, "b": 36}}})
+}
+
+/// The chart's data as CSV (one row per point: trace, x, y, z), for the "data" download of every chart.
+pub fn to_csv(fig: &Value) -> String {
+    let mut out = String::from("trace,x,y,z\n");
+    let cell = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+        other => other.to_string(),
+    };
+    for (i, t) in fig["data"].as_array().into_iter().flatten().enumerate() {
+        let name = t["name"].as_str().map_or_else(|| format!("trace {i}"), str::to_string);
+        let name = cell(&Value::String(name));
+        if let Some(z) = t["z"].as_array() {
+            for (r, row) in z.iter().enumerate() {
+                for (c, v) in row.as_array().into_iter().flatten().enumerate() {
+                    out.push_str(&format!("{name},{c},{r},{}\n", cell(v)));
+                }
+            }
+            continue;
+        }
+        let xs = t["x"].as_array().cloned().unwrap_or_default();
+        let ys = t["y"].as_array().cloned().unwrap_or_default();
+        for (x, y) in xs.iter().zip(&ys) {
+            if x.is_null() && y.is_null() {
+                continue;
+            }
+            out.push_str(&format!("{name},{},{},\n", cell(x), cell(y)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_point_of_a_figure_goes_into_its_csv() {
+        let fig = json!({"data": [{"name": "a \"b\"", "x": [1, 2, null], "y": [3, 4, null]}, {"z": [[1, 2], [3, 4]]}]});
+        let csv = to_csv(&fig);
+        assert_eq!(csv.lines().count(), 1 + 2 + 4, "{csv}");
+        assert!(csv.contains("\"a \"\"b\"\"\",1,3,"));
+        assert!(csv.contains("\"trace 1\",1,1,4"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Reusable widgets: the chart, the quantization controls, the tab bar, banners, the theme switch.
+
+pub mod banners;
+pub mod chart;
+pub mod controls;
+pub mod tabs;
+pub mod theme;

@@ -1,0 +1,377 @@
+//! What the pages show, computed by `lowbit_core` in the page: reading a dropped file, the explorer's
+//! quantization with its curve, histogram and scales, the format comparison, pruning with storage and the
+//! SCNN model. No numerics of its own: it arranges core's results for the charts.
+
+use crate::state::{TensorData, TensorInfo};
+use lowbit_core::curve::{ClipCurve, clip_curve};
+use lowbit_core::granularity::Grouping;
+use lowbit_core::prune::{self, Pattern, PruneConfig, Saliency};
+use lowbit_core::quant::{self, QuantSpec};
+use lowbit_core::readers;
+use lowbit_core::sim::mac::{MacConfig, MacReport, mac_cost};
+use lowbit_core::sim::scnn::{ConvLayer, LayerReport, ScnnConfig, simulate};
+use lowbit_core::stats::{Histogram, TensorStats, linear_histogram};
+use serde_json::Value;
+
+/// The clipping curve and the method markers are computed on at most this many elements (whole rows), so a
+/// control change on a large tensor stays interactive; the quantization itself always uses every element.
+pub const CURVE_SAMPLE: usize = 32 * 1024;
+/// Points of the clipping curve.
+pub const CURVE_POINTS: usize = 40;
+/// Bins of the explorer's histogram.
+pub const HIST_BINS: usize = 120;
+/// Largest heatmap drawn; bigger scale grids are shown every k-th row.
+pub const HEAT_ROWS: usize = 256;
+
+/// A file's format and tensors with their statistics, read in the page.
+pub fn parse_local(bytes: &[u8]) -> Result<(String, Vec<TensorInfo>), String> {
+    let c = readers::read(bytes).map_err(|e| format!("not a checkpoint lowbit can read: {e}"))?;
+    if c.tensors.is_empty() {
+        return Err("the file holds no tensors".into());
+    }
+    let mut out = Vec::with_capacity(c.tensors.len());
+    for t in &c.tensors {
+        let x = t.to_f32().map_err(|e| e.to_string())?;
+        let s = TensorStats::of(&x);
+        out.push(TensorInfo {
+            name: t.name.clone(),
+            dtype: t.dtype.name().to_string(),
+            shape: t.shape.clone(),
+            numel: s.numel,
+            min: s.min,
+            max: s.max,
+            std: s.std,
+            sparsity: s.sparsity,
+        });
+    }
+    Ok((c.format.to_string(), out))
+}
+
+/// One tensor of a file read in the page.
+pub fn local_tensor(bytes: &[u8], name: &str) -> Result<TensorData, String> {
+    let c = readers::read(bytes).map_err(|e| e.to_string())?;
+    let t = c.tensors.iter().find(|t| t.name == name).ok_or_else(|| format!("the file has no tensor `{name}`"))?;
+    Ok(TensorData { name: name.to_string(), shape: t.shape.clone(), values: t.to_f32().map_err(|e| e.to_string())? })
+}
+
+/// The tensor most worth opening first: the largest matrix (or the largest tensor).
+pub fn default_tensor(ts: &[TensorInfo]) -> Option<String> {
+    ts.iter()
+        .filter(|t| t.shape.len() >= 2)
+        .max_by_key(|t| t.numel)
+        .or_else(|| ts.iter().max_by_key(|t| t.numel))
+        .map(|t| t.name.clone())
+}
+
+/// Histogram of the values over [min, max], with the extremes (the explorer draws clip lines on it).
+pub fn histogram(x: &[f32]) -> Histogram {
+    let s = TensorStats::of(x);
+    let (lo, hi) = if s.max > s.min { (s.min, s.max) } else { (s.min - 1.0, s.max + 1.0) };
+    linear_histogram(x, HIST_BINS, lo, hi, false)
+}
+
+/// Everything the explorer shows for one configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explore {
+    /// The CLI's result object (`lowbit quant --json`).
+    pub result: Value,
+    pub mse: f64,
+    pub sqnr_db: f64,
+    pub bits_per_element: f64,
+    /// The clip, or the range of clips for per-channel/vector.
+    pub clip_text: String,
+    pub curve: Option<ClipCurve>,
+    /// Elements the curve was computed on.
+    pub curve_elements: usize,
+    /// max |x| of the whole tensor: the clip lines are ratio × this.
+    pub amax: f64,
+    /// The chosen method's clips as a grid (rows × groups per row), shown as a heatmap.
+    pub scales: Option<Heat>,
+}
+
+/// A grid of values for a heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heat {
+    pub z: Vec<Vec<f64>>,
+    /// Rows shown are every `row_step`-th row.
+    pub row_step: usize,
+}
+
+/// Quantizes the whole tensor as `spec` says, and the clipping curve on a row sample.
+pub fn explore(d: &TensorData, spec: &QuantSpec) -> Result<Explore, String> {
+    let cfg = spec.resolve().map_err(|e| e.to_string())?;
+    let a = quant::analyze(&d.values, &d.shape, &cfg).map_err(|e| e.to_string())?;
+    let result = lowbit_core::report::result_json(&d.name, &d.shape, &cfg, &a);
+    let (sx, sshape) = lowbit_core::sample::row_sample(&d.values, &d.shape, CURVE_SAMPLE);
+    let curve = clip_curve(&sx, &sshape, &cfg, CURVE_POINTS).ok();
+    let clips = &a.output.clips;
+    let clip_text = match clips.len() {
+        0 => "—".into(),
+        1 => fmt_num(clips[0] as f64),
+        n => {
+            let (lo, hi) = clips.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &c| (l.min(c), h.max(c)));
+            format!("{} … {} ({n} groups)", fmt_num(lo as f64), fmt_num(hi as f64))
+        }
+    };
+    let scales = (clips.len() > 1).then(|| heat(&d.shape, cfg.granularity, clips)).flatten();
+    let amax = d.values.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    Ok(Explore {
+        result,
+        mse: a.metrics.mse,
+        sqnr_db: a.metrics.sqnr_db,
+        bits_per_element: a.output.bits_per_element(),
+        clip_text,
+        curve,
+        curve_elements: sx.len(),
+        amax,
+        scales,
+    })
+}
+
+fn heat(shape: &[usize], g: lowbit_core::granularity::Granularity, clips: &[f32]) -> Option<Heat> {
+    let grouping = Grouping::new(shape, g).ok()?;
+    let (rows, per_row) = (grouping.rows(), grouping.groups_per_row());
+    if rows * per_row != clips.len() {
+        return None;
+    }
+    let row_step = rows.div_ceil(HEAT_ROWS).max(1);
+    let z = (0..rows)
+        .step_by(row_step)
+        .map(|r| clips[r * per_row..(r + 1) * per_row].iter().map(|&c| c as f64).collect())
+        .collect();
+    Some(Heat { z, row_step })
+}
+
+/// The configurations of the format comparison: every family near 4 bits, with 8-bit and ternary anchors.
+pub const COMPARE: &[(&str, &str)] = &[
+    ("INT8 per-channel", r#"{"format":"int","bits":8,"granularity":"channel:0","clip":"max"}"#),
+    ("INT4 per-channel, max", r#"{"format":"int","bits":4,"granularity":"channel:0","clip":"max"}"#),
+    ("INT4 per-channel, OCTAV", r#"{"format":"int","bits":4,"granularity":"channel:0","clip":"octav"}"#),
+    ("INT4 g128", r#"{"format":"int","bits":4,"granularity":"vector:128","clip":"max"}"#),
+    ("INT4 g128 asym", r#"{"format":"int-asym","bits":4,"granularity":"vector:128"}"#),
+    (
+        "VS-Quant INT4 V16, 6-bit scales",
+        r#"{"format":"int","bits":4,"granularity":"vector:16","clip":"max","scale_bits":6}"#,
+    ),
+    ("INT3 per-channel, OCTAV", r#"{"format":"int","bits":3,"granularity":"channel:0","clip":"octav"}"#),
+    ("MXFP4", r#"{"format":"mxfp4"}"#),
+    ("MXFP6 E2M3", r#"{"format":"mxfp6-e2m3"}"#),
+    ("MXFP8 E4M3", r#"{"format":"mxfp8-e4m3"}"#),
+    ("MXINT8", r#"{"format":"mxint8"}"#),
+    ("NVFP4", r#"{"format":"nvfp4"}"#),
+    ("FP8 E4M3 per-channel", r#"{"format":"fp8-e4m3","granularity":"channel:0"}"#),
+    ("FP4 E2M1 per-channel", r#"{"format":"fp4-e2m1","granularity":"channel:0"}"#),
+    ("Ternary per-channel", r#"{"format":"ternary","granularity":"channel:0"}"#),
+];
+
+/// One row of the comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    pub label: String,
+    pub spec: QuantSpec,
+    /// (bits per element, MSE, SQNR dB), or why the configuration does not apply.
+    pub outcome: Result<(f64, f64, f64), String>,
+    pub pareto: bool,
+}
+
+/// Every configuration of [`COMPARE`] on the tensor, with the Pareto front of (bits, MSE) marked.
+pub fn compare(d: &TensorData) -> Vec<CompareRow> {
+    let mut rows: Vec<CompareRow> = COMPARE
+        .iter()
+        .map(|(label, json)| {
+            let spec: QuantSpec = serde_json::from_str(json).expect("the comparison configurations parse");
+            let outcome = spec
+                .resolve()
+                .and_then(|cfg| quant::analyze(&d.values, &d.shape, &cfg))
+                .map(|a| (a.output.bits_per_element(), a.metrics.mse, a.metrics.sqnr_db))
+                .map_err(|e| e.to_string());
+            CompareRow { label: label.to_string(), spec, outcome, pareto: false }
+        })
+        .collect();
+    let pts: Vec<(f64, f64)> =
+        rows.iter().map(|r| r.outcome.as_ref().map_or((f64::NAN, f64::NAN), |o| (o.0, o.1))).collect();
+    for i in lowbit_core::pareto::pareto_front(&pts) {
+        rows[i].pareto = true;
+    }
+    rows
+}
+
+/// SQNR and bits per element of one tensor under one configuration (the checkpoint table's columns).
+pub fn tensor_summary(x: &[f32], shape: &[usize], spec: &QuantSpec) -> Result<(f64, f64), String> {
+    let cfg = spec.resolve().map_err(|e| e.to_string())?;
+    let a = quant::analyze(x, shape, &cfg).map_err(|e| e.to_string())?;
+    Ok((a.metrics.sqnr_db, a.output.bits_per_element()))
+}
+
+/// Pruning of the tensor, then quantization of what is left, with storage costs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sparsified {
+    pub sparsity: f64,
+    pub groups: usize,
+    pub groups_pruned: usize,
+    pub prune_sqnr_db: f64,
+    pub total_sqnr_db: f64,
+    pub total_mse: f64,
+    pub value_bits: f64,
+    /// (scheme, bits per parameter).
+    pub storage: Vec<(String, f64)>,
+    pub pruned: Vec<f32>,
+}
+
+pub fn sparsify(
+    d: &TensorData,
+    pattern: &str,
+    sparsity: f64,
+    saliency: &str,
+    spec: &QuantSpec,
+) -> Result<Sparsified, String> {
+    let pattern: Pattern = pattern.parse().map_err(|e: lowbit_core::Error| e.to_string())?;
+    let sparsity = pattern.fixed_sparsity().unwrap_or(sparsity);
+    let saliency: Saliency = saliency.parse().map_err(|e: lowbit_core::Error| e.to_string())?;
+    let p =
+        prune::prune(&d.values, &d.shape, &PruneConfig { pattern, sparsity, saliency }).map_err(|e| e.to_string())?;
+    let cfg = spec.resolve().map_err(|e| e.to_string())?;
+    let q = quant::analyze(&p.pruned, &d.shape, &cfg).map_err(|e| e.to_string())?;
+    let total = lowbit_core::metrics::Metrics::between(&d.values, &q.output.dequant);
+    let pm = lowbit_core::metrics::Metrics::between(&d.values, &p.pruned);
+    let value_bits = q.output.element_bits as f64 / d.values.len().max(1) as f64;
+    let storage = prune::storage::storage_costs(&p.mask, &d.shape, pattern, value_bits, q.output.scale_bits, 4)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|c| (c.scheme, c.bits_per_param))
+        .collect();
+    Ok(Sparsified {
+        sparsity: p.sparsity,
+        groups: p.groups,
+        groups_pruned: p.groups_pruned,
+        prune_sqnr_db: pm.sqnr_db,
+        total_sqnr_db: total.sqnr_db,
+        total_mse: total.mse,
+        value_bits,
+        storage,
+        pruned: p.pruned,
+    })
+}
+
+/// SCNN and the dense baselines on the (pruned) weights as a conv layer: K×C×R×S as stored, a linear
+/// weight as a 1×1 convolution; input `hw`×`hw` activations of the given density (seeded, reproducible).
+pub fn scnn(weights: &[f32], shape: &[usize], hw: usize, act_density: f64) -> Result<LayerReport, String> {
+    let (k, c, r, s) = match shape {
+        [k, c, r, s] => (*k, *c, *r, *s),
+        [k, c] => (*k, *c, 1, 1),
+        _ => return Err(format!("SCNN needs a conv (K×C×R×S) or linear (out×in) weight, not shape {shape:?}")),
+    };
+    if !(0.0..=1.0).contains(&act_density) || act_density == 0.0 {
+        return Err(format!("activation density {act_density} is outside (0, 1]"));
+    }
+    if !(1..=64).contains(&hw) {
+        return Err(format!("input size {hw} is outside 1 to 64"));
+    }
+    let macs = (k * c * r * s) as u64 * (hw * hw) as u64;
+    if macs > 2_000_000_000 {
+        return Err(format!("{macs} dense MACs is more than the page simulates; use `lowbit sim scnn` on the server"));
+    }
+    let acts = lowbit_core::sample::Sampler::new(1).sparse_activations(c * hw * hw, act_density);
+    let pad = r / 2;
+    let layer = ConvLayer { weights, k, c, r, s, acts: &acts, h: hw, w: hw, pad };
+    simulate(&layer, &ScnnConfig::default(), true).map_err(|e| e.to_string())
+}
+
+pub fn mac(weight_bits: u32, act_bits: u32, vector: u32, scale_bits: u32) -> Result<MacReport, String> {
+    mac_cost(&MacConfig::new(weight_bits, act_bits, vector, scale_bits)).map_err(|e| e.to_string())
+}
+
+/// Four significant digits, scientific when small or large.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "—".into()
+        } else if v > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
+        };
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) { format!("{v:.3e}") } else { format!("{}", (v * 1e4).round() / 1e4) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gaussian(rows: usize, cols: usize) -> TensorData {
+        TensorData {
+            name: "w".into(),
+            shape: vec![rows, cols],
+            values: lowbit_core::sample::Sampler::new(3).gaussian_vec(rows * cols),
+        }
+    }
+
+    #[test]
+    fn the_explorer_reports_what_core_reports() {
+        let d = gaussian(64, 256);
+        let spec: QuantSpec =
+            serde_json::from_str(r#"{"format":"int","bits":4,"granularity":"channel:0","clip":"octav"}"#).unwrap();
+        let e = explore(&d, &spec).unwrap();
+        let a = quant::analyze(&d.values, &d.shape, &spec.resolve().unwrap()).unwrap();
+        assert_eq!((e.mse, e.sqnr_db), (a.metrics.mse, a.metrics.sqnr_db));
+        let heat = e.scales.expect("per-channel clips make a heatmap");
+        assert_eq!((heat.z.len(), heat.z[0].len()), (64, 1));
+        let c = e.curve.expect("a curve");
+        assert_eq!(c.ratios.len(), CURVE_POINTS);
+        assert!(c.markers.iter().any(|m| m.method == "octav"));
+    }
+
+    #[test]
+    fn the_curve_sample_keeps_whole_rows_of_a_large_tensor() {
+        let d = gaussian(1024, 1024);
+        let spec: QuantSpec = serde_json::from_str(r#"{"format":"int","bits":4,"granularity":"vector:16"}"#).unwrap();
+        let e = explore(&d, &spec).unwrap();
+        assert_eq!(e.curve_elements, CURVE_SAMPLE);
+        let heat = e.scales.unwrap();
+        assert_eq!((heat.z.len(), heat.z[0].len(), heat.row_step), (256, 64, 4));
+    }
+
+    #[test]
+    fn the_comparison_marks_a_front_that_nothing_beats() {
+        let rows = compare(&gaussian(128, 256));
+        assert_eq!(rows.len(), COMPARE.len());
+        assert!(
+            rows.iter().all(|r| r.outcome.is_ok()),
+            "{:?}",
+            rows.iter().filter_map(|r| r.outcome.clone().err()).collect::<Vec<_>>()
+        );
+        let on: Vec<_> = rows.iter().filter(|r| r.pareto).collect();
+        assert!(on.len() >= 2);
+        for p in &on {
+            let (b, m, _) = p.outcome.clone().unwrap();
+            assert!(!rows.iter().any(|q| {
+                let (qb, qm, _) = q.outcome.clone().unwrap();
+                qb <= b && qm <= m && (qb < b || qm < m)
+            }));
+        }
+    }
+
+    #[test]
+    fn pruning_then_quantizing_costs_more_than_either() {
+        let d = gaussian(64, 64);
+        let spec: QuantSpec = serde_json::from_str(r#"{"format":"int","bits":4,"granularity":"channel:0"}"#).unwrap();
+        let s = sparsify(&d, "nm:2:4", 0.0, "l1", &spec).unwrap();
+        assert!((s.sparsity - 0.5).abs() < 1e-9);
+        assert!(s.total_sqnr_db < s.prune_sqnr_db);
+        assert!(s.storage.iter().any(|(k, _)| k == "bitmask"));
+        let r = scnn(&s.pruned, &d.shape, 8, 0.5).unwrap();
+        assert!(r.cycles.total > 0 && r.dcnn.cycles > 0);
+        assert!(scnn(&s.pruned, &[4096], 8, 0.5).is_err());
+    }
+
+    #[test]
+    fn a_bad_file_is_named_not_a_panic() {
+        assert!(parse_local(b"garbage bytes").unwrap_err().contains("not a checkpoint"));
+        let npy = lowbit_core::readers::npy::write_f32(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        let (fmt, ts) = parse_local(&npy).unwrap();
+        assert_eq!((fmt.as_str(), ts[0].numel), ("npy", 4));
+        assert_eq!(local_tensor(&npy, &ts[0].name).unwrap().values, vec![1.0, 2.0, 3.0, 4.0]);
+    }
+}

@@ -1,0 +1,123 @@
+//! Tensor explorer: histogram with every method's clip, the clipping curve with each method's marker, the
+//! scales heatmap, and the numbers — recomputed in the page on every control change. Also the share action.
+
+use crate::charts;
+use crate::components::chart::Chart;
+use crate::components::controls::Controls;
+use crate::compute::{self, fmt_num};
+use crate::state::Ctx;
+use leptos::prelude::*;
+use serde_json::json;
+
+#[component]
+pub fn Explorer(
+    /// The shared view: controls shown but fixed, no share button.
+    readonly: bool,
+) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let hist = Memo::new(move |_| ctx.data.get().map(|d| compute::histogram(&d.values)));
+    let explore = Memo::new(move |_| {
+        let spec = ctx.spec.get().quant_spec();
+        let t0 = crate::api::now_ms();
+        let r = ctx.data.get().map(|d| compute::explore(&d, &spec));
+        crate::api::record_ms("lowbitComputeMs", crate::api::now_ms() - t0);
+        r
+    });
+    let ok = move || explore.get().and_then(|r| r.ok());
+    let hist_fig = Signal::derive(move || hist.get().map(|h| charts::histogram(&h, ok().as_ref())));
+    let curve_fig = Signal::derive(move || ok().map(|e| charts::curve(&e, &ctx.spec.get().clip)));
+    let heat_fig = Signal::derive(move || ok().and_then(|e| e.scales.map(|h| charts::scales(&h))));
+    let num = move |f: fn(&compute::Explore) -> String| move || ok().map_or("—".to_string(), |e| f(&e));
+    view! {
+        <section>
+            <div class="row">
+                {(!readonly).then(|| view! { <TensorPicker/> })}
+                <Controls readonly=readonly/>
+            </div>
+            {move || match (ctx.data.get(), explore.get()) {
+                (None, _) if ctx.ckpt.get().is_none() => view! { <p class="empty">"Open a checkpoint on Start to explore its tensors."</p> }.into_any(),
+                (None, _) => view! { <p class="empty">"Loading the tensor…"</p> }.into_any(),
+                (_, Some(Err(e))) => view! { <p class="banner error" data-testid="config-error">{format!("This configuration does not apply: {e}")}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+            <dl class="numbers">
+                <div><dt>"clip"</dt><dd data-testid="clip-value">{num(|e| e.clip_text.clone())}</dd></div>
+                <div><dt>"MSE"</dt><dd data-testid="mse-value">{num(|e| fmt_num(e.mse))}</dd></div>
+                <div><dt>"SQNR (dB)"</dt><dd data-testid="sqnr-value">{num(|e| format!("{:.2}", e.sqnr_db))}</dd></div>
+                <div><dt>"bits / element"</dt><dd data-testid="bpe-value">{num(|e| format!("{:.3}", e.bits_per_element))}</dd></div>
+                <div><dt>"OCTAV iterations"</dt><dd>{num(|e| e.result.get("octav_iterations").map_or("—".into(), |v| match v { serde_json::Value::Array(a) => format!("{} groups", a.len()), v => v.to_string() }))}</dd></div>
+            </dl>
+            {(!readonly).then(|| view! { <ShareBar/> })}
+            <div class="grid2">
+                <Chart testid="histogram-chart" name="histogram" fig=hist_fig/>
+                <Chart testid="clip-curve-chart" name="clip-curve" fig=curve_fig/>
+            </div>
+            <Show when=move || heat_fig.get().is_some()>
+                <Chart testid="scales-chart" name="scales" fig=heat_fig/>
+            </Show>
+        </section>
+    }
+}
+
+/// The tensor selector of the explorer (and of the sparsity tab).
+#[component]
+pub fn TensorPicker() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    view! {
+        <label class="picker">"Tensor"
+            <select data-testid="tensor-select" on:change=move |ev| ctx.tensor.set(Some(event_target_value(&ev)))>
+                {move || ctx.ckpt.get().map(|c| c.tensors.iter().map(|t| {
+                    let name = t.name.clone();
+                    let label = format!("{}  {:?}", t.name, t.shape);
+                    view! { <option value=name.clone() selected=move || ctx.tensor.get().as_deref() == Some(name.as_str())>{label}</option> }
+                }).collect_view())}
+            </select>
+        </label>
+    }
+}
+
+/// Keep this analysis as an experiment and show its read-only link.
+#[component]
+fn ShareBar() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let link = RwSignal::new(None::<String>);
+    let working = RwSignal::new(false);
+    // A new configuration or tensor is a new view: the old link no longer describes it.
+    Effect::new(move |_| {
+        ctx.spec.track();
+        ctx.tensor.track();
+        link.set(None);
+    });
+    let share = move |_| {
+        working.set(true);
+        leptos::task::spawn_local(async move {
+            let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
+                working.set(false);
+                return;
+            };
+            let spec = ctx.spec.get_untracked();
+            let tensor = ctx.tensor.get_untracked().unwrap_or_default();
+            let body = json!({"name": format!("{tensor} · {}", spec.label()),
+                "analysis": {"checkpoint": id, "tensor": tensor, "config": spec.quant_spec()}});
+            match crate::api::post_json("/api/experiments", &body).await {
+                Ok(v) => {
+                    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+                    link.set(Some(format!("{origin}{}", v["share_url"].as_str().unwrap_or_default())));
+                }
+                Err(e) => ctx.error.set(Some(format!("Could not share: {e}"))),
+            }
+            working.set(false);
+        });
+    };
+    view! {
+        <div class="sharebar">
+            <button data-testid="share-button" on:click=share disabled=move || working.get() || ctx.data.get().is_none()>
+                {move || if working.get() { "Sharing…" } else { "Share this view" }}
+            </button>
+            {move || link.get().map(|l| view! {
+                <a data-testid="share-link" href=l.clone() target="_blank">{l.clone()}</a>
+                <span class="muted">" read-only: the tensor, the configuration and its numbers"</span>
+            })}
+        </div>
+    }
+}

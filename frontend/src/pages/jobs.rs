@@ -1,0 +1,225 @@
+//! Jobs & experiments: sweep the whole checkpoint on the server and watch it live, keep the result as an
+//! experiment, list/filter/compare experiments side by side, export CSV.
+
+use crate::api;
+use crate::charts;
+use crate::components::chart::Chart;
+use crate::compute::COMPARE;
+use crate::state::Ctx;
+use leptos::prelude::*;
+use serde_json::{Value, json};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// Follows a job's server-sent events until it ends, calling `on` with every state.
+fn follow(id: &str, on: impl Fn(Value) + 'static) {
+    let Ok(es) = web_sys::EventSource::new(&format!("/api/jobs/{id}/events")) else { return };
+    let es2 = es.clone();
+    let cb = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+        let Some(text) = e.data().as_string() else { return };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else { return };
+        let finished = matches!(v["state"].as_str(), Some("succeeded" | "failed" | "cancelled" | "interrupted"));
+        on(v);
+        if finished {
+            es2.close();
+        }
+    });
+    let _ = es.add_event_listener_with_callback("progress", cb.as_ref().unchecked_ref());
+    // The listener lives as long as the event source, which closes itself at the end.
+    cb.forget();
+}
+
+#[component]
+pub fn Jobs() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let with_compare = RwSignal::new(false);
+    let starting = RwSignal::new(false);
+    let keep_name = RwSignal::new(String::new());
+    let refresh = RwSignal::new(0u32);
+    let start = move |_| {
+        starting.set(true);
+        leptos::task::spawn_local(async move {
+            let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
+                starting.set(false);
+                return;
+            };
+            let mut configs = vec![serde_json::to_value(ctx.spec.get_untracked().quant_spec()).unwrap_or(Value::Null)];
+            if with_compare.get_untracked() {
+                configs.extend(COMPARE.iter().filter_map(|(_, j)| serde_json::from_str::<Value>(j).ok()));
+            }
+            match api::post_json("/api/jobs", &json!({"kind": "sweep", "checkpoint": id, "configs": configs})).await {
+                Ok(j) => {
+                    let jid = j["id"].as_str().unwrap_or_default().to_string();
+                    keep_name.set(format!(
+                        "sweep · {} · {}",
+                        ctx.ckpt.get_untracked().map(|c| c.name.clone()).unwrap_or_default(),
+                        ctx.spec.get_untracked().label()
+                    ));
+                    ctx.job.set(Some(j));
+                    follow(&jid, move |v| ctx.job.set(Some(v)));
+                }
+                Err(e) => ctx.error.set(Some(format!("Could not start the sweep: {e}"))),
+            }
+            starting.set(false);
+        });
+    };
+    let cancel = move |_| {
+        if let Some(id) = ctx.job.get_untracked().and_then(|j| j["id"].as_str().map(str::to_string)) {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = api::delete(&format!("/api/jobs/{id}")).await {
+                    ctx.error.set(Some(e));
+                }
+            });
+        }
+    };
+    let keep = move |_| {
+        let Some(id) = ctx.job.get_untracked().and_then(|j| j["id"].as_str().map(str::to_string)) else { return };
+        let name = keep_name.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::post_json("/api/experiments", &json!({"job": id, "name": name})).await {
+                Ok(_) => refresh.update(|r| *r += 1),
+                Err(e) => ctx.error.set(Some(format!("Could not keep the job: {e}"))),
+            }
+        });
+    };
+    let state = move || ctx.job.get().map(|j| j["state"].as_str().unwrap_or("").to_string());
+    view! {
+        <section>
+            <h2>"Sweep the whole checkpoint on the server"</h2>
+            <div class="controls">
+                <crate::components::controls::Controls readonly=false/>
+            </div>
+            <div class="row">
+                <label><input type="checkbox" prop:checked=move || with_compare.get() on:change=move |ev| with_compare.set(event_target_checked(&ev))/>
+                    " also every configuration of the format comparison"</label>
+                <button data-testid="sweep-button" on:click=start disabled=move || starting.get() || ctx.ckpt.get().is_none()>"Start sweep"</button>
+            </div>
+            {move || ctx.ckpt.get().is_some_and(|c| c.server_id.is_none()).then(|| view! {
+                <p class="muted">"This checkpoint was read in the page; starting a sweep uploads it to this lowbit server first."</p>
+            })}
+            {move || ctx.job.get().map(|j| {
+                let p = j["progress"].as_f64().unwrap_or(0.0);
+                view! {
+                    <div class="job">
+                        <progress data-testid="job-progress" max="1" value=p data-state=state></progress>
+                        <span data-testid="job-state">{format!("{} · {} of {} tasks", j["state"].as_str().unwrap_or(""), j["done"], j["total"])}</span>
+                        {matches!(j["state"].as_str(), Some("queued" | "running")).then(|| view! { <button class="small" on:click=cancel>"Cancel"</button> })}
+                        {j["error"].as_str().map(|e| view! { <span class="bad">{e.to_string()}</span> })}
+                    </div>
+                }
+            })}
+            <Show when=move || state().as_deref() == Some("succeeded")>
+                <div class="row">
+                    <input type="text" aria-label="Experiment name" data-testid="keep-name" prop:value=move || keep_name.get() on:input=move |ev| keep_name.set(event_target_value(&ev))/>
+                    <button data-testid="keep-button" on:click=keep>"Keep as experiment"</button>
+                </div>
+            </Show>
+            <Experiments refresh=refresh/>
+        </section>
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The experiments list with filter, selection, side-by-side comparison and exports.
+#[component]
+fn Experiments(
+    /// Bumped when an experiment was added.
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
+    let q = RwSignal::new(String::new());
+    let list = LocalResource::new(move || {
+        refresh.track();
+        let q = q.get();
+        async move { api::get_json(&format!("/api/experiments?q={}", crate::state::encode(&q))).await }
+    });
+    let selected = RwSignal::new(Vec::<String>::new());
+    let compared = LocalResource::new(move || {
+        let ids = selected.get();
+        async move {
+            let mut out = Vec::new();
+            for id in ids {
+                if let Ok(v) = api::get_json(&format!("/api/experiments/{id}")).await {
+                    out.push(v);
+                }
+            }
+            out
+        }
+    });
+    let fig = Signal::derive(move || {
+        let exps = compared.get()?;
+        let series: Vec<(String, Vec<String>, Vec<f64>)> = exps
+            .iter()
+            .map(|e| {
+                let rs = e["results"].as_array().cloned().unwrap_or_default();
+                let x = rs
+                    .iter()
+                    .map(|r| format!("{} · {}", r["tensor"].as_str().unwrap_or(""), r["format"].as_str().unwrap_or("")))
+                    .collect();
+                let y = rs.iter().map(|r| r["sqnr_db"].as_f64().unwrap_or(f64::NAN)).collect();
+                (e["name"].as_str().unwrap_or("").to_string(), x, y)
+            })
+            .collect();
+        (!series.is_empty()).then(|| charts::experiments_bars(&series, "SQNR (dB)"))
+    });
+    view! {
+        <h2>"Experiments"</h2>
+        <div class="row">
+            <input type="search" placeholder="filter by name or notes" aria-label="Filter experiments" data-testid="experiment-filter"
+                prop:value=move || q.get() on:input=move |ev| q.set(event_target_value(&ev))/>
+            {move || (!selected.get().is_empty()).then(|| view! {
+                <a class="button" data-testid="export-combined" href=format!("/api/experiments/export?format=csv&ids={}", selected.get().join(","))>"Export selected as CSV"</a>
+            })}
+        </div>
+        <div class="scroll">
+            <table class="data" data-testid="experiment-table">
+                <thead><tr><th>"compare"</th><th>"name"</th><th>"kind"</th><th>"results"</th><th>"link"</th><th>"export"</th></tr></thead>
+                <tbody>
+                    <Suspense fallback=|| view! { <tr><td colspan="6" class="muted">"Loading…"</td></tr> }>
+                        {move || list.get().map(|r| match r {
+                            Err(e) => view! { <tr><td colspan="6" class="bad">{e}</td></tr> }.into_any(),
+                            Ok(v) => {
+                                let items = v["experiments"].as_array().cloned().unwrap_or_default();
+                                if items.is_empty() {
+                                    return view! { <tr><td colspan="6" class="muted">"No experiments yet: keep a sweep or share an analysis."</td></tr> }.into_any();
+                                }
+                                items.into_iter().map(|e| {
+                                    let id = e["id"].as_str().unwrap_or_default().to_string();
+                                    let (id2, id3) = (id.clone(), id.clone());
+                                    view! { <tr>
+                                        <td><input type="checkbox" aria-label="Compare" prop:checked=move || selected.get().contains(&id2)
+                                            on:change=move |ev| { let on = event_target_checked(&ev); let id = id3.clone(); selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } }) }/></td>
+                                        <td class="name">{e["name"].as_str().unwrap_or("").to_string()}</td>
+                                        <td>{e["kind"].as_str().unwrap_or("").to_string()}</td>
+                                        <td>{e["result_count"].to_string()}</td>
+                                        <td><a href=e["share_url"].as_str().unwrap_or("#").to_string() target="_blank">"share link"</a></td>
+                                        <td><a data-testid="export-csv" href=format!("/api/experiments/{id}/export?format=csv")>"CSV"</a>" · "
+                                            <a href=format!("/api/experiments/{id}/export?format=parquet")>"Parquet"</a>" · "
+                                            <a href=format!("/api/experiments/{id}/export?format=json")>"JSON"</a></td>
+                                    </tr> }
+                                }).collect_view().into_any()
+                            }
+                        })}
+                    </Suspense>
+                </tbody>
+            </table>
+        </div>
+        <Suspense fallback=|| ()>
+            {move || compared.get().filter(|c| !c.is_empty()).map(|exps| view! {
+                <table class="data" data-testid="compare-experiments">
+                    <thead><tr><th>"experiment"</th><th>"results"</th><th>"mean SQNR dB"</th><th>"worst SQNR dB"</th><th>"mean bits/el"</th></tr></thead>
+                    <tbody>{exps.iter().map(|e| {
+                        let rs = e["results"].as_array().cloned().unwrap_or_default();
+                        let sq: Vec<f64> = rs.iter().filter_map(|r| r["sqnr_db"].as_f64()).collect();
+                        let bpe: Vec<f64> = rs.iter().filter_map(|r| r["bits_per_element"].as_f64()).collect();
+                        view! { <tr><td class="name">{e["name"].as_str().unwrap_or("").to_string()}</td><td>{rs.len()}</td>
+                            <td>{format!("{:.2}", mean(&sq))}</td><td>{format!("{:.2}", sq.iter().cloned().fold(f64::INFINITY, f64::min))}</td><td>{format!("{:.3}", mean(&bpe))}</td></tr> }
+                    }).collect_view()}</tbody>
+                </table>
+            })}
+        </Suspense>
+        <Show when=move || fig.get().is_some()><Chart testid="experiments-chart" name="experiments" fig=fig/></Show>
+    }
+}

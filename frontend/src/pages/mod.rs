@@ -1,0 +1,9 @@
+//! One module per tab, plus the read-only shared view.
+
+pub mod checkpoint;
+pub mod compare;
+pub mod explorer;
+pub mod jobs;
+pub mod shared;
+pub mod sparsity;
+pub mod start;

@@ -1,0 +1,240 @@
+//! Start: drop or choose a file (parsed in the page up to [`LOCAL_LIMIT`], uploaded with progress beyond),
+//! the example checkpoints the server has, and recent checkpoints and experiments.
+
+use crate::api;
+use crate::state::{Ckpt, Ctx, Tab, TensorInfo};
+use leptos::prelude::*;
+use serde_json::Value;
+use std::sync::Arc;
+use wasm_bindgen::JsCast;
+
+/// Files up to this size are read in the page and never leave the machine.
+pub const LOCAL_LIMIT: f64 = 100.0 * 1024.0 * 1024.0;
+
+/// Opens a checkpoint stored on the server.
+pub fn open_server(ctx: Ctx, id: String) {
+    leptos::task::spawn_local(async move {
+        ctx.busy.set(Some("Loading the checkpoint's catalogue…".into()));
+        let r = async {
+            let c = api::get_json(&format!("/api/checkpoints/{id}")).await?;
+            let t = api::get_json(&format!("/api/checkpoints/{id}/tensors")).await?;
+            Ok::<_, String>((c, t))
+        }
+        .await;
+        ctx.busy.set(None);
+        match r {
+            Ok((c, t)) => {
+                let tensors: Vec<TensorInfo> = t["tensors"].as_array().into_iter().flatten().map(tensor_info).collect();
+                let ckpt = Ckpt {
+                    name: c["name"].as_str().unwrap_or("checkpoint").to_string(),
+                    format: c["format"].as_str().unwrap_or("").to_string(),
+                    tensors,
+                    local: None,
+                    server_id: Some(id),
+                };
+                open(ctx, ckpt);
+            }
+            Err(e) => ctx.error.set(Some(format!("Could not open the checkpoint: {e}"))),
+        }
+    });
+}
+
+fn tensor_info(v: &Value) -> TensorInfo {
+    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    TensorInfo {
+        name: v["name"].as_str().unwrap_or_default().to_string(),
+        dtype: v["dtype"].as_str().unwrap_or_default().to_string(),
+        shape: v["shape"].as_array().into_iter().flatten().filter_map(|d| d.as_u64().map(|d| d as usize)).collect(),
+        numel: v["numel"].as_u64().unwrap_or(0) as usize,
+        min: f("min"),
+        max: f("max"),
+        std: f("std"),
+        sparsity: f("sparsity"),
+    }
+}
+
+/// Makes `ckpt` the open checkpoint and selects a tensor (the one in the URL if it has it).
+pub fn open(ctx: Ctx, ckpt: Ckpt) {
+    let keep = ctx.tensor.get_untracked().filter(|t| ckpt.tensors.iter().any(|x| &x.name == t));
+    let pick = keep.or_else(|| crate::compute::default_tensor(&ckpt.tensors));
+    ctx.missing_local.set(None);
+    ctx.error.set(None);
+    ctx.data.set(None);
+    ctx.ckpt.set(Some(Arc::new(ckpt)));
+    ctx.tensor.set(pick);
+    if ctx.tab.get_untracked() == Tab::Start {
+        ctx.tab.set(Tab::Explorer);
+    }
+}
+
+/// Reads a dropped or chosen file: in the page when small, through the server when large.
+pub fn open_file(ctx: Ctx, file: web_sys::File) {
+    leptos::task::spawn_local(async move {
+        let name = file.name();
+        let size = file.size();
+        ctx.error.set(None);
+        ctx.busy.set(Some(format!("Reading {name}…")));
+        let buf = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+            Ok(b) => js_sys::Uint8Array::new(&b).to_vec(),
+            Err(_) => {
+                ctx.busy.set(None);
+                ctx.error.set(Some(format!("{name}: the browser could not read the file")));
+                return;
+            }
+        };
+        if size > LOCAL_LIMIT {
+            ctx.busy.set(None);
+            if let Some(id) = upload(ctx, &name, &buf).await {
+                open_server(ctx, id);
+            }
+            return;
+        }
+        api::yield_now().await;
+        let parsed = crate::compute::parse_local(&buf);
+        ctx.busy.set(None);
+        match parsed {
+            Ok((format, tensors)) => {
+                open(ctx, Ckpt { name, format, tensors, local: Some(Arc::new(buf)), server_id: None });
+            }
+            Err(e) => ctx.error.set(Some(format!("{name}: {e}"))),
+        }
+    });
+}
+
+/// Uploads bytes as a checkpoint with the progress banner; the server's id, or the error shown.
+pub async fn upload(ctx: Ctx, name: &str, bytes: &[u8]) -> Option<String> {
+    ctx.upload.set(Some(0.0));
+    let r = api::upload(name, bytes, move |p| ctx.upload.set(Some(p))).await;
+    ctx.upload.set(None);
+    match r {
+        Ok(v) => v["id"].as_str().map(str::to_string),
+        Err(e) => {
+            ctx.error.set(Some(format!("{name}: {e}")));
+            None
+        }
+    }
+}
+
+/// Makes sure the open checkpoint is on the server (uploading a local one once) and returns its id.
+pub async fn ensure_on_server(ctx: Ctx) -> Option<String> {
+    let c = ctx.ckpt.get_untracked()?;
+    if let Some(id) = &c.server_id {
+        return Some(id.clone());
+    }
+    let bytes = c.local.clone()?;
+    let id = upload(ctx, &c.name, &bytes).await?;
+    let mut updated = (*c).clone();
+    updated.server_id = Some(id.clone());
+    ctx.ckpt.set(Some(Arc::new(updated)));
+    Some(id)
+}
+
+#[component]
+pub fn Start() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let examples = LocalResource::new(|| api::get_json("/api/examples"));
+    let checkpoints = LocalResource::new(|| api::get_json("/api/checkpoints"));
+    let experiments = LocalResource::new(|| api::get_json("/api/experiments"));
+    let dragging = RwSignal::new(false);
+    let on_change = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(f) = input.files().and_then(|l| l.get(0)) {
+            open_file(ctx, f);
+        }
+        input.set_value("");
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        if let Some(f) = ev.data_transfer().and_then(|d| d.files()).and_then(|l| l.get(0)) {
+            open_file(ctx, f);
+        }
+    };
+    let load_example = move |name: String| {
+        leptos::task::spawn_local(async move {
+            ctx.busy.set(Some(format!("Adding the example {name} to the server…")));
+            let r = api::post_json(&format!("/api/examples/{}", crate::state::encode(&name)), &Value::Null).await;
+            ctx.busy.set(None);
+            match r {
+                Ok(v) => open_server(ctx, v["id"].as_str().unwrap_or_default().to_string()),
+                Err(e) => ctx.error.set(Some(format!("{name}: {e}"))),
+            }
+        });
+    };
+    view! {
+        <section class="start">
+            <div class="drop" class:over=move || dragging.get()
+                on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dragging.set(true); }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=on_drop>
+                <p><strong>"Drop a checkpoint or tensor here"</strong></p>
+                <p class="muted">"safetensors, .npy, .npz, ONNX, PyTorch .pt/.pth. Files up to 100 MB are read in this page and never leave your machine; larger ones are uploaded to this lowbit server."</p>
+                <label class="button">"Choose a file"
+                    <input type="file" data-testid="file-input" class="visually-hidden" on:change=on_change/>
+                </label>
+            </div>
+            <div class="cols">
+                <div>
+                    <h2>"Examples"</h2>
+                    <ul class="list" data-testid="example-list">
+                        <Suspense fallback=|| view! { <li class="muted">"Loading…"</li> }>
+                            {move || examples.get().map(|r| match r {
+                                Ok(v) => {
+                                    let items: Vec<Value> = v["examples"].as_array().cloned().unwrap_or_default();
+                                    if items.is_empty() {
+                                        return view! { <li class="muted">"No example files on this server (scripts/fetch-data.sh fetches them)."</li> }.into_any();
+                                    }
+                                    items.into_iter().map(|e| {
+                                        let name = e["name"].as_str().unwrap_or_default().to_string();
+                                        let n2 = name.clone();
+                                        view! { <li><button class="link" on:click=move |_| load_example(n2.clone())>{name.clone()}</button>
+                                            <span class="muted">{format!(" {} · {}", e["description"].as_str().unwrap_or(""), size(e["size_bytes"].as_f64().unwrap_or(0.0)))}</span></li> }
+                                    }).collect_view().into_any()
+                                }
+                                Err(e) => view! { <li class="muted">{format!("The server is not reachable: {e}")}</li> }.into_any(),
+                            })}
+                        </Suspense>
+                    </ul>
+                </div>
+                <div>
+                    <h2>"Recent checkpoints"</h2>
+                    <ul class="list" data-testid="checkpoint-list">
+                        <Suspense fallback=|| ()>
+                            {move || checkpoints.get().and_then(|r| r.ok()).map(|v| {
+                                let items: Vec<Value> = v["checkpoints"].as_array().cloned().unwrap_or_default();
+                                if items.is_empty() { return view! { <li class="muted">"None yet."</li> }.into_any(); }
+                                items.into_iter().take(12).map(|c| {
+                                    let id = c["id"].as_str().unwrap_or_default().to_string();
+                                    view! { <li><button class="link" on:click=move |_| open_server(ctx, id.clone())>{c["name"].as_str().unwrap_or("?").to_string()}</button>
+                                        <span class="muted">{format!(" {} · {} tensors", c["format"].as_str().unwrap_or(""), c["tensor_count"])}</span></li> }
+                                }).collect_view().into_any()
+                            })}
+                        </Suspense>
+                    </ul>
+                    <h2>"Recent experiments"</h2>
+                    <ul class="list">
+                        <Suspense fallback=|| ()>
+                            {move || experiments.get().and_then(|r| r.ok()).map(|v| {
+                                let items: Vec<Value> = v["experiments"].as_array().cloned().unwrap_or_default();
+                                if items.is_empty() { return view! { <li class="muted">"None yet."</li> }.into_any(); }
+                                items.into_iter().take(12).map(|e| view! {
+                                    <li><a href=e["share_url"].as_str().unwrap_or("#").to_string()>{e["name"].as_str().unwrap_or("?").to_string()}</a>
+                                    <span class="muted">{format!(" {} · {} results", e["kind"].as_str().unwrap_or(""), e["result_count"])}</span></li>
+                                }).collect_view().into_any()
+                            })}
+                        </Suspense>
+                    </ul>
+                </div>
+            </div>
+        </section>
+    }
+}
+
+fn size(b: f64) -> String {
+    if b >= 1e6 { format!("{:.1} MB", b / 1e6) } else { format!("{:.0} KB", b / 1e3) }
+}
+
+/// The element that fired an event, typed.
+fn event_target<T: JsCast>(ev: &leptos::ev::Event) -> T {
+    ev.target().expect("an event has a target").unchecked_into()
+}

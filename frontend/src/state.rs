@@ -1,0 +1,411 @@
+//! The app's shared state and how it maps to the URL, so copying the address reproduces the view.
+
+use leptos::prelude::*;
+use lowbit_core::quant::QuantSpec;
+use std::sync::Arc;
+
+/// The tabs, in the order the tab bar shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Start,
+    Checkpoint,
+    Explorer,
+    Compare,
+    Sparsity,
+    Jobs,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [Tab::Start, Tab::Checkpoint, Tab::Explorer, Tab::Compare, Tab::Sparsity, Tab::Jobs];
+    pub fn key(self) -> &'static str {
+        match self {
+            Tab::Start => "start",
+            Tab::Checkpoint => "checkpoint",
+            Tab::Explorer => "explorer",
+            Tab::Compare => "compare",
+            Tab::Sparsity => "sparsity",
+            Tab::Jobs => "jobs",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Start => "Start",
+            Tab::Checkpoint => "Checkpoint",
+            Tab::Explorer => "Tensor explorer",
+            Tab::Compare => "Format comparison",
+            Tab::Sparsity => "Sparsity & hardware",
+            Tab::Jobs => "Jobs & experiments",
+        }
+    }
+    fn from_key(k: &str) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|t| t.key() == k)
+    }
+}
+
+/// The quantization controls, in the CLI's vocabulary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub format: String,
+    pub bits: u32,
+    /// `tensor`, `channel` or `vector`.
+    pub gran: String,
+    /// V for vector granularity.
+    pub vsize: usize,
+    pub clip: String,
+    /// Two-level VS-Quant scale bits M; 0 = single-level float scales.
+    pub scale_bits: u32,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Self { format: "int".into(), bits: 4, gran: "channel".into(), vsize: 16, clip: "octav".into(), scale_bits: 0 }
+    }
+}
+
+impl Spec {
+    /// Whether the format takes a bit width (the others have theirs in the name).
+    pub fn has_bits(&self) -> bool {
+        matches!(self.format.as_str(), "int" | "uint" | "int-asym")
+    }
+    pub fn granularity(&self) -> String {
+        match self.gran.as_str() {
+            "tensor" => "tensor".into(),
+            "vector" => format!("vector:{}", self.vsize),
+            _ => "channel:0".into(),
+        }
+    }
+    pub fn quant_spec(&self) -> QuantSpec {
+        QuantSpec {
+            format: self.format.clone(),
+            bits: self.has_bits().then_some(self.bits),
+            granularity: Some(self.granularity()),
+            clip: Some(self.clip.clone()),
+            scale_bits: (self.scale_bits > 0).then_some(self.scale_bits),
+            ..QuantSpec::default()
+        }
+    }
+    /// The inverse of [`Spec::quant_spec`], for specs read back from an experiment.
+    pub fn from_quant_spec(q: &QuantSpec) -> Spec {
+        let d = Spec::default();
+        let g = q.granularity.clone().unwrap_or_else(|| "tensor".into());
+        let (gran, vsize) = match g.split_once(':') {
+            Some(("vector", v)) => ("vector".to_string(), v.parse().unwrap_or(d.vsize)),
+            Some(("channel", _)) => ("channel".to_string(), d.vsize),
+            _ if g == "channel" => ("channel".to_string(), d.vsize),
+            _ => ("tensor".to_string(), d.vsize),
+        };
+        Spec {
+            format: q.format.clone(),
+            bits: q.bits.unwrap_or(d.bits),
+            gran,
+            vsize,
+            clip: q.clip.clone().unwrap_or_else(|| "max".into()),
+            scale_bits: q.scale_bits.unwrap_or(0),
+        }
+    }
+    /// A short label: `int4 channel octav`.
+    pub fn label(&self) -> String {
+        let f = if self.has_bits() { format!("{}{}", self.format, self.bits) } else { self.format.clone() };
+        let m = if self.scale_bits > 0 { format!(" M={}", self.scale_bits) } else { String::new() };
+        format!("{f} {} {}{m}", self.granularity(), self.clip)
+    }
+    /// A format change keeps the other controls where they still apply and moves them where they do not:
+    /// block formats need vector granularity and their own scales; float grids cannot use OCTAV/ACIQ/KL.
+    pub fn with_format(&self, format: &str) -> Spec {
+        let mut s = self.clone();
+        s.format = format.to_string();
+        match format {
+            f if f.starts_with("mx") => {
+                s.gran = "vector".into();
+                s.vsize = 32;
+                s.clip = "max".into();
+            }
+            "nvfp4" => {
+                s.gran = "vector".into();
+                s.vsize = 16;
+                s.clip = "max".into();
+            }
+            "ternary" => s.clip = "max".into(),
+            f if (f.starts_with("fp") || f.starts_with("bf"))
+                && !matches!(s.clip.as_str(), "max" | "mse")
+                && !s.clip.starts_with("percentile") =>
+            {
+                s.clip = "mse".into()
+            }
+            _ => {}
+        }
+        if !s.has_bits() {
+            s.scale_bits = 0;
+        }
+        s
+    }
+}
+
+/// One tensor of the open checkpoint, with its statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub numel: usize,
+    pub min: f64,
+    pub max: f64,
+    pub std: f64,
+    pub sparsity: f64,
+}
+
+/// The open checkpoint: parsed in the page (`local` holds the file's bytes), stored on the server
+/// (`server_id`), or both once a local file has been uploaded for a sweep or a share.
+#[derive(Debug, Clone)]
+pub struct Ckpt {
+    pub name: String,
+    pub format: String,
+    pub tensors: Vec<TensorInfo>,
+    pub local: Option<Arc<Vec<u8>>>,
+    pub server_id: Option<String>,
+}
+
+impl PartialEq for Ckpt {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.server_id == o.server_id
+            && self.tensors.len() == o.tensors.len()
+            && self.local.as_ref().map(|b| b.len()) == o.local.as_ref().map(|b| b.len())
+    }
+}
+
+/// The values of the selected tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorData {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Shared state, provided once by `App` and read with `expect_context::<Ctx>()`.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub tab: RwSignal<Tab>,
+    pub ckpt: RwSignal<Option<Arc<Ckpt>>>,
+    pub tensor: RwSignal<Option<String>>,
+    pub data: RwSignal<Option<Arc<TensorData>>>,
+    pub spec: RwSignal<Spec>,
+    /// A message naming what went wrong (bad file, server error); shown until dismissed or replaced.
+    pub error: RwSignal<Option<String>>,
+    /// What is being loaded or computed, for the progress banner.
+    pub busy: RwSignal<Option<String>>,
+    /// Upload progress in [0, 1] while a file goes to the server.
+    pub upload: RwSignal<Option<f64>>,
+    /// A local file named in the URL that has to be dropped again after a reload.
+    pub missing_local: RwSignal<Option<String>>,
+    /// The last finished job, for keeping it as an experiment.
+    pub job: RwSignal<Option<serde_json::Value>>,
+}
+
+impl Ctx {
+    pub fn new() -> Self {
+        Self {
+            tab: RwSignal::new(Tab::Start),
+            ckpt: RwSignal::new(None),
+            tensor: RwSignal::new(None),
+            data: RwSignal::new(None),
+            spec: RwSignal::new(Spec::default()),
+            error: RwSignal::new(None),
+            busy: RwSignal::new(None),
+            upload: RwSignal::new(None),
+            missing_local: RwSignal::new(None),
+            job: RwSignal::new(None),
+        }
+    }
+
+    /// Reads the view from the address bar (on start).
+    pub fn restore_from_url(&self) {
+        let u = UrlState::from_query(&location_search());
+        if let Some(t) = u.tab {
+            self.tab.set(t);
+        }
+        self.spec.set(u.spec);
+        if let Some(t) = u.tensor {
+            self.tensor.set(Some(t));
+        }
+        if let Some(id) = u.ckpt {
+            crate::pages::start::open_server(*self, id);
+        } else if let Some(f) = u.local {
+            self.missing_local.set(Some(f));
+        }
+    }
+
+    /// Writes the view into the address bar (replacing, so Back leaves the app rather than undoing a slider).
+    pub fn write_url(&self) {
+        let ckpt = self.ckpt.get();
+        let u = UrlState {
+            tab: Some(self.tab.get()),
+            ckpt: ckpt.as_ref().and_then(|c| c.server_id.clone()),
+            local: ckpt.as_ref().filter(|c| c.server_id.is_none()).map(|c| c.name.clone()),
+            tensor: self.tensor.get(),
+            spec: self.spec.get(),
+        };
+        if let Some(w) = web_sys::window()
+            && let Ok(h) = w.history()
+        {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("/?{}", u.to_query())));
+        }
+    }
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The part of the state that lives in the URL.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UrlState {
+    pub tab: Option<Tab>,
+    pub ckpt: Option<String>,
+    pub local: Option<String>,
+    pub tensor: Option<String>,
+    pub spec: Spec,
+}
+
+impl UrlState {
+    pub fn to_query(&self) -> String {
+        let s = &self.spec;
+        let mut q: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = self.tab {
+            q.push(("tab", t.key().into()));
+        }
+        if let Some(c) = &self.ckpt {
+            q.push(("ckpt", c.clone()));
+        }
+        if let Some(l) = &self.local {
+            q.push(("local", l.clone()));
+        }
+        if let Some(t) = &self.tensor {
+            q.push(("tensor", t.clone()));
+        }
+        q.push(("format", s.format.clone()));
+        q.push(("bits", s.bits.to_string()));
+        q.push(("gran", s.gran.clone()));
+        q.push(("v", s.vsize.to_string()));
+        q.push(("clip", s.clip.clone()));
+        if s.scale_bits > 0 {
+            q.push(("sb", s.scale_bits.to_string()));
+        }
+        q.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+    }
+
+    pub fn from_query(q: &str) -> UrlState {
+        let mut u = UrlState::default();
+        for pair in q.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = decode(v);
+            let s = &mut u.spec;
+            match k {
+                "tab" => u.tab = Tab::from_key(&v),
+                "ckpt" => u.ckpt = Some(v),
+                "local" => u.local = Some(v),
+                "tensor" => u.tensor = Some(v),
+                "format" => s.format = v,
+                "bits" => s.bits = v.parse().unwrap_or(s.bits),
+                "gran" => s.gran = v,
+                "v" => s.vsize = v.parse().unwrap_or(s.vsize),
+                "clip" => s.clip = v,
+                "sb" => s.scale_bits = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        u
+    }
+}
+
+/// Percent-encoding of everything but unreserved characters.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn location_search() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+/// The share id when the page is `/e/{share}`.
+pub fn shared_path() -> Option<String> {
+    let p = web_sys::window()?.location().pathname().ok()?;
+    let id = p.strip_prefix("/e/")?.trim_end_matches('/');
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_round_trips_the_view() {
+        let u = UrlState {
+            tab: Some(Tab::Compare),
+            ckpt: Some("abc".into()),
+            local: None,
+            tensor: Some("encoder.layer.0/attn weight&x".into()),
+            spec: Spec {
+                format: "int".into(),
+                bits: 3,
+                gran: "vector".into(),
+                vsize: 64,
+                clip: "percentile:99.9".into(),
+                scale_bits: 6,
+            },
+        };
+        assert_eq!(UrlState::from_query(&format!("?{}", u.to_query())), u);
+    }
+
+    #[test]
+    fn a_spec_survives_the_quant_spec_round_trip() {
+        for s in [Spec::default(), Spec::default().with_format("mxfp4"), Spec::default().with_format("fp8-e4m3")] {
+            assert_eq!(Spec::from_quant_spec(&s.quant_spec()), s);
+            s.quant_spec().resolve().expect("the controls always make a valid configuration");
+        }
+    }
+
+    #[test]
+    fn broken_percent_escapes_are_kept_literally() {
+        assert_eq!(decode("a%2"), "a%2");
+        assert_eq!(decode("%zz%41"), "%zzA");
+    }
+}

@@ -1,0 +1,57 @@
+//! The example checkpoints of `shared/spec/DATA.md` that this machine has fetched (scripts/fetch-data.sh puts
+//! them in `data/`): listed, and added to the catalogue in one click through the same path as uploads.
+//! Only these fixed names are served; no request names a file.
+
+use super::checkpoints::ingest;
+use crate::error::{ApiError, ApiResult};
+use crate::serve::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+/// (name, file in the examples folder, what it is).
+const EXAMPLES: [(&str, &str, &str); 4] = [
+    ("minilm", "minilm.safetensors", "all-MiniLM-L6-v2, 22.7 M parameters (safetensors)"),
+    ("digit-cnn", "digit_cnn.pth", "an MNIST digit CNN (PyTorch zip)"),
+    ("ppocr-cls", "ppocr_cls.onnx", "PP-OCR text direction classifier (ONNX)"),
+    ("minilm-int8", "minilm_int8.onnx", "MiniLM quantized to INT8 (ONNX)"),
+];
+
+async fn list(State(s): State<AppState>) -> Json<Value> {
+    let mut out = Vec::new();
+    for (name, file, description) in EXAMPLES {
+        if let Ok(m) = tokio::fs::metadata(s.examples_dir.join(file)).await {
+            out.push(json!({"name": name, "file": file, "description": description, "size_bytes": m.len()}));
+        }
+    }
+    Json(json!({"examples": out}))
+}
+
+async fn add(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (_, file, _) = EXAMPLES.iter().find(|e| e.0 == name).ok_or_else(|| {
+        ApiError::NotFound(format!("no example `{name}` (known: minilm, digit-cnn, ppocr-cls, minilm-int8)"))
+    })?;
+    let f = tokio::fs::File::open(s.examples_dir.join(file)).await.map_err(|_| {
+        ApiError::NotFound(format!("example `{name}` is not on this server (run scripts/fetch-data.sh)"))
+    })?;
+    let chunks = futures_util::stream::unfold(f, |mut f| async move {
+        let mut buf = vec![0u8; 1 << 20];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(format!("cannot read the example: {e}")), f)),
+        }
+    });
+    ingest(&s, &name, Box::pin(chunks)).await
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/examples", get(list)).route("/api/examples/{name}", post(add))
+}
