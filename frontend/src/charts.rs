@@ -1,7 +1,7 @@
 //! Plotly figure specs (`{data, layout}` as JSON) for every chart of the dashboard. Built from core's
 //! results by the pages, drawn by [`crate::components::chart::Chart`].
 
-use crate::compute::{CompareRow, Explore, Heat};
+use crate::compute::{CompareRow, Curve, Heat};
 use lowbit_core::stats::Histogram;
 use serde_json::{Value, json};
 
@@ -21,56 +21,65 @@ pub fn method_colour(m: &str) -> &'static str {
 
 fn layout(title: &str, x: &str, y: &str, ylog: bool) -> Value {
     json!({
-        "title": {"text": title, "font": {"size": 14}},
+        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
         "margin": {"l": 56, "r": 16, "t": 36, "b": 44},
         "xaxis": {"title": {"text": x}},
         "yaxis": {"title": {"text": y}, "type": if ylog { "log" } else { "linear" }},
         "showlegend": true,
-        "legend": {"orientation": "h", "y": -0.25},
-        "height": 320,
+        "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"},
+        "height": 360,
     })
 }
 
 /// Histogram of the values (log count axis) with a pair of lines at ±clip for every method on the curve.
-pub fn histogram(h: &Histogram, e: Option<&Explore>) -> Value {
-    let centres: Vec<f64> = h.edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
-    let width = h.edges.get(1).zip(h.edges.first()).map_or(1.0, |(b, a)| b - a);
-    let mut data = vec![json!({"type": "bar", "x": centres, "y": h.counts, "width": width, "name": "values",
-        "marker": {"color": "#4e79a7", "opacity": 0.75}})];
+pub fn histogram(h: &Histogram, c: Option<&Curve>) -> Value {
+    // One filled step line rather than a bar per bin: the same picture, drawn as a single path (redraws on
+    // every control change stay cheap).
+    let mut xs = Vec::with_capacity(2 * h.counts.len());
+    let mut ys = Vec::with_capacity(2 * h.counts.len());
+    for (w, &c) in h.edges.windows(2).zip(&h.counts) {
+        // A log axis has no place for 0: empty bins sit just below 1.
+        let y = if c == 0 { 0.5 } else { c as f64 };
+        xs.extend([w[0], w[1]]);
+        ys.extend([y, y]);
+    }
+    let mut data =
+        vec![json!({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "values", "fill": "tozeroy",
+        "line": {"color": "#4e79a7", "width": 1}, "fillcolor": "rgba(78,121,167,0.55)"})];
     let top = h.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-    if let Some(e) = e
-        && let Some(c) = &e.curve
-    {
-        for m in &c.markers {
-            let clip = m.ratio * e.amax;
-            let colour = method_colour(&m.method);
-            data.push(json!({"type": "scatter", "mode": "lines", "name": format!("{} ±{}", m.method, crate::compute::fmt_num(clip)),
+    let mut title = "Values (log count) and each method's clip";
+    if let Some(c) = c {
+        if c.per_group {
+            title = "Values (log count) and each method's typical clip (ratio × mean group max)";
+        }
+        for (m, clip) in &c.thresholds {
+            data.push(
+                json!({"type": "scatter", "mode": "lines", "name": format!("{m} ±{}", crate::compute::fmt_num(*clip)),
                 "x": [-clip, -clip, null, clip, clip], "y": [0.8, top * 2.0, null, 0.8, top * 2.0],
-                "line": {"color": colour, "width": 2, "dash": if m.method == "max" { "dot" } else { "solid" }}}));
+                "line": {"color": method_colour(m), "width": 2, "dash": if m == "max" { "dot" } else { "solid" }}}),
+            );
         }
     }
-    let mut l = layout("Values (log count) and each method's clip", "value", "count", true);
-    l["bargap"] = json!(0);
+    let mut l = layout(title, "value", "count", true);
+    l["yaxis"]["range"] = json!([-0.35, (top * 2.0).log10()]);
     json!({"data": data, "layout": l})
 }
 
-/// MSE against clip ratio, with every method's marker and the chosen configuration's own point.
-pub fn curve(e: &Explore, chosen: &str) -> Value {
-    let Some(c) = &e.curve else {
+/// MSE against clip ratio, with every method's marker; the chosen method's is a star.
+pub fn curve(c: &Curve, chosen: &str) -> Value {
+    let Some(cc) = &c.curve else {
         return json!({"data": [], "layout": layout("No clipping curve for this format", "clip / max", "MSE", true)});
     };
-    let mut data = vec![json!({"type": "scatter", "mode": "lines", "x": c.ratios, "y": c.mse, "name": "MSE(r)",
+    let mut data = vec![json!({"type": "scatter", "mode": "lines", "x": cc.ratios, "y": cc.mse, "name": "MSE(r)",
         "line": {"color": "#9aa0a6"}})];
-    for m in &c.markers {
+    for m in &cc.markers {
         let is_chosen = m.method == chosen;
         data.push(json!({"type": "scatter", "mode": "markers", "x": [m.ratio], "y": [m.mse], "name": m.method,
             "marker": {"color": method_colour(&m.method), "size": if is_chosen { 14 } else { 9 },
                        "symbol": if is_chosen { "star" } else { "circle" }}}));
     }
-    let note = if e.curve_elements
-        < e.result["shape"].as_array().map_or(0, |s| s.iter().filter_map(Value::as_u64).product::<u64>() as usize)
-    {
-        format!("Clipping curve (on {} sampled elements)", e.curve_elements)
+    let note = if c.elements < c.total {
+        format!("Clipping curve (on {} of {} elements, whole rows)", c.elements, c.total)
     } else {
         "Clipping curve".to_string()
     };

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// The clipping curve and the method markers are computed on at most this many elements (whole rows), so a
 /// control change on a large tensor stays interactive; the quantization itself always uses every element.
-pub const CURVE_SAMPLE: usize = 32 * 1024;
+pub const CURVE_SAMPLE: usize = 8 * 1024;
 /// Points of the clipping curve.
 pub const CURVE_POINTS: usize = 40;
 /// Bins of the explorer's histogram.
@@ -80,13 +80,22 @@ pub struct Explore {
     pub bits_per_element: f64,
     /// The clip, or the range of clips for per-channel/vector.
     pub clip_text: String,
-    pub curve: Option<ClipCurve>,
-    /// Elements the curve was computed on.
-    pub curve_elements: usize,
-    /// max |x| of the whole tensor: the clip lines are ratio × this.
-    pub amax: f64,
     /// The chosen method's clips as a grid (rows × groups per row), shown as a heatmap.
     pub scales: Option<Heat>,
+}
+
+/// The clipping curve of a format and granularity (it does not depend on the chosen clip method, so
+/// switching methods does not recompute it), and where each method's clip lands on the values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub curve: Option<ClipCurve>,
+    /// Elements the curve was computed on, and in the whole tensor.
+    pub elements: usize,
+    pub total: usize,
+    /// (method, clip) to draw on the histogram: ratio × max |x| per tensor, ratio × the mean group max for
+    /// finer granularity (then it is the typical clip, not every group's).
+    pub thresholds: Vec<(String, f64)>,
+    pub per_group: bool,
 }
 
 /// A grid of values for a heatmap.
@@ -97,13 +106,11 @@ pub struct Heat {
     pub row_step: usize,
 }
 
-/// Quantizes the whole tensor as `spec` says, and the clipping curve on a row sample.
+/// Quantizes the whole tensor as `spec` says.
 pub fn explore(d: &TensorData, spec: &QuantSpec) -> Result<Explore, String> {
     let cfg = spec.resolve().map_err(|e| e.to_string())?;
     let a = quant::analyze(&d.values, &d.shape, &cfg).map_err(|e| e.to_string())?;
     let result = lowbit_core::report::result_json(&d.name, &d.shape, &cfg, &a);
-    let (sx, sshape) = lowbit_core::sample::row_sample(&d.values, &d.shape, CURVE_SAMPLE);
-    let curve = clip_curve(&sx, &sshape, &cfg, CURVE_POINTS).ok();
     let clips = &a.output.clips;
     let clip_text = match clips.len() {
         0 => "—".into(),
@@ -114,18 +121,35 @@ pub fn explore(d: &TensorData, spec: &QuantSpec) -> Result<Explore, String> {
         }
     };
     let scales = (clips.len() > 1).then(|| heat(&d.shape, cfg.granularity, clips)).flatten();
-    let amax = d.values.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
     Ok(Explore {
         result,
         mse: a.metrics.mse,
         sqnr_db: a.metrics.sqnr_db,
         bits_per_element: a.output.bits_per_element(),
         clip_text,
-        curve,
-        curve_elements: sx.len(),
-        amax,
         scales,
     })
+}
+
+/// The clipping curve and every method's marker, on at most [`CURVE_SAMPLE`] elements taken as whole rows.
+pub fn curve(d: &TensorData, spec: &QuantSpec) -> Result<Curve, String> {
+    let cfg = spec.resolve().map_err(|e| e.to_string())?;
+    let (sx, sshape) = lowbit_core::sample::row_sample(&d.values, &d.shape, CURVE_SAMPLE);
+    let curve = clip_curve(&sx, &sshape, &cfg, CURVE_POINTS).ok();
+    let per_group = cfg.granularity != lowbit_core::granularity::Granularity::Tensor;
+    let base = if per_group {
+        let maxes = quant::quantize(&sx, &sshape, &cfg.with_clip(lowbit_core::clip::ClipMethod::Max))
+            .map(|o| o.clips)
+            .unwrap_or_default();
+        maxes.iter().map(|&m| m as f64).sum::<f64>() / maxes.len().max(1) as f64
+    } else {
+        d.values.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64
+    };
+    let thresholds = curve
+        .as_ref()
+        .map(|c| c.markers.iter().map(|m| (m.method.clone(), m.ratio * base)).collect())
+        .unwrap_or_default();
+    Ok(Curve { curve, elements: sx.len(), total: d.values.len(), thresholds, per_group })
 }
 
 fn heat(shape: &[usize], g: lowbit_core::granularity::Granularity, clips: &[f32]) -> Option<Heat> {
@@ -318,9 +342,18 @@ mod tests {
         assert_eq!((e.mse, e.sqnr_db), (a.metrics.mse, a.metrics.sqnr_db));
         let heat = e.scales.expect("per-channel clips make a heatmap");
         assert_eq!((heat.z.len(), heat.z[0].len()), (64, 1));
-        let c = e.curve.expect("a curve");
-        assert_eq!(c.ratios.len(), CURVE_POINTS);
-        assert!(c.markers.iter().any(|m| m.method == "octav"));
+        let c = curve(&d, &spec).unwrap();
+        assert!(c.per_group);
+        let cc = c.curve.expect("a curve");
+        assert_eq!(cc.ratios.len(), CURVE_POINTS);
+        let octav = cc.markers.iter().find(|m| m.method == "octav").expect("an OCTAV marker");
+        // The histogram line sits at the typical per-channel clip: between the smallest and largest clip.
+        let (_, t) = c.thresholds.iter().find(|(m, _)| m == "octav").unwrap();
+        let clips: Vec<f64> = e.result["clips"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(
+            clips.iter().cloned().fold(f64::INFINITY, f64::min) < *t && *t < clips.iter().cloned().fold(0.0, f64::max)
+        );
+        assert!(octav.ratio > 0.3 && octav.ratio < 1.0);
     }
 
     #[test]
@@ -328,7 +361,8 @@ mod tests {
         let d = gaussian(1024, 1024);
         let spec: QuantSpec = serde_json::from_str(r#"{"format":"int","bits":4,"granularity":"vector:16"}"#).unwrap();
         let e = explore(&d, &spec).unwrap();
-        assert_eq!(e.curve_elements, CURVE_SAMPLE);
+        let c = curve(&d, &spec).unwrap();
+        assert_eq!((c.elements, c.total), (CURVE_SAMPLE, 1 << 20));
         let heat = e.scales.unwrap();
         assert_eq!((heat.z.len(), heat.z[0].len(), heat.row_step), (256, 64, 4));
     }

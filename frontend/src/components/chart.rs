@@ -44,7 +44,7 @@ pub fn draw(div: &web_sys::HtmlElement, fig: &Value, theme: &str) {
     layout["plot_bgcolor"] = Value::from("rgba(0,0,0,0)");
     layout["font"] = serde_json::json!({"color": theme_colour(), "family": "system-ui, sans-serif", "size": 12});
     layout["datarevision"] = Value::from(theme);
-    let config = serde_json::json!({"responsive": true, "displaylogo": false});
+    let config = serde_json::json!({"responsive": true, "displaylogo": false, "displayModeBar": false});
     let t0 = crate::api::now_ms();
     let drawn = plotly_react(div, &to_js(&fig["data"]), &to_js(&layout), &to_js(&config));
     crate::api::record_ms(

@@ -23,11 +23,29 @@ pub fn Explorer(
         crate::api::record_ms("lowbitComputeMs", crate::api::now_ms() - t0);
         r
     });
-    let ok = move || explore.get().and_then(|r| r.ok());
-    let hist_fig = Signal::derive(move || hist.get().map(|h| charts::histogram(&h, ok().as_ref())));
-    let curve_fig = Signal::derive(move || ok().map(|e| charts::curve(&e, &ctx.spec.get().clip)));
-    let heat_fig = Signal::derive(move || ok().and_then(|e| e.scales.map(|h| charts::scales(&h))));
-    let num = move |f: fn(&compute::Explore) -> String| move || ok().map_or("—".to_string(), |e| f(&e));
+    // The curve depends on format and granularity, not on the chosen clip method.
+    let curve_key = Memo::new(move |_| {
+        let mut s = ctx.spec.get();
+        s.clip = "max".into();
+        s.quant_spec()
+    });
+    let curve = Memo::new(move |_| {
+        let spec = curve_key.get();
+        let t0 = crate::api::now_ms();
+        let r = ctx.data.get().and_then(|d| compute::curve(&d, &spec).ok());
+        crate::api::record_ms("lowbitCurveMs", crate::api::now_ms() - t0);
+        r
+    });
+    // Read in place: the result holds every group's clip, so a clone per number shown would add up.
+    let with_ok = move |f: &dyn Fn(&compute::Explore) -> String| {
+        explore.with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).map(f))
+    };
+    let hist_fig = Signal::derive(move || hist.get().map(|h| charts::histogram(&h, curve.get().as_ref())));
+    let curve_fig = Signal::derive(move || curve.get().map(|c| charts::curve(&c, &ctx.spec.get().clip)));
+    let heat_fig = Signal::derive(move || {
+        explore.with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).and_then(|e| e.scales.as_ref().map(charts::scales)))
+    });
+    let num = move |f: fn(&compute::Explore) -> String| move || with_ok(&f).unwrap_or_else(|| "—".to_string());
     view! {
         <section>
             <div class="row">
@@ -45,7 +63,10 @@ pub fn Explorer(
                 <div><dt>"MSE"</dt><dd data-testid="mse-value">{num(|e| fmt_num(e.mse))}</dd></div>
                 <div><dt>"SQNR (dB)"</dt><dd data-testid="sqnr-value">{num(|e| format!("{:.2}", e.sqnr_db))}</dd></div>
                 <div><dt>"bits / element"</dt><dd data-testid="bpe-value">{num(|e| format!("{:.3}", e.bits_per_element))}</dd></div>
-                <div><dt>"OCTAV iterations"</dt><dd>{num(|e| e.result.get("octav_iterations").map_or("—".into(), |v| match v { serde_json::Value::Array(a) => format!("{} groups", a.len()), v => v.to_string() }))}</dd></div>
+                <div><dt>"OCTAV iterations"</dt><dd>{num(|e| e.result.get("octav_iterations").map_or("—".into(), |v| match v {
+                    serde_json::Value::Array(a) => format!("{:.1} mean", a.iter().filter_map(|x| x.as_f64()).sum::<f64>() / a.len().max(1) as f64),
+                    v => v.to_string(),
+                }))}</dd></div>
             </dl>
             {(!readonly).then(|| view! { <ShareBar/> })}
             <div class="grid2">
