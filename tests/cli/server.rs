@@ -298,3 +298,89 @@ fn every_documented_route_is_served() {
         }
     }
 }
+
+/// MiniLM written as two safetensors shards (every other tensor), as a sharded checkpoint arrives.
+fn minilm_shards() -> [Vec<u8>; 2] {
+    use lowbit_core::readers::safetensors::{WriteTensor, write};
+    let bytes = std::fs::read(minilm()).unwrap();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut parts: [Vec<WriteTensor>; 2] = [Vec::new(), Vec::new()];
+    for (i, t) in c.tensors.iter().enumerate() {
+        parts[i % 2].push(WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() });
+    }
+    parts.map(|p| write(&p, &Default::default()).unwrap())
+}
+
+#[test]
+fn a_sharded_checkpoint_arrives_as_several_files() {
+    let data = temp_dir("server-shards");
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    let [first, second] = minilm_shards();
+    let r = upload(&a, &first, "model-00001-of-00002.safetensors");
+    assert_eq!(r.status, 201);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let n1 = r.json()["tensor_count"].as_i64().unwrap();
+    let add = |bytes: &[u8], name: &str| {
+        request(&a, "POST", &format!("/api/checkpoints/{id}/shards?name={name}"), bytes, None)
+    };
+    let r = add(&second, "model-00002-of-00002.safetensors");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let total = r.json()["tensor_count"].as_i64().unwrap();
+    assert_eq!(total, 104, "every tensor of MiniLM, from both files (first had {n1})");
+    let one = get(&a, &format!("/api/checkpoints/{id}")).json();
+    assert_eq!(one["shards"].as_array().unwrap().len(), 1);
+    assert_eq!(one["size_bytes"].as_i64().unwrap() as usize, first.len() + second.len());
+    // A tensor of the second file reads back bit-exactly.
+    let tensors = get(&a, &format!("/api/checkpoints/{id}/tensors")).json();
+    let t = tensors["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["shard"] == 1 && t["numel"].as_i64() > Some(1000))
+        .unwrap()
+        .clone();
+    let raw = get(&a, &format!("/api/checkpoints/{id}/tensors/{}/raw", t["name"].as_str().unwrap())).body;
+    let src = std::fs::read(minilm()).unwrap();
+    let c = lowbit_core::readers::read(&src).unwrap();
+    let want: Vec<u8> = c
+        .tensors
+        .iter()
+        .find(|x| x.name == t["name"])
+        .unwrap()
+        .to_f32()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(raw, want);
+    // Bad additions are refused and leave nothing behind.
+    assert_eq!(add(&second, "again").status, 409, "the same file twice");
+    let dup = lowbit_core::readers::safetensors::write(
+        &[lowbit_core::readers::safetensors::WriteTensor::f32(t["name"].as_str().unwrap(), &[2], &[1.0, 2.0])],
+        &Default::default(),
+    )
+    .unwrap();
+    let r = add(&dup, "dup");
+    assert_eq!(r.status, 409);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("already in checkpoint"));
+    let npy = lowbit_core::readers::npy::write_f32(&[2], &[1.0, 2.0]);
+    assert_eq!(add(&npy, "npy").status, 422);
+    assert_eq!(walk(&data.join("tmp")), 0);
+    assert_eq!(walk(&data.join("blobs")), 2);
+    // A sweep covers both files.
+    let job = post_json(
+        &a,
+        "/api/jobs",
+        &json!({"kind": "sweep", "checkpoint": id, "configs": [{"format": "int", "bits": 8}]}),
+    )
+    .json();
+    let events = follow(&a, job["id"].as_str().unwrap());
+    let last = events.last().unwrap();
+    assert_eq!(last["state"], "succeeded", "{last}");
+    assert_eq!(last["total"], last["done"]);
+    assert!(last["total"].as_i64().unwrap() >= 103, "{last}");
+    // Deleting the checkpoint removes both files.
+    assert_eq!(request(&a, "DELETE", &format!("/api/checkpoints/{id}"), b"", None).status, 204);
+    assert_eq!(walk(&data.join("blobs")), 0);
+}

@@ -48,13 +48,15 @@ pub struct TensorRow {
     pub mean: Option<f64>,
     pub std: Option<f64>,
     pub sparsity: Option<f64>,
+    /// Which file of the checkpoint holds it (0: the first; see [`blob_paths`]).
+    pub shard: i64,
 }
 
 impl TensorRow {
     pub fn json(&self) -> Value {
         let shape: Value = serde_json::from_str(&self.shape).unwrap_or(Value::Null);
         json!({"index": self.idx, "name": self.name, "dtype": self.dtype, "shape": shape, "numel": self.numel,
-            "min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "sparsity": self.sparsity})
+            "min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "sparsity": self.sparsity, "shard": self.shard})
     }
     pub fn shape(&self) -> Vec<usize> {
         serde_json::from_str(&self.shape).unwrap_or_default()
@@ -77,6 +79,35 @@ impl CheckpointRow {
         json!({"id": self.id, "name": self.name, "sha256": self.sha256, "format": self.format, "size_bytes": self.size_bytes,
             "tensor_count": self.tensor_count, "created_at": self.created_at})
     }
+}
+
+/// Catalogues `rows` as tensors `first_idx..` of checkpoint `id`, held by file `shard`.
+async fn insert_tensors(
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    shard: i64,
+    first_idx: i64,
+    rows: &[Catalogued],
+) -> ApiResult<()> {
+    let fin = |v: f64| v.is_finite().then_some(v);
+    for (i, (tname, dtype, shape, st)) in rows.iter().enumerate() {
+        sqlx::query("INSERT INTO tensors (checkpoint_id, idx, name, dtype, shape, numel, min, max, mean, std, sparsity, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(first_idx + i as i64)
+            .bind(tname)
+            .bind(dtype)
+            .bind(serde_json::to_string(shape).expect("a shape serializes"))
+            .bind(st.numel as i64)
+            .bind(fin(st.min))
+            .bind(fin(st.max))
+            .bind(fin(st.mean))
+            .bind(fin(st.std))
+            .bind(fin(st.sparsity))
+            .bind(shard)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Parses a stored or uploaded file and computes every tensor's statistics (CPU work: run it blocking).
@@ -115,19 +146,31 @@ async fn upload(
     ingest(&s, &name, stream).await
 }
 
-/// Streams a file into the blob store while hashing it, then deduplicates, validates and catalogues it.
-/// Uploads and the examples both come through here; whatever fails leaves nothing behind.
-pub async fn ingest(
-    s: &AppState,
-    name: &str,
-    mut stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    if name.is_empty() || name.len() > 256 {
-        return Err(ApiError::BadRequest("name must be 1 to 256 characters".into()));
+/// A finished upload in `tmp/`, hashed; removed when dropped unless committed to the blob store.
+pub struct Staged {
+    tmp: TempFile,
+    path: PathBuf,
+    sha: String,
+    size: u64,
+}
+
+impl Staged {
+    /// Moves the file into the blob store under its hash.
+    fn commit(mut self, s: &AppState) -> ApiResult<()> {
+        s.blobs.commit(&self.path, &self.sha).map_err(ApiError::internal)?;
+        self.tmp.0 = None;
+        Ok(())
     }
-    let tmp_path = s.blobs.temp_path();
-    let mut tmp = TempFile(Some(tmp_path.clone()));
-    let mut file = tokio::fs::File::create(&tmp_path).await.map_err(ApiError::internal)?;
+}
+
+/// Streams a request body to `tmp/` while hashing it, within the upload limit.
+pub async fn stage(
+    s: &AppState,
+    mut stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
+) -> ApiResult<Staged> {
+    let path = s.blobs.temp_path();
+    let tmp = TempFile(Some(path.clone()));
+    let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -145,6 +188,26 @@ pub async fn ingest(
         return Err(ApiError::Unprocessable("the file is empty".into()));
     }
     let sha: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Staged { tmp, path, sha, size })
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.is_empty() || name.len() > 256 {
+        return Err(ApiError::BadRequest("name must be 1 to 256 characters".into()));
+    }
+    Ok(())
+}
+
+/// Streams a file into the blob store while hashing it, then deduplicates, validates and catalogues it.
+/// Uploads and the examples both come through here; whatever fails leaves nothing behind.
+pub async fn ingest(
+    s: &AppState,
+    name: &str,
+    stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_name(name)?;
+    let staged = stage(s, stream).await?;
+    let (sha, size, tmp_path) = (staged.sha.clone(), staged.size, staged.path.clone());
     if let Some(existing) = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE sha256 = ?")
         .bind(&sha)
         .fetch_optional(&s.db)
@@ -166,8 +229,7 @@ pub async fn ingest(
     if rows.is_empty() {
         return Err(ApiError::Unprocessable("the file holds no tensors".into()));
     }
-    s.blobs.commit(&tmp_path, &sha).map_err(ApiError::internal)?;
-    tmp.0 = None;
+    staged.commit(s)?;
     let id = crate::util::random_id();
     let mut tx = s.db.begin().await?;
     let inserted = sqlx::query("INSERT INTO checkpoints (id, name, sha256, format, size_bytes, tensor_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING")
@@ -191,23 +253,7 @@ pub async fn ingest(
         j["deduplicated"] = json!(true);
         return Ok((StatusCode::OK, Json(j)));
     }
-    let fin = |v: f64| v.is_finite().then_some(v);
-    for (i, (tname, dtype, shape, st)) in rows.iter().enumerate() {
-        sqlx::query("INSERT INTO tensors (checkpoint_id, idx, name, dtype, shape, numel, min, max, mean, std, sparsity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(i as i64)
-            .bind(tname)
-            .bind(dtype)
-            .bind(serde_json::to_string(shape).expect("a shape serializes"))
-            .bind(st.numel as i64)
-            .bind(fin(st.min))
-            .bind(fin(st.max))
-            .bind(fin(st.mean))
-            .bind(fin(st.std))
-            .bind(fin(st.sparsity))
-            .execute(&mut *tx)
-            .await?;
-    }
+    insert_tensors(&mut tx, &id, 0, 0, &rows).await?;
     tx.commit().await?;
     let row = find_checkpoint(s, &id).await?;
     Ok((StatusCode::CREATED, Json(row.json())))
@@ -221,11 +267,116 @@ async fn list(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(find_checkpoint(&s, &id).await?.json()))
+    let mut j = find_checkpoint(&s, &id).await?.json();
+    let shards: Vec<(i64, String, String, i64)> =
+        sqlx::query_as("SELECT seq, name, sha256, size_bytes FROM shards WHERE checkpoint_id = ? ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&s.db)
+            .await?;
+    j["shards"] = shards
+        .iter()
+        .map(|(seq, n, sha, size)| json!({"shard": seq, "name": n, "sha256": sha, "size_bytes": size}))
+        .collect();
+    Ok(Json(j))
+}
+
+/// Every file of a checkpoint with its shard number: 0 is the checkpoint's own blob, then the added shards.
+pub async fn blob_paths(s: &AppState, c: &CheckpointRow) -> ApiResult<Vec<(i64, PathBuf)>> {
+    let mut out = vec![(0, s.blobs.path(&c.sha256).ok_or_else(|| ApiError::internal("stored hash is malformed"))?)];
+    let shards: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, sha256 FROM shards WHERE checkpoint_id = ? ORDER BY seq")
+            .bind(&c.id)
+            .fetch_all(&s.db)
+            .await?;
+    for (seq, sha) in shards {
+        out.push((seq, s.blobs.path(&sha).ok_or_else(|| ApiError::internal("stored hash is malformed"))?));
+    }
+    Ok(out)
+}
+
+/// `POST /api/checkpoints/{id}/shards?name=`: another file of a sharded safetensors checkpoint, streamed like
+/// an upload; its tensors join the checkpoint's catalogue. Names must not repeat across shards.
+async fn add_shard(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let c = find_checkpoint(&s, &id).await?;
+    let name = q.name.unwrap_or_else(|| "shard".to_string());
+    check_name(&name)?;
+    if c.format != "safetensors" {
+        return Err(ApiError::Conflict(format!(
+            "checkpoint {id} is {}; only safetensors checkpoints take shards",
+            c.format
+        )));
+    }
+    let stream = body.into_data_stream().map(|c| c.map_err(|e| format!("the upload was interrupted: {e}")));
+    let staged = stage(&s, stream).await?;
+    let known: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM shards WHERE checkpoint_id = ? AND sha256 = ?")
+        .bind(&id)
+        .bind(&staged.sha)
+        .fetch_one(&s.db)
+        .await?;
+    if known.0 > 0 || staged.sha == c.sha256 {
+        return Err(ApiError::Conflict(format!("this file is already part of checkpoint {id}")));
+    }
+    let p = staged.path.clone();
+    let (format, rows) = tokio::task::spawn_blocking(move || catalogue(&p)).await.map_err(ApiError::internal)??;
+    if format != "safetensors" {
+        return Err(ApiError::Unprocessable(format!("a shard must be a safetensors file, not {format}")));
+    }
+    if rows.is_empty() {
+        return Err(ApiError::Unprocessable("the file holds no tensors".into()));
+    }
+    if c.tensor_count as usize + rows.len() > s.limits.max_tensors {
+        return Err(ApiError::Unprocessable(format!(
+            "the checkpoint would hold more than {} tensors",
+            s.limits.max_tensors
+        )));
+    }
+    let existing: std::collections::HashSet<String> = tensor_rows(&s, &id).await?.into_iter().map(|r| r.name).collect();
+    if let Some(dup) = rows.iter().find(|r| existing.contains(&r.0)) {
+        return Err(ApiError::Conflict(format!("tensor `{}` is already in checkpoint {id}", dup.0)));
+    }
+    let (sha, size) = (staged.sha.clone(), staged.size);
+    staged.commit(&s)?;
+    let mut tx = s.db.begin().await?;
+    let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM shards WHERE checkpoint_id = ?")
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (first,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(idx), -1) + 1 FROM tensors WHERE checkpoint_id = ?")
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO shards (checkpoint_id, seq, name, sha256, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(seq)
+    .bind(&name)
+    .bind(&sha)
+    .bind(size as i64)
+    .bind(crate::util::now())
+    .execute(&mut *tx)
+    .await?;
+    insert_tensors(&mut tx, &id, seq, first, &rows).await?;
+    sqlx::query("UPDATE checkpoints SET tensor_count = tensor_count + ?, size_bytes = size_bytes + ? WHERE id = ?")
+        .bind(rows.len() as i64)
+        .bind(size as i64)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut j = find_checkpoint(&s, &id).await?.json();
+    j["shard"] = json!(seq);
+    j["added_tensors"] = json!(rows.len());
+    Ok((StatusCode::CREATED, Json(j)))
 }
 
 pub async fn tensor_rows(s: &AppState, id: &str) -> ApiResult<Vec<TensorRow>> {
-    Ok(sqlx::query_as::<_, TensorRow>("SELECT idx, name, dtype, shape, numel, min, max, mean, std, sparsity FROM tensors WHERE checkpoint_id = ? ORDER BY idx")
+    Ok(sqlx::query_as::<_, TensorRow>("SELECT idx, name, dtype, shape, numel, min, max, mean, std, sparsity, shard FROM tensors WHERE checkpoint_id = ? ORDER BY idx")
         .bind(id)
         .fetch_all(&s.db)
         .await?)
@@ -246,7 +397,12 @@ pub async fn load_tensor(s: &AppState, id: &str, tensor: &str) -> ApiResult<(Ten
         Err(_) => rows.into_iter().find(|r| r.name == tensor),
     }
     .ok_or_else(|| ApiError::NotFound(format!("checkpoint {id} has no tensor `{tensor}`")))?;
-    let path = s.blobs.path(&c.sha256).ok_or_else(|| ApiError::internal("stored hash is malformed"))?;
+    let path = blob_paths(s, &c)
+        .await?
+        .into_iter()
+        .find(|(seq, _)| *seq == row.shard)
+        .map(|(_, p)| p)
+        .ok_or_else(|| ApiError::internal("a tensor's shard is missing"))?;
     let name = row.name.clone();
     let values = tokio::task::spawn_blocking(move || -> ApiResult<Vec<f32>> {
         let f = std::fs::File::open(&path).map_err(ApiError::internal)?;
@@ -346,13 +502,28 @@ pub async fn raw_response(s: &AppState, id: &str, t: &str) -> ApiResult<impl Int
 
 async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let c = find_checkpoint(&s, &id).await?;
+    let mut shas: Vec<String> = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM shards WHERE checkpoint_id = ?")
+        .bind(&id)
+        .fetch_all(&s.db)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    shas.push(c.sha256.clone());
     sqlx::query("DELETE FROM checkpoints WHERE id = ?").bind(&id).execute(&s.db).await?;
-    let others: (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?").bind(&c.sha256).fetch_one(&s.db).await?;
-    if others.0 == 0
-        && let Some(p) = s.blobs.path(&c.sha256)
-    {
-        let _ = std::fs::remove_file(p);
+    // A file may also be another checkpoint's (or shard's): remove only what nothing refers to any more.
+    for sha in shas {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?1) + (SELECT COUNT(*) FROM shards WHERE sha256 = ?1)",
+        )
+        .bind(&sha)
+        .fetch_one(&s.db)
+        .await?;
+        if n == 0
+            && let Some(p) = s.blobs.path(&sha)
+        {
+            let _ = std::fs::remove_file(p);
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -369,5 +540,8 @@ pub fn router() -> Router<AppState> {
 
 /// The upload route, without the JSON body limit (it enforces its own).
 pub fn upload_router() -> Router<AppState> {
-    Router::new().route("/api/checkpoints", post(upload)).layer(DefaultBodyLimit::disable())
+    Router::new()
+        .route("/api/checkpoints", post(upload))
+        .route("/api/checkpoints/{id}/shards", post(add_shard))
+        .layer(DefaultBodyLimit::disable())
 }

@@ -31,6 +31,8 @@ pub fn document() -> Value {
                     "parameters": [{"name": "name", "in": "query", "schema": {"type": "string"}}],
                     "requestBody": {"content": {"application/octet-stream": {}}}, "responses": {"201": {"description": "stored"}, "200": {"description": "deduplicated"}, "413": {"description": "too large"}, "422": {"description": "not a readable checkpoint"}}}
             },
+            "/api/checkpoints/{id}/shards": {"post": {"summary": "Add another file of a sharded safetensors checkpoint as the raw body (?name=); its tensors join the catalogue",
+                "requestBody": {"content": {"application/octet-stream": {}}}, "responses": {"201": {"description": "added"}, "409": {"description": "already there, or a tensor name repeats"}, "422": {"description": "not a safetensors file"}}}},
             "/api/checkpoints/{id}": {"get": op("One checkpoint", "200"), "delete": op("Delete a checkpoint", "204")},
             "/api/checkpoints/{id}/tensors": {"get": op("Tensors with statistics", "200")},
             "/api/checkpoints/{id}/tensors/{tensor}/histogram": {"get": op("Histogram (?scale=log|linear&bins=&abs=)", "200")},

@@ -26,22 +26,28 @@ pub async fn run(s: &AppState, id: &str, payload: &str, cancel: Arc<AtomicBool>)
     let p: SweepPayload = serde_json::from_str(payload).map_err(|e| format!("bad payload: {e}"))?;
     let configs = p.configs.iter().map(|c| c.resolve().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
     let re = p.tensor.as_deref().map(Regex::new).transpose().map_err(|e| e.to_string())?;
-    let (sha,): (String,) = sqlx::query_as("SELECT sha256 FROM checkpoints WHERE id = ?")
-        .bind(&p.checkpoint)
-        .fetch_optional(&s.db)
+    let c = crate::http::checkpoints::find_checkpoint(s, &p.checkpoint)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("checkpoint {} no longer exists", p.checkpoint))?;
-    let path = s.blobs.path(&sha).ok_or("stored hash is malformed")?;
+        .map_err(|_| format!("checkpoint {} no longer exists", p.checkpoint))?;
+    let paths: Vec<_> = crate::http::checkpoints::blob_paths(s, &c)
+        .await
+        .map_err(|e| format!("cannot find the checkpoint's files: {e:?}"))?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let work = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-        // SAFETY: blobs are never modified once stored.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| e.to_string())?;
-        let c = readers::read(&map).map_err(|e| e.to_string())?;
-        let tensors: Vec<_> = c
-            .tensors
+        // Every file of a sharded checkpoint, in shard order.
+        let mut maps = Vec::with_capacity(paths.len());
+        for path in &paths {
+            let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            // SAFETY: blobs are never modified once stored.
+            maps.push(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| e.to_string())?);
+        }
+        let files = maps.iter().map(|m| readers::read(m).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+        let tensors: Vec<_> = files
             .iter()
+            .flat_map(|c| c.tensors.iter())
             .filter(|t| t.dtype.is_float() && re.as_ref().is_none_or(|r| r.is_match(&t.name)))
             .collect();
         let _ = tx.blocking_send(Event::Total((tensors.len() * configs.len()) as u64));
