@@ -62,6 +62,8 @@ pub fn histogram(h: &Histogram, c: Option<&Curve>) -> Value {
     }
     let mut l = layout(title, "value", "count", true);
     l["yaxis"]["range"] = json!([-0.35, (top * 2.0).log10()]);
+    // The methods are named in the page's own legend beside the charts (Plotly's legend is slow to lay out).
+    l["showlegend"] = json!(false);
     json!({"data": data, "layout": l})
 }
 
@@ -83,7 +85,9 @@ pub fn curve(c: &Curve, chosen: &str) -> Value {
     } else {
         "Clipping curve".to_string()
     };
-    json!({"data": data, "layout": layout(&note, "clip / max of each group", "MSE", true)})
+    let mut l = layout(&note, "clip / max of each group", "MSE", true);
+    l["showlegend"] = json!(false);
+    json!({"data": data, "layout": l})
 }
 
 /// The chosen clips per group as a heatmap (rows: output channels; columns: vectors along the row).

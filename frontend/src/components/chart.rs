@@ -44,6 +44,13 @@ pub fn draw(div: &web_sys::HtmlElement, fig: &Value, theme: &str) {
     layout["plot_bgcolor"] = Value::from("rgba(0,0,0,0)");
     layout["font"] = serde_json::json!({"color": theme_colour(), "family": "system-ui, sans-serif", "size": 12});
     layout["datarevision"] = Value::from(theme);
+    // Grid lines that read on both themes.
+    for axis in ["xaxis", "yaxis"] {
+        if layout[axis].is_object() {
+            layout[axis]["gridcolor"] = Value::from("rgba(128,128,128,0.25)");
+            layout[axis]["zerolinecolor"] = Value::from("rgba(128,128,128,0.5)");
+        }
+    }
     let config = serde_json::json!({"responsive": true, "displaylogo": false, "displayModeBar": false});
     let t0 = crate::api::now_ms();
     let drawn = plotly_react(div, &to_js(&fig["data"]), &to_js(&layout), &to_js(&config));

@@ -69,6 +69,18 @@ pub fn Explorer(
                 }))}</dd></div>
             </dl>
             {(!readonly).then(|| view! { <ShareBar/> })}
+            <ul class="legend" data-testid="method-legend">
+                {move || curve.get().map(|c| {
+                    let mse: Vec<(String, f64)> = c.curve.as_ref().map(|cc| cc.markers.iter().map(|m| (m.method.clone(), m.mse)).collect()).unwrap_or_default();
+                    let chosen = ctx.spec.get().clip;
+                    c.thresholds.iter().map(|(m, clip)| {
+                        let e = mse.iter().find(|(n, _)| n == m).map_or(f64::NAN, |x| x.1);
+                        let style = format!("background:{}", charts::method_colour(m));
+                        view! { <li class:chosen=chosen == *m><span class="swatch" style=style></span>
+                            <strong>{m.clone()}</strong>{format!(" ±{} · MSE {}", compute::fmt_num(*clip), compute::fmt_num(e))}</li> }
+                    }).collect_view()
+                })}
+            </ul>
             <div class="grid2">
                 <Chart testid="histogram-chart" name="histogram" fig=hist_fig/>
                 <Chart testid="clip-curve-chart" name="clip-curve" fig=curve_fig/>
