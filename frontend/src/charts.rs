@@ -43,27 +43,28 @@ pub fn histogram(h: &Histogram, c: Option<&Curve>) -> Value {
         xs.extend([w[0], w[1]]);
         ys.extend([y, y]);
     }
-    let mut data =
-        vec![json!({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "values", "fill": "tozeroy",
+    let data = vec![json!({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "values", "fill": "tozeroy",
         "line": {"color": "#4e79a7", "width": 1}, "fillcolor": "rgba(78,121,167,0.55)"})];
     let top = h.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let mut title = "Values (log count) and each method's clip";
+    // The clip lines are layout shapes, not traces: one trace to lay out instead of eight.
+    let mut shapes = Vec::new();
     if let Some(c) = c {
         if c.per_group {
             title = "Values (log count) and each method's typical clip (ratio × mean group max)";
         }
         for (m, clip) in &c.thresholds {
-            data.push(
-                json!({"type": "scatter", "mode": "lines", "name": format!("{m} ±{}", crate::compute::fmt_num(*clip)),
-                "x": [-clip, -clip, null, clip, clip], "y": [0.8, top * 2.0, null, 0.8, top * 2.0],
-                "line": {"color": method_colour(m), "width": 2, "dash": if m == "max" { "dot" } else { "solid" }}}),
-            );
+            for x in [-clip, *clip] {
+                shapes.push(json!({"type": "line", "name": m, "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
+                    "line": {"color": method_colour(m), "width": 2, "dash": if m == "max" { "dot" } else { "solid" }}}));
+            }
         }
     }
     let mut l = layout(title, "value", "count", true);
     l["yaxis"]["range"] = json!([-0.35, (top * 2.0).log10()]);
     // The methods are named in the page's own legend beside the charts (Plotly's legend is slow to lay out).
     l["showlegend"] = json!(false);
+    l["shapes"] = Value::Array(shapes);
     json!({"data": data, "layout": l})
 }
 
@@ -74,12 +75,14 @@ pub fn curve(c: &Curve, chosen: &str) -> Value {
     };
     let mut data = vec![json!({"type": "scatter", "mode": "lines", "x": cc.ratios, "y": cc.mse, "name": "MSE(r)",
         "line": {"color": "#9aa0a6"}})];
-    for m in &cc.markers {
-        let is_chosen = m.method == chosen;
-        data.push(json!({"type": "scatter", "mode": "markers", "x": [m.ratio], "y": [m.mse], "name": m.method,
-            "marker": {"color": method_colour(&m.method), "size": if is_chosen { 14 } else { 9 },
-                       "symbol": if is_chosen { "star" } else { "circle" }}}));
-    }
+    // Every method's marker in one trace (colours, sizes and symbols per point).
+    let ms = &cc.markers;
+    data.push(json!({"type": "scatter", "mode": "markers", "name": "methods",
+        "x": ms.iter().map(|m| m.ratio).collect::<Vec<_>>(), "y": ms.iter().map(|m| m.mse).collect::<Vec<_>>(),
+        "text": ms.iter().map(|m| m.method.clone()).collect::<Vec<_>>(),
+        "marker": {"color": ms.iter().map(|m| method_colour(&m.method)).collect::<Vec<_>>(),
+                   "size": ms.iter().map(|m| if m.method == chosen { 14 } else { 9 }).collect::<Vec<_>>(),
+                   "symbol": ms.iter().map(|m| if m.method == chosen { "star" } else { "circle" }).collect::<Vec<_>>()}}));
     let note = if c.elements < c.total {
         format!("Clipping curve (on {} of {} elements, whole rows)", c.elements, c.total)
     } else {
@@ -178,12 +181,19 @@ pub fn to_csv(fig: &Value) -> String {
         }
         let xs = t["x"].as_array().cloned().unwrap_or_default();
         let ys = t["y"].as_array().cloned().unwrap_or_default();
-        for (x, y) in xs.iter().zip(&ys) {
+        let texts = t["text"].as_array().cloned().unwrap_or_default();
+        for (k, (x, y)) in xs.iter().zip(&ys).enumerate() {
             if x.is_null() && y.is_null() {
                 continue;
             }
+            // A point with its own label (one trace holding every method) is named by it.
+            let name = texts.get(k).map_or(name.clone(), cell);
             out.push_str(&format!("{name},{},{},\n", cell(x), cell(y)));
         }
+    }
+    // Lines drawn as shapes (the clips on the histogram) are data too.
+    for sh in fig["layout"]["shapes"].as_array().into_iter().flatten() {
+        out.push_str(&format!("{},{},,\n", cell(&sh["name"]), cell(&sh["x0"])));
     }
     out
 }
@@ -194,9 +204,12 @@ mod tests {
 
     #[test]
     fn every_point_of_a_figure_goes_into_its_csv() {
-        let fig = json!({"data": [{"name": "a \"b\"", "x": [1, 2, null], "y": [3, 4, null]}, {"z": [[1, 2], [3, 4]]}]});
+        let fig = json!({"data": [{"name": "a \"b\"", "x": [1, 2, null], "y": [3, 4, null]}, {"z": [[1, 2], [3, 4]]},
+            {"x": [0.5], "y": [0.1], "text": ["octav"]}], "layout": {"shapes": [{"name": "kl", "x0": 0.7}]}});
         let csv = to_csv(&fig);
-        assert_eq!(csv.lines().count(), 1 + 2 + 4, "{csv}");
+        assert_eq!(csv.lines().count(), 1 + 2 + 4 + 1 + 1, "{csv}");
+        assert!(csv.contains("\"octav\",0.5,0.1,"));
+        assert!(csv.contains("\"kl\",0.7,,"));
         assert!(csv.contains("\"a \"\"b\"\"\",1,3,"));
         assert!(csv.contains("\"trace 1\",1,1,4"));
     }
