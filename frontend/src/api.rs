@@ -79,11 +79,11 @@ pub async fn get_f32(url: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
     Ok((shape, bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
 }
 
-/// Uploads bytes as a checkpoint, calling `progress` with the fraction sent; returns the server's answer.
-/// XMLHttpRequest, because fetch reports no upload progress.
-pub async fn upload(name: &str, bytes: &[u8], progress: impl Fn(f64) + 'static) -> Result<Value, String> {
+/// Uploads bytes to `url` (a new checkpoint, or a shard of one), calling `progress` with the fraction sent;
+/// returns the server's answer. XMLHttpRequest, because fetch reports no upload progress.
+pub async fn upload(url: &str, bytes: &[u8], progress: impl Fn(f64) + 'static) -> Result<Value, String> {
     let xhr = web_sys::XmlHttpRequest::new().map_err(js_err)?;
-    xhr.open("POST", &format!("/api/checkpoints?name={}", crate::state::encode(name))).map_err(js_err)?;
+    xhr.open("POST", url).map_err(js_err)?;
     let on_progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
         if e.length_computable() && e.total() > 0.0 {
             progress(e.loaded() / e.total());

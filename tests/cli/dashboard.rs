@@ -179,6 +179,24 @@ fn the_dashboard_end_to_end() {
     assert_eq!(seen, shown, "the shared view shows exactly the numbers that were shared");
     assert_eq!(other.attr("bits-input", "disabled").as_deref(), Some("true"), "a shared view is read-only");
     other.screenshot("shared");
+
+    // A sharded checkpoint chosen as several files arrives as one checkpoint.
+    let shards = crate::util::minilm_shards();
+    let paths: Vec<String> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let p = data.join(format!("model-0000{}-of-00002.safetensors", i + 1));
+            std::fs::write(&p, b).unwrap();
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    s.click("tab-start");
+    s.send_keys("file-input", &paths.join("\n"));
+    s.until("the sharded checkpoint open", || {
+        s.body_text().contains("model-00001-of-00002.safetensors · safetensors · 104 tensors")
+    });
+    explorer_ready(&s);
 }
 
 /// Re-quantize + redraw times (ms) for bit-width changes on the open tensor: from the input event to the

@@ -299,24 +299,12 @@ fn every_documented_route_is_served() {
     }
 }
 
-/// MiniLM written as two safetensors shards (every other tensor), as a sharded checkpoint arrives.
-fn minilm_shards() -> [Vec<u8>; 2] {
-    use lowbit_core::readers::safetensors::{WriteTensor, write};
-    let bytes = std::fs::read(minilm()).unwrap();
-    let c = lowbit_core::readers::read(&bytes).unwrap();
-    let mut parts: [Vec<WriteTensor>; 2] = [Vec::new(), Vec::new()];
-    for (i, t) in c.tensors.iter().enumerate() {
-        parts[i % 2].push(WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() });
-    }
-    parts.map(|p| write(&p, &Default::default()).unwrap())
-}
-
 #[test]
 fn a_sharded_checkpoint_arrives_as_several_files() {
     let data = temp_dir("server-shards");
     let srv = Server::start(&data, &[]);
     let a = srv.addr.clone();
-    let [first, second] = minilm_shards();
+    let [first, second] = crate::util::minilm_shards();
     let r = upload(&a, &first, "model-00001-of-00002.safetensors");
     assert_eq!(r.status, 201);
     let id = r.json()["id"].as_str().unwrap().to_string();

@@ -59,3 +59,15 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// MiniLM written as two safetensors shards (every other tensor), as a sharded checkpoint arrives.
+pub fn minilm_shards() -> [Vec<u8>; 2] {
+    use lowbit_core::readers::safetensors::{WriteTensor, write};
+    let bytes = std::fs::read(minilm()).unwrap();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut parts: [Vec<WriteTensor>; 2] = [Vec::new(), Vec::new()];
+    for (i, t) in c.tensors.iter().enumerate() {
+        parts[i % 2].push(WriteTensor { name: &t.name, dtype: t.dtype, shape: &t.shape, bytes: t.data.clone() });
+    }
+    parts.map(|p| write(&p, &Default::default()).unwrap())
+}

@@ -67,6 +67,51 @@ pub fn open(ctx: Ctx, ckpt: Ckpt) {
     }
 }
 
+/// Several files at once are the shards of one safetensors checkpoint (model-00001-of-0000N…): they go to the
+/// server as one checkpoint, in name order, and it opens from there.
+pub fn open_shards(ctx: Ctx, mut files: Vec<web_sys::File>) {
+    files.sort_by_key(|f| f.name());
+    leptos::task::spawn_local(async move {
+        ctx.error.set(None);
+        let mut id: Option<String> = None;
+        for f in files {
+            let name = f.name();
+            let bytes = match wasm_bindgen_futures::JsFuture::from(f.array_buffer()).await {
+                Ok(b) => js_sys::Uint8Array::new(&b).to_vec(),
+                Err(_) => {
+                    ctx.error.set(Some(format!("{name}: the browser could not read the file")));
+                    return;
+                }
+            };
+            let sent = match &id {
+                None => upload(ctx, &name, &bytes).await,
+                Some(first) => {
+                    let url = format!("/api/checkpoints/{first}/shards?name={}", crate::state::encode(&name));
+                    send(ctx, &url, &name, &bytes).await
+                }
+            };
+            match sent {
+                Some(got) if id.is_none() => id = Some(got),
+                Some(_) => {}
+                None => return,
+            }
+        }
+        if let Some(id) = id {
+            open_server(ctx, id);
+        }
+    });
+}
+
+fn open_files(ctx: Ctx, list: Option<web_sys::FileList>) {
+    let files: Vec<web_sys::File> =
+        list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default();
+    match files.len() {
+        0 => {}
+        1 => open_file(ctx, files.into_iter().next().expect("one file")),
+        _ => open_shards(ctx, files),
+    }
+}
+
 /// Reads a dropped or chosen file: in the page when small, through the server when large.
 pub fn open_file(ctx: Ctx, file: web_sys::File) {
     leptos::task::spawn_local(async move {
@@ -103,8 +148,12 @@ pub fn open_file(ctx: Ctx, file: web_sys::File) {
 
 /// Uploads bytes as a checkpoint with the progress banner; the server's id, or the error shown.
 pub async fn upload(ctx: Ctx, name: &str, bytes: &[u8]) -> Option<String> {
+    send(ctx, &format!("/api/checkpoints?name={}", crate::state::encode(name)), name, bytes).await
+}
+
+async fn send(ctx: Ctx, url: &str, name: &str, bytes: &[u8]) -> Option<String> {
     ctx.upload.set(Some(0.0));
-    let r = api::upload(name, bytes, move |p| ctx.upload.set(Some(p))).await;
+    let r = api::upload(url, bytes, move |p| ctx.upload.set(Some(p))).await;
     ctx.upload.set(None);
     match r {
         Ok(v) => v["id"].as_str().map(str::to_string),
@@ -138,17 +187,13 @@ pub fn Start() -> impl IntoView {
     let dragging = RwSignal::new(false);
     let on_change = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
-        if let Some(f) = input.files().and_then(|l| l.get(0)) {
-            open_file(ctx, f);
-        }
+        open_files(ctx, input.files());
         input.set_value("");
     };
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         dragging.set(false);
-        if let Some(f) = ev.data_transfer().and_then(|d| d.files()).and_then(|l| l.get(0)) {
-            open_file(ctx, f);
-        }
+        open_files(ctx, ev.data_transfer().and_then(|d| d.files()));
     };
     let load_example = move |name: String| {
         leptos::task::spawn_local(async move {
@@ -168,9 +213,9 @@ pub fn Start() -> impl IntoView {
                 on:dragleave=move |_| dragging.set(false)
                 on:drop=on_drop>
                 <p><strong>"Drop a checkpoint or tensor here"</strong></p>
-                <p class="muted">"safetensors, .npy, .npz, ONNX, PyTorch .pt/.pth. Files up to 100 MB are read in this page and never leave your machine; larger ones are uploaded to this lowbit server."</p>
+                <p class="muted">"safetensors, .npy, .npz, ONNX, PyTorch .pt/.pth. Files up to 100 MB are read in this page and never leave your machine; larger ones are uploaded to this lowbit server. Several safetensors files at once are the shards of one checkpoint (uploaded)."</p>
                 <label class="button">"Choose a file"
-                    <input type="file" data-testid="file-input" class="visually-hidden" on:change=on_change/>
+                    <input type="file" multiple data-testid="file-input" class="visually-hidden" on:change=on_change/>
                 </label>
             </div>
             <div class="cols">
