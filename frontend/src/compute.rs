@@ -143,7 +143,7 @@ pub fn curve(d: &TensorData, spec: &QuantSpec) -> Result<Curve, String> {
             .unwrap_or_default();
         maxes.iter().map(|&m| m as f64).sum::<f64>() / maxes.len().max(1) as f64
     } else {
-        d.values.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64
+        lowbit_core::clip::amax(&d.values, lowbit_core::clip::Magnitude::Abs) as f64
     };
     let thresholds = curve
         .as_ref()
@@ -398,6 +398,21 @@ mod tests {
         let r = scnn(&s.pruned, &d.shape, 8, 0.5).unwrap();
         assert!(r.cycles.total > 0 && r.dcnn.cycles > 0);
         assert!(scnn(&s.pruned, &[4096], 8, 0.5).is_err());
+    }
+
+    #[test]
+    fn a_tensor_with_nan_or_nothing_in_it_is_refused_by_name() {
+        let spec: QuantSpec = serde_json::from_str(r#"{"format":"int","bits":4}"#).unwrap();
+        let nan = TensorData { name: "w".into(), shape: vec![2, 2], values: vec![1.0, f32::NAN, 2.0, 3.0] };
+        assert!(explore(&nan, &spec).unwrap_err().contains("NaN"));
+        assert!(tensor_summary(&nan.values, &nan.shape, &spec).is_err());
+        let empty = TensorData { name: "e".into(), shape: vec![0, 4], values: vec![] };
+        assert!(explore(&empty, &spec).unwrap_err().contains("empty"));
+        let bad: QuantSpec = serde_json::from_str(r#"{"format":"int","bits":40}"#).unwrap();
+        assert!(explore(&gaussian(4, 4), &bad).is_err());
+        assert!(sparsify(&gaussian(4, 4), "nm:4:2", 0.0, "l1", &spec).is_err());
+        assert!(scnn(&[0.0; 16], &[4, 4], 0, 0.5).is_err());
+        assert!(mac(0, 4, 16, 6).is_err());
     }
 
     #[test]

@@ -109,6 +109,12 @@ fn the_whole_server_lifecycle_on_minilm() {
     let shared = get(&a, &format!("/api/shared/{share}")).json();
     assert_eq!(shared["name"], "layer 0 sweep");
     assert!(shared.get("id").is_none() && shared["results"].as_array().unwrap().len() == 32);
+    assert_eq!(get(&a, &format!("/api/shared/{share}/tensor")).status, 404, "a sweep has no single tensor");
+    let analysis_share = ex2.json()["share_id"].as_str().unwrap().to_string();
+    let t = get(&a, &format!("/api/shared/{analysis_share}/tensor"));
+    assert_eq!(t.status, 200, "a shared analysis serves its tensor");
+    let shape: Vec<usize> = serde_json::from_str(t.header("x-lowbit-shape").unwrap()).unwrap();
+    assert_eq!(t.body.len(), 4 * shape.iter().product::<usize>());
     let page = get(&a, &format!("/e/{share}"));
     assert!(page.status == 200 && page.text().contains("layer 0 sweep") && page.text().contains("results-table"));
 
@@ -228,6 +234,11 @@ fn bad_input_gets_json_errors_and_leaves_nothing_behind() {
         post_json(&a, "/api/jobs", &json!({"kind": "train", "checkpoint": cid, "configs": [{"format": "int"}]}));
     assert_eq!(bad_kind.status, 400);
     assert_eq!(get(&a, "/api/experiments/x/export?format=xlsx").status, 404);
+    // The examples are a fixed list; shards go to safetensors checkpoints that exist.
+    assert_eq!(err(&post_json(&a, "/api/examples/..%2Fetc", &json!({}))), "not_found");
+    assert_eq!(request(&a, "POST", "/api/checkpoints/nope/shards", &small, None).status, 404);
+    let r = request(&a, "POST", &format!("/api/checkpoints/{cid}/shards"), &small, None);
+    assert_eq!((r.status, err(&r).as_str()), (409, "conflict"), "an npy checkpoint takes no shards");
 }
 
 fn walk(p: &std::path::Path) -> usize {

@@ -55,7 +55,7 @@ pub fn Explorer(
             {move || match (ctx.data.get(), explore.get()) {
                 (None, _) if ctx.ckpt.get().is_none() => view! { <p class="empty">"Open a checkpoint on Start to explore its tensors."</p> }.into_any(),
                 (None, _) => view! { <p class="empty">"Loading the tensor…"</p> }.into_any(),
-                (_, Some(Err(e))) => view! { <p class="banner error" data-testid="config-error">{format!("This configuration does not apply: {e}")}</p> }.into_any(),
+                (_, Some(Err(e))) => view! { <p class="banner error" data-testid="config-error">{format!("Cannot quantize this tensor so: {e}")}</p> }.into_any(),
                 _ => ().into_any(),
             }}
             <dl class="numbers">

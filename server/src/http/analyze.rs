@@ -39,14 +39,20 @@ pub struct AnalyzeRequest {
     pub curve_points: Option<usize>,
 }
 
+/// A tensor named by the API — its name, or its index as a number or a string.
+pub fn tensor_ref(v: &Value) -> Option<String> {
+    match v {
+        Value::String(t) => Some(t.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// Runs one analysis; the JSON is the CLI's result object plus `curve` and `prune`.
 pub async fn analyze_one(s: &AppState, req: &AnalyzeRequest) -> ApiResult<Value> {
     let cfg = req.config.resolve()?;
-    let tensor = match &req.tensor {
-        Value::String(t) => t.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(ApiError::BadRequest("tensor must be a name or an index".into())),
-    };
+    let tensor =
+        tensor_ref(&req.tensor).ok_or_else(|| ApiError::BadRequest("tensor must be a name or an index".into()))?;
     let points = req.curve_points.unwrap_or(50);
     if points > 1000 {
         return Err(ApiError::BadRequest("curve_points is limited to 1000".into()));

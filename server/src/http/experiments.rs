@@ -163,11 +163,8 @@ async fn shared_tensor(State(s): State<AppState>, Path(share): Path<String>) -> 
     let (Some(checkpoint), "analysis") = (e.checkpoint_id.as_deref(), e.kind.as_str()) else {
         return Err(ApiError::NotFound("only a shared analysis has a tensor".into()));
     };
-    let tensor = match &config["tensor"] {
-        Value::String(t) => t.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(ApiError::NotFound("the shared analysis names no tensor".into())),
-    };
+    let tensor = super::analyze::tensor_ref(&config["tensor"])
+        .ok_or_else(|| ApiError::NotFound("the shared analysis names no tensor".into()))?;
     Ok(super::checkpoints::raw_response(&s, checkpoint, &tensor).await?.into_response())
 }
 
