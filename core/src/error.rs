@@ -16,6 +16,9 @@ pub enum ErrorKind {
     InvalidParameter,
     /// The tensor cannot be processed as asked (empty, NaN/Inf, shape does not fit the granularity).
     InvalidTensor,
+    /// Reading or computing would go past a resource limit (memory, element count, nesting); the message
+    /// names the limit. Not a fault of the file as such: a larger budget (the server) may read it.
+    LimitExceeded,
 }
 
 /// An error with a human message that names the offending input.
@@ -40,6 +43,9 @@ impl Error {
     }
     pub fn tensor(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidTensor, message)
+    }
+    pub fn limit(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::LimitExceeded, message)
     }
     /// Prefixes the message with where the error happened (a tensor or file name).
     pub fn context(mut self, what: impl fmt::Display) -> Self {

@@ -74,7 +74,10 @@ pub enum Grouping {
 impl Grouping {
     /// Resolves `g` for `shape`; errors when the axis does not exist or the tensor is empty.
     pub fn new(shape: &[usize], g: Granularity) -> Result<Self> {
-        let numel: usize = shape.iter().product();
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::tensor(format!("shape {shape:?} overflows")))?;
         if numel == 0 {
             return Err(Error::tensor(format!("tensor of shape {shape:?} is empty")));
         }

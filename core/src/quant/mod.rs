@@ -48,7 +48,10 @@ impl QuantOutput {
 
 /// Rejects what no quantizer should see: a shape that does not match, an empty tensor, NaN or Inf.
 pub fn check_tensor(x: &[f32], shape: &[usize]) -> Result<()> {
-    let numel: usize = shape.iter().product();
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::tensor(format!("shape {shape:?} overflows")))?;
     if numel != x.len() {
         return Err(Error::tensor(format!("shape {shape:?} holds {numel} elements but the data has {}", x.len())));
     }

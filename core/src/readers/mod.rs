@@ -4,6 +4,7 @@
 
 pub mod dtype;
 pub mod idx;
+pub mod limits;
 pub mod npy;
 pub mod onnx;
 pub mod pickle;
@@ -12,6 +13,7 @@ pub mod safetensors;
 pub mod zip;
 
 pub use dtype::DType;
+pub use limits::{Budget, Limits};
 
 use crate::error::{Error, Result};
 use std::borrow::Cow;
@@ -80,11 +82,15 @@ pub struct Checkpoint<'a> {
 
 /// Detects the format from the first bytes.
 pub fn detect(bytes: &[u8]) -> Option<FileFormat> {
+    detect_with(bytes, &Limits::default())
+}
+
+fn detect_with(bytes: &[u8], limits: &Limits) -> Option<FileFormat> {
     if bytes.starts_with(npy::MAGIC) {
         Some(FileFormat::Npy)
     } else if zip::looks_like(bytes) {
         // npz: every member is an .npy; PyTorch: has a data.pkl.
-        match zip::entries(bytes) {
+        match zip::entries(bytes, limits) {
             Ok(es) if es.iter().any(|e| e.name.ends_with("data.pkl")) => Some(FileFormat::PyTorch),
             _ => Some(FileFormat::Npz),
         }
@@ -99,37 +105,73 @@ pub fn detect(bytes: &[u8]) -> Option<FileFormat> {
     }
 }
 
-/// Reads every tensor of a file, whatever its format.
+/// Reads every tensor of a file, whatever its format, within the default [`Limits`].
 pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
-    match detect(bytes) {
-        Some(FileFormat::Safetensors) => safetensors::read(bytes),
-        Some(FileFormat::Npy) => Ok(Checkpoint { format: FileFormat::Npy, tensors: vec![npy::read("array", bytes)?] }),
-        Some(FileFormat::Npz) => {
-            let mut tensors = Vec::new();
-            for e in zip::entries(bytes)? {
-                let name = e.name.strip_suffix(".npy").unwrap_or(&e.name).to_string();
-                let data = zip::data(bytes, &e)?;
-                let t = match data {
-                    Cow::Borrowed(b) => npy::read(&name, b)?,
-                    Cow::Owned(b) => {
-                        let t = npy::read(&name, &b)?;
-                        let (name, dtype, shape, big_endian) = (t.name, t.dtype, t.shape, t.big_endian);
-                        TensorEntry { name, dtype, shape, big_endian, data: Cow::Owned(t.data.into_owned()) }
-                    }
-                };
-                tensors.push(t);
-            }
-            Ok(Checkpoint { format: FileFormat::Npz, tensors })
+    read_with(bytes, &Limits::default())
+}
+
+/// Reads every tensor of a file within `limits`; a file that would cost more is refused with
+/// [`crate::ErrorKind::LimitExceeded`] before the work is done.
+pub fn read_with<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Checkpoint<'a>> {
+    let budget = Budget::new(*limits);
+    let c = match detect_with(bytes, limits) {
+        Some(FileFormat::Safetensors) => safetensors::read_with(bytes, &budget)?,
+        Some(FileFormat::Npy) => {
+            Checkpoint { format: FileFormat::Npy, tensors: vec![npy::read_with("array", bytes, &budget)?] }
         }
-        Some(FileFormat::Onnx) => onnx::read(bytes),
-        Some(FileFormat::PyTorch) => pytorch::read(bytes, zip::entries(bytes)?),
-        Some(FileFormat::Idx) => Ok(Checkpoint { format: FileFormat::Idx, tensors: vec![idx::read("data", bytes)?] }),
-        None if pytorch::looks_like_legacy(bytes) => Err(Error::unsupported(
-            "this is a legacy (pre-1.6) torch.save pickle; lowbit reads the zip format (torch.save's default since 1.6)",
-        )),
-        None if bytes.is_empty() => Err(Error::malformed("the file is empty")),
-        None => Err(Error::malformed(
-            "not a recognised tensor file (expected safetensors, npy, npz, ONNX, a PyTorch zip checkpoint or IDX)",
-        )),
+        Some(FileFormat::Npz) => npz(bytes, &budget)?,
+        Some(FileFormat::Onnx) => onnx::read_with(bytes, &budget)?,
+        Some(FileFormat::PyTorch) => pytorch::read_with(bytes, zip::entries(bytes, limits)?, &budget)?,
+        Some(FileFormat::Idx) => {
+            Checkpoint { format: FileFormat::Idx, tensors: vec![idx::read_with("data", bytes, &budget)?] }
+        }
+        None if pytorch::looks_like_legacy(bytes) => {
+            return Err(Error::unsupported(
+                "this is a legacy (pre-1.6) torch.save pickle; lowbit reads the zip format (torch.save's default since 1.6)",
+            ));
+        }
+        None if bytes.is_empty() => return Err(Error::malformed("the file is empty")),
+        None => {
+            return Err(Error::malformed(
+                "not a recognised tensor file (expected safetensors, npy, npz, ONNX, a PyTorch zip checkpoint or IDX)",
+            ));
+        }
+    };
+    budget.tensors(c.tensors.len())?;
+    Ok(c)
+}
+
+/// An `.npz`: every member one `.npy`, inflated at most once and holding exactly its array.
+fn npz<'a>(bytes: &'a [u8], budget: &Budget) -> Result<Checkpoint<'a>> {
+    let entries = zip::entries(bytes, &budget.limits)?;
+    budget.tensors(entries.len())?;
+    let mut tensors = Vec::with_capacity(entries.len());
+    for e in entries {
+        let name = e.name.strip_suffix(".npy").unwrap_or(&e.name).to_string();
+        let t = match zip::data(bytes, &e, budget)? {
+            Cow::Borrowed(b) => npy::read_with(&name, b, budget)?,
+            Cow::Owned(mut b) => {
+                let t = npy::read_with(&name, &b, budget)?;
+                let at = npy::data_offset(&b).unwrap_or(0);
+                let want = t.data.len();
+                if at + want != b.len() {
+                    return Err(Error::malformed(format!(
+                        "npz member `{}` holds {} bytes; its array needs {}",
+                        e.name,
+                        b.len(),
+                        at + want
+                    )));
+                }
+                let (name, dtype, shape, big_endian) = (t.name, t.dtype, t.shape, t.big_endian);
+                let reordered = if let Cow::Owned(v) = t.data { Some(v) } else { None };
+                let data = reordered.unwrap_or_else(|| {
+                    b.drain(..at);
+                    b
+                });
+                TensorEntry { name, dtype, shape, big_endian, data: Cow::Owned(data) }
+            }
+        };
+        tensors.push(t);
     }
+    Ok(Checkpoint { format: FileFormat::Npz, tensors })
 }

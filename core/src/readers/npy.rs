@@ -4,6 +4,7 @@
 
 use super::TensorEntry;
 use super::dtype::DType;
+use super::limits::{Budget, checked_numel};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
@@ -54,8 +55,22 @@ fn field<'h>(header: &'h str, key: &str) -> Result<&'h str> {
     Ok(rest[..end].trim())
 }
 
+/// Where the array's data starts (after magic, version, length and header), when the prefix is readable.
+pub fn data_offset(bytes: &[u8]) -> Option<usize> {
+    match *bytes.get(6)? {
+        1 => Some(10 + u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]) as usize),
+        2 | 3 => Some(12 + u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize),
+        _ => None,
+    }
+}
+
 /// Parses one `.npy` file into a tensor named `name`.
 pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
+    read_with(name, bytes, &Budget::new(Default::default()))
+}
+
+/// Parses one `.npy` file within `budget` (header size, rank, and the copy a Fortran-order array needs).
+pub fn read_with<'a>(name: &str, bytes: &'a [u8], budget: &Budget) -> Result<TensorEntry<'a>> {
     if bytes.len() < 10 || !bytes.starts_with(MAGIC) {
         return Err(Error::malformed("not an npy file (no \\x93NUMPY magic)"));
     }
@@ -72,7 +87,10 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
             return Err(Error::unsupported(format!("npy format version {v} is not known")));
         }
     };
-    if hlen > MAX_HEADER || start + hlen > bytes.len() {
+    if hlen as u64 > budget.limits.max_header_bytes.min(MAX_HEADER as u64) {
+        return Err(Error::limit(format!("npy header claims {hlen} bytes (limit {MAX_HEADER})")));
+    }
+    if start + hlen > bytes.len() {
         return Err(Error::malformed(format!("npy header claims {hlen} bytes; the file has {}", bytes.len())));
     }
     let header =
@@ -99,20 +117,19 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<TensorEntry<'a>> {
             s.trim_end_matches('L').parse::<usize>().map_err(|_| Error::malformed(format!("npy shape `{shape_txt}`")))
         })
         .collect::<Result<Vec<usize>>>()?;
-    let numel = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::malformed("npy shape overflows"))?;
+    budget.rank(shape.len(), &format!("npy array `{name}`"))?;
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let (_, want) = checked_numel(&dims, dtype.size(), &format!("npy array `{name}`"))?;
     let data = &bytes[start + hlen..];
-    let want = numel.checked_mul(dtype.size()).ok_or_else(|| Error::malformed("npy size overflows"))?;
-    if data.len() < want {
+    if (data.len() as u64) < want {
         return Err(Error::malformed(format!(
             "npy data is truncated: shape {shape:?} of {dtype} needs {want} bytes, the file has {}",
             data.len()
         )));
     }
-    let data = &data[..want];
+    let data = &data[..want as usize];
     let data = if fortran && shape.len() > 1 {
+        budget.charge(want, &format!("npy array `{name}` (Fortran order)"))?;
         Cow::Owned(fortran_to_c(data, &shape, dtype.size()))
     } else {
         Cow::Borrowed(data)

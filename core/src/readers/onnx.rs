@@ -6,6 +6,7 @@
 //! data are refused with their name. Subgraphs of control-flow nodes are not searched.
 
 use super::dtype::DType;
+use super::limits::{Budget, checked_numel};
 use super::{Checkpoint, FileFormat, TensorEntry};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
@@ -138,7 +139,7 @@ fn push_repeated(w: Wire<'_>, dtype: DType, float: bool, out: &mut Vec<u8>) -> R
     Ok(())
 }
 
-fn tensor<'a>(msg: &'a [u8], fallback_name: &str) -> Result<TensorEntry<'a>> {
+fn tensor<'a>(msg: &'a [u8], fallback_name: &str, budget: &Budget) -> Result<TensorEntry<'a>> {
     let mut r = Reader::new(msg);
     let (mut dims, mut dtype, mut name) = (Vec::new(), None, fallback_name.to_string());
     let mut raw: Option<&'a [u8]> = None;
@@ -173,17 +174,23 @@ fn tensor<'a>(msg: &'a [u8], fallback_name: &str) -> Result<TensorEntry<'a>> {
     }
     let code = dtype.ok_or_else(|| Error::malformed(format!("onnx tensor `{name}` has no data type")))?;
     let dtype = onnx_dtype(code).map_err(|e| e.context(format!("onnx tensor `{name}`")))?;
+    budget.rank(dims.len(), &format!("onnx tensor `{name}`"))?;
     let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
-    let numel = dims
-        .iter()
-        .try_fold(1u64, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::malformed(format!("onnx tensor `{name}`: shape overflows")))?;
-    let want = numel.saturating_mul(dtype.size() as u64);
+    let (_, want) = checked_numel(&dims, dtype.size(), &format!("onnx tensor `{name}`"))?;
     let data: Cow<'a, [u8]> = match raw {
         Some(b) => Cow::Borrowed(b),
         None => {
             // Typed fields: float_data for F32; int32_data also carries 8/16-bit types and F16/BF16 bits.
-            let mut out = Vec::with_capacity(want.min(1 << 30) as usize);
+            // Each element takes at least one byte of the message: reserve no more than it can hold.
+            let most = (msg.len() as u64).saturating_mul(dtype.size() as u64);
+            if want > most {
+                return Err(Error::malformed(format!(
+                    "onnx tensor `{name}`: shape {shape:?} needs {want} bytes, more than its {} bytes can hold",
+                    msg.len()
+                )));
+            }
+            budget.charge(want, &format!("onnx tensor `{name}`"))?;
+            let mut out = Vec::with_capacity(want as usize);
             for (n, w) in typed {
                 let float = n == field::TENSOR_FLOAT_DATA || n == field::TENSOR_DOUBLE_DATA;
                 push_repeated(w, dtype, float, &mut out)?;
@@ -219,6 +226,11 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 }
 
 pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
+    read_with(bytes, &Budget::new(Default::default()))
+}
+
+/// Reads an ONNX model's initializers and `Constant` tensors within `budget`.
+pub fn read_with<'a>(bytes: &'a [u8], budget: &Budget) -> Result<Checkpoint<'a>> {
     let mut r = Reader::new(bytes);
     let mut graph = None;
     while let Some((num, w)) = r.next()? {
@@ -231,7 +243,10 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
     let mut g = Reader::new(graph);
     while let Some((num, w)) = g.next()? {
         match (num, w) {
-            (field::GRAPH_INITIALIZER, Wire::Bytes(b)) => tensors.push(tensor(b, "")?),
+            (field::GRAPH_INITIALIZER, Wire::Bytes(b)) => {
+                tensors.push(tensor(b, "", budget)?);
+                budget.tensors(tensors.len())?;
+            }
             (field::GRAPH_NODE, Wire::Bytes(node)) => {
                 let mut n = Reader::new(node);
                 let (mut op, mut output, mut value) = (&b""[..], String::new(), None);
@@ -261,9 +276,10 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
                 if op == b"Constant"
                     && let Some(t) = value
                 {
-                    let mut entry = tensor(t, &output)?;
+                    let mut entry = tensor(t, &output, budget)?;
                     entry.name = output.clone();
                     tensors.push(entry);
+                    budget.tensors(tensors.len())?;
                 }
             }
             _ => {}

@@ -4,11 +4,9 @@
 //! tensor rebuild functions, `OrderedDict`) to interpret. Opcodes that only make sense for arbitrary objects
 //! (`INST`, `OBJ`, `EXT*`) and the text protocols are refused. Reference: CPython `Lib/pickletools.py`.
 
+use super::limits::Limits;
 use crate::error::{Error, Result};
-
-/// Limits that bound memory and work on hostile input.
-const MAX_STACK: usize = 1 << 20;
-const MAX_MEMO: usize = 1 << 22;
+use std::collections::HashMap;
 
 /// An inert pickled value.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,16 +59,34 @@ impl Value {
     }
 }
 
+/// A node of the pickle's object graph. Containers hold ids into the arena, so a memo reference or a DUP
+/// shares the object (as Python does) instead of copying it, and mutations through one reference (APPENDS
+/// after a memo PUT) are seen through every other.
+#[derive(Debug)]
+enum Node {
+    Leaf(Value),
+    Tuple(Vec<Id>),
+    List(Vec<Id>),
+    Dict(Vec<(Id, Id)>),
+    Call { func: Id, args: Id, state: Option<Id>, items: Vec<(Id, Id)> },
+    PersId(Id),
+}
+
+type Id = u32;
+
+#[derive(Clone, Copy)]
 enum Item {
     Mark,
-    V(Value),
+    V(Id),
 }
 
 struct Machine<'a> {
     b: &'a [u8],
     at: usize,
     stack: Vec<Item>,
-    memo: Vec<Option<Value>>,
+    memo: HashMap<u32, Id>,
+    arena: Vec<Node>,
+    limits: Limits,
 }
 
 impl<'a> Machine<'a> {
@@ -103,27 +119,44 @@ impl<'a> Machine<'a> {
         self.at += n + 1;
         Ok(s)
     }
-    fn push(&mut self, v: Value) -> Result<()> {
-        if self.stack.len() >= MAX_STACK {
-            return Err(Error::malformed("pickle stack grows beyond its limit"));
+    fn new_node(&mut self, n: Node) -> Result<Id> {
+        if self.arena.len() >= self.limits.max_pickle_objects {
+            return Err(Error::limit(format!("pickle builds more than {} objects", self.limits.max_pickle_objects)));
         }
-        self.stack.push(Item::V(v));
+        self.arena.push(n);
+        Ok((self.arena.len() - 1) as Id)
+    }
+    fn push_item(&mut self, i: Item) -> Result<()> {
+        if self.stack.len() >= self.limits.max_pickle_stack {
+            return Err(Error::limit(format!("pickle stack grows past {} items", self.limits.max_pickle_stack)));
+        }
+        self.stack.push(i);
         Ok(())
     }
-    fn pop(&mut self) -> Result<Value> {
+    fn push_id(&mut self, id: Id) -> Result<()> {
+        self.push_item(Item::V(id))
+    }
+    fn push(&mut self, n: Node) -> Result<()> {
+        let id = self.new_node(n)?;
+        self.push_id(id)
+    }
+    fn leaf(&mut self, v: Value) -> Result<()> {
+        self.push(Node::Leaf(v))
+    }
+    fn pop(&mut self) -> Result<Id> {
         match self.stack.pop() {
             Some(Item::V(v)) => Ok(v),
             Some(Item::Mark) => Err(Error::malformed("pickle pops a mark as a value")),
             None => Err(Error::malformed("pickle pops from an empty stack")),
         }
     }
-    fn top(&mut self) -> Result<&mut Value> {
-        match self.stack.last_mut() {
-            Some(Item::V(v)) => Ok(v),
+    fn top(&self) -> Result<Id> {
+        match self.stack.last() {
+            Some(Item::V(v)) => Ok(*v),
             _ => Err(Error::malformed("pickle expects a value on the stack")),
         }
     }
-    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+    fn pop_mark(&mut self) -> Result<Vec<Id>> {
         let pos = self
             .stack
             .iter()
@@ -131,57 +164,181 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| Error::malformed("pickle has no mark to pop to"))?;
         let items = self.stack.split_off(pos + 1);
         self.stack.pop();
-        Ok(items.into_iter().map(|i| if let Item::V(v) = i { v } else { Value::None }).collect())
+        items.into_iter().map(|i| if let Item::V(v) = i { Ok(v) } else { unreachable_mark() }).collect()
     }
-    fn memo_put(&mut self, k: usize) -> Result<()> {
-        if k >= MAX_MEMO {
-            return Err(Error::malformed("pickle memo index is beyond its limit"));
+    fn memo_put(&mut self, k: u64) -> Result<()> {
+        let top = self.top()?;
+        let k = u32::try_from(k).map_err(|_| Error::malformed("pickle memo index is out of range"))?;
+        if self.memo.len() >= self.limits.max_pickle_memo && !self.memo.contains_key(&k) {
+            return Err(Error::limit(format!("pickle memo grows past {} entries", self.limits.max_pickle_memo)));
         }
-        let v = self.top()?.clone();
-        if self.memo.len() <= k {
-            self.memo.resize(k + 1, None);
-        }
-        self.memo[k] = Some(v);
+        self.memo.insert(k, top);
         Ok(())
     }
-    fn memo_get(&mut self, k: usize) -> Result<()> {
-        let v = self
-            .memo
-            .get(k)
-            .cloned()
-            .flatten()
+    fn memo_get(&mut self, k: u64) -> Result<()> {
+        let id = u32::try_from(k)
+            .ok()
+            .and_then(|k| self.memo.get(&k).copied())
             .ok_or_else(|| Error::malformed(format!("pickle reads memo {k}, never written")))?;
-        self.push(v)
+        self.push_id(id)
     }
     fn str_of(&mut self, n: usize) -> Result<()> {
         let s = String::from_utf8_lossy(self.take(n)?).into_owned();
-        self.push(Value::Str(s))
+        self.leaf(Value::Str(s))
     }
-    fn set_items(target: &mut Value, pairs: Vec<(Value, Value)>) -> Result<()> {
-        match target {
-            Value::Dict(d) => d.extend(pairs),
-            Value::Call { items, .. } => items.extend(pairs),
-            _ => {
-                return Err(Error::malformed("pickle SETITEM on something that is not a dict"));
+    fn str_at(&self, id: Id) -> Option<&str> {
+        match &self.arena[id as usize] {
+            Node::Leaf(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+    fn set_items(&mut self, target: Id, pairs: Vec<(Id, Id)>) -> Result<()> {
+        match &mut self.arena[target as usize] {
+            Node::Dict(d) => d.extend(pairs),
+            Node::Call { items, .. } => items.extend(pairs),
+            _ => return Err(Error::malformed("pickle SETITEM on something that is not a dict")),
+        }
+        Ok(())
+    }
+    fn append(&mut self, target: Id, vals: Vec<Id>) -> Result<()> {
+        let none = if matches!(self.arena[target as usize], Node::Call { .. }) {
+            Some(self.new_node(Node::Leaf(Value::None))?)
+        } else {
+            None
+        };
+        match (&mut self.arena[target as usize], none) {
+            (Node::List(l), _) => l.extend(vals),
+            (Node::Call { items, .. }, Some(none)) => items.extend(vals.into_iter().map(|v| (none, v))),
+            _ => return Err(Error::malformed("pickle APPEND on something that is not a list")),
+        }
+        Ok(())
+    }
+
+    /// The ids a node refers to, in the order [`Machine::assemble`] takes them back.
+    fn children(&self, id: Id) -> Vec<Id> {
+        match &self.arena[id as usize] {
+            Node::Leaf(_) => Vec::new(),
+            Node::Tuple(v) | Node::List(v) => v.clone(),
+            Node::Dict(d) => d.iter().flat_map(|&(k, v)| [k, v]).collect(),
+            Node::Call { func, args, state, items } => {
+                let mut c = vec![*func, *args];
+                c.extend(state);
+                c.extend(items.iter().flat_map(|&(k, v)| [k, v]));
+                c
+            }
+            Node::PersId(p) => vec![*p],
+        }
+    }
+
+    /// Builds node `id` from its children's values (as many as [`Machine::children`] listed).
+    fn assemble(&self, id: Id, mut kids: std::vec::IntoIter<Value>) -> Value {
+        let mut next = || kids.next().unwrap_or(Value::None);
+        match &self.arena[id as usize] {
+            Node::Leaf(v) => v.clone(),
+            Node::Tuple(v) => Value::Tuple(v.iter().map(|_| next()).collect()),
+            Node::List(v) => Value::List(v.iter().map(|_| next()).collect()),
+            Node::Dict(d) => Value::Dict(d.iter().map(|_| (next(), next())).collect()),
+            Node::Call { state, items, .. } => {
+                let func = Box::new(next());
+                let args = Box::new(next());
+                let state = state.map(|_| Box::new(next()));
+                let items = items.iter().map(|_| (next(), next())).collect();
+                Value::Call { func, args, state, items }
+            }
+            Node::PersId(_) => Value::PersId(Box::new(next())),
+        }
+    }
+
+    /// How many values the tree under `root` holds once shared objects are expanded, and how deep it nests,
+    /// measured on the graph (post-order, no recursion) before anything is built; a cycle is an error.
+    fn measure(&self, root: Id) -> Result<()> {
+        const NEW: u8 = 0;
+        const OPEN: u8 = 1;
+        const DONE: u8 = 2;
+        let (max_depth, max_objects) = (self.limits.max_depth, self.limits.max_pickle_objects as u64);
+        let n = self.arena.len();
+        let (mut mark, mut size, mut height) = (vec![NEW; n], vec![0u64; n], vec![0u32; n]);
+        let mut work = vec![(root, false)];
+        while let Some((id, leaving)) = work.pop() {
+            let i = id as usize;
+            if leaving {
+                let kids = self.children(id);
+                size[i] = kids.iter().fold(1u64, |a, &k| a.saturating_add(size[k as usize]));
+                height[i] = 1 + kids.iter().map(|&k| height[k as usize]).max().unwrap_or(0);
+                mark[i] = DONE;
+                if height[i] as usize > max_depth {
+                    return Err(Error::limit(format!("pickle nests deeper than {max_depth} levels")));
+                }
+                if size[i] > max_objects {
+                    return Err(Error::limit(format!(
+                        "pickle's shared references expand to more than {max_objects} objects"
+                    )));
+                }
+                continue;
+            }
+            match mark[i] {
+                DONE => continue,
+                OPEN => return Err(Error::malformed("pickle value contains itself")),
+                _ => {}
+            }
+            mark[i] = OPEN;
+            work.push((id, true));
+            for k in self.children(id) {
+                match mark[k as usize] {
+                    OPEN => return Err(Error::malformed("pickle value contains itself")),
+                    NEW => work.push((k, false)),
+                    _ => {}
+                }
+            }
+            if work.len() > max_objects as usize {
+                return Err(Error::limit(format!(
+                    "pickle's shared references expand to more than {max_objects} objects"
+                )));
             }
         }
         Ok(())
     }
-    fn append(target: &mut Value, vals: Vec<Value>) -> Result<()> {
-        match target {
-            Value::List(l) => l.extend(vals),
-            Value::Call { items, .. } => items.extend(vals.into_iter().map(|v| (Value::None, v))),
-            _ => {
-                return Err(Error::malformed("pickle APPEND on something that is not a list"));
+
+    /// The tree of values under `root`, built without recursion once [`Machine::measure`] has bounded it.
+    fn value(&self, root: Id) -> Result<Value> {
+        self.measure(root)?;
+        enum Step {
+            Enter(Id),
+            Leave(Id, usize),
+        }
+        let mut work = vec![Step::Enter(root)];
+        let mut out: Vec<Value> = Vec::new();
+        while let Some(step) = work.pop() {
+            match step {
+                Step::Enter(id) => {
+                    let kids = self.children(id);
+                    work.push(Step::Leave(id, kids.len()));
+                    work.extend(kids.into_iter().rev().map(Step::Enter));
+                }
+                Step::Leave(id, n) => {
+                    let kids = out.split_off(out.len() - n);
+                    let v = self.assemble(id, kids.into_iter());
+                    out.push(v);
+                }
             }
         }
-        Ok(())
+        Ok(out.pop().unwrap_or(Value::None))
     }
 }
 
-/// Runs a pickle and returns the value STOP leaves on the stack.
+fn unreachable_mark() -> Result<Id> {
+    Err(Error::malformed("pickle mark inside a mark"))
+}
+
+/// Runs a pickle and returns the value STOP leaves on the stack, within the default [`Limits`].
 pub fn load(bytes: &[u8]) -> Result<Value> {
-    let mut m = Machine { b: bytes, at: 0, stack: Vec::new(), memo: Vec::new() };
+    load_with(bytes, &Limits::default())
+}
+
+/// Runs a pickle within `limits` (stack, memo, objects, nesting).
+pub fn load_with(bytes: &[u8], limits: &Limits) -> Result<Value> {
+    let mut m =
+        Machine { b: bytes, at: 0, stack: Vec::new(), memo: HashMap::new(), arena: Vec::new(), limits: *limits };
     loop {
         let op = m.u8()?;
         match op {
@@ -194,22 +351,25 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
             0x95 => {
                 m.u64()?;
             }
-            b'.' => return m.pop(),
-            b'(' => m.stack.push(Item::Mark),
-            b'N' => m.push(Value::None)?,
-            0x88 => m.push(Value::Bool(true))?,
-            0x89 => m.push(Value::Bool(false))?,
+            b'.' => {
+                let root = m.pop()?;
+                return m.value(root);
+            }
+            b'(' => m.push_item(Item::Mark)?,
+            b'N' => m.leaf(Value::None)?,
+            0x88 => m.leaf(Value::Bool(true))?,
+            0x89 => m.leaf(Value::Bool(false))?,
             b'J' => {
                 let v = m.u32()? as i32 as i64;
-                m.push(Value::Int(v))?
+                m.leaf(Value::Int(v))?
             }
             b'K' => {
                 let v = m.u8()? as i64;
-                m.push(Value::Int(v))?
+                m.leaf(Value::Int(v))?
             }
             b'M' => {
                 let s = m.take(2)?;
-                m.push(Value::Int(u16::from_le_bytes([s[0], s[1]]) as i64))?
+                m.leaf(Value::Int(u16::from_le_bytes([s[0], s[1]]) as i64))?
             }
             0x8a => {
                 let n = m.u8()? as usize;
@@ -219,51 +379,43 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
                 }
                 let mut buf = if s.last().is_some_and(|&b| b & 0x80 != 0) { [0xFF; 8] } else { [0; 8] };
                 buf[..n].copy_from_slice(s);
-                m.push(Value::Int(i64::from_le_bytes(buf)))?
+                m.leaf(Value::Int(i64::from_le_bytes(buf)))?
             }
             b'G' => {
                 let v = f64::from_be_bytes(m.take(8)?.try_into().expect("8 bytes"));
-                m.push(Value::Float(v))?
+                m.leaf(Value::Float(v))?
             }
-            b'X' => {
+            b'X' | b'T' => {
                 let n = m.u32()? as usize;
                 m.str_of(n)?
             }
-            0x8c => {
+            0x8c | b'U' => {
                 let n = m.u8()? as usize;
                 m.str_of(n)?
             }
             0x8d => {
-                let n = m.u64()? as usize;
-                m.str_of(n)?
-            }
-            b'T' => {
-                let n = m.u32()? as usize;
-                m.str_of(n)?
-            }
-            b'U' => {
-                let n = m.u8()? as usize;
+                let n = usize::try_from(m.u64()?).unwrap_or(usize::MAX);
                 m.str_of(n)?
             }
             b'B' => {
                 let n = m.u32()? as usize;
                 let v = m.take(n)?.to_vec();
-                m.push(Value::Bytes(v))?
+                m.leaf(Value::Bytes(v))?
             }
             b'C' => {
                 let n = m.u8()? as usize;
                 let v = m.take(n)?.to_vec();
-                m.push(Value::Bytes(v))?
+                m.leaf(Value::Bytes(v))?
             }
             0x8e => {
-                let n = m.u64()? as usize;
+                let n = usize::try_from(m.u64()?).unwrap_or(usize::MAX);
                 let v = m.take(n)?.to_vec();
-                m.push(Value::Bytes(v))?
+                m.leaf(Value::Bytes(v))?
             }
-            b')' => m.push(Value::Tuple(Vec::new()))?,
+            b')' => m.push(Node::Tuple(Vec::new()))?,
             b't' => {
                 let v = m.pop_mark()?;
-                m.push(Value::Tuple(v))?
+                m.push(Node::Tuple(v))?
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
@@ -272,107 +424,111 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
                     v.push(m.pop()?);
                 }
                 v.reverse();
-                m.push(Value::Tuple(v))?
+                m.push(Node::Tuple(v))?
             }
-            b']' => m.push(Value::List(Vec::new()))?,
-            b'l' => {
+            b']' | 0x8f => m.push(Node::List(Vec::new()))?, // EMPTY_SET: kept as a list
+            b'l' | 0x91 => {
                 let v = m.pop_mark()?;
-                m.push(Value::List(v))?
+                m.push(Node::List(v))?
             }
             b'a' => {
                 let v = m.pop()?;
-                Machine::append(m.top()?, vec![v])?
+                let t = m.top()?;
+                m.append(t, vec![v])?
             }
-            b'e' => {
+            b'e' | 0x90 => {
                 let v = m.pop_mark()?;
-                Machine::append(m.top()?, v)?
+                let t = m.top()?;
+                m.append(t, v)?
             }
-            b'}' => m.push(Value::Dict(Vec::new()))?,
+            b'}' => m.push(Node::Dict(Vec::new()))?,
             b'd' => {
                 let v = m.pop_mark()?;
                 let pairs = pairs_of(v)?;
-                m.push(Value::Dict(pairs))?
+                m.push(Node::Dict(pairs))?
             }
             b's' => {
                 let v = m.pop()?;
                 let k = m.pop()?;
-                Machine::set_items(m.top()?, vec![(k, v)])?
+                let t = m.top()?;
+                m.set_items(t, vec![(k, v)])?
             }
             b'u' => {
                 let v = m.pop_mark()?;
                 let pairs = pairs_of(v)?;
-                Machine::set_items(m.top()?, pairs)?
-            }
-            0x8f => m.push(Value::List(Vec::new()))?, // EMPTY_SET: kept as a list
-            0x90 => {
-                let v = m.pop_mark()?;
-                Machine::append(m.top()?, v)?
-            }
-            0x91 => {
-                let v = m.pop_mark()?;
-                m.push(Value::List(v))?
+                let t = m.top()?;
+                m.set_items(t, pairs)?
             }
             b'q' => {
-                let k = m.u8()? as usize;
+                let k = m.u8()? as u64;
                 m.memo_put(k)?
             }
             b'r' => {
-                let k = m.u32()? as usize;
+                let k = m.u32()? as u64;
                 m.memo_put(k)?
             }
             0x94 => {
-                let k = m.memo.len();
+                let k = m.memo.len() as u64;
                 m.memo_put(k)?
             }
             b'h' => {
-                let k = m.u8()? as usize;
+                let k = m.u8()? as u64;
                 m.memo_get(k)?
             }
             b'j' => {
-                let k = m.u32()? as usize;
+                let k = m.u32()? as u64;
                 m.memo_get(k)?
             }
             b'c' => {
                 let module = m.line()?;
                 let name = m.line()?;
-                m.push(Value::Global(module, name))?
+                m.leaf(Value::Global(module, name))?
             }
             0x93 => {
                 let name = m.pop()?;
                 let module = m.pop()?;
-                match (module, name) {
-                    (Value::Str(a), Value::Str(b)) => m.push(Value::Global(a, b))?,
+                match (m.str_at(module), m.str_at(name)) {
+                    (Some(a), Some(b)) => {
+                        let g = Value::Global(a.to_string(), b.to_string());
+                        m.leaf(g)?
+                    }
                     _ => return Err(Error::malformed("pickle STACK_GLOBAL without two strings")),
                 }
             }
             b'R' | 0x81 => {
                 let args = m.pop()?;
                 let func = m.pop()?;
-                let v = match func.global_name() {
-                    // Never called: an OrderedDict is just a dict.
-                    Some(("collections", "OrderedDict")) => Value::Dict(Vec::new()),
-                    _ => Value::Call { func: Box::new(func), args: Box::new(args), state: None, items: Vec::new() },
+                let ordered_dict = matches!(
+                    &m.arena[func as usize],
+                    Node::Leaf(Value::Global(a, b)) if a == "collections" && b == "OrderedDict"
+                );
+                // Never called: an OrderedDict is just a dict.
+                let n = if ordered_dict {
+                    Node::Dict(Vec::new())
+                } else {
+                    Node::Call { func, args, state: None, items: Vec::new() }
                 };
-                m.push(v)?
+                m.push(n)?
             }
             b'b' => {
                 let state = m.pop()?;
-                match m.top()? {
-                    Value::Call { state: s, .. } => *s = Some(Box::new(state)),
-                    Value::Dict(_) => {}
+                let t = m.top()?;
+                match &mut m.arena[t as usize] {
+                    Node::Call { state: s, .. } => *s = Some(state),
+                    Node::Dict(_) => {}
                     _ => return Err(Error::malformed("pickle BUILD on a plain value")),
                 }
             }
             b'Q' => {
                 let pid = m.pop()?;
-                m.push(Value::PersId(Box::new(pid)))?
+                m.push(Node::PersId(pid))?
             }
             b'0' => {
                 m.stack.pop();
             }
             b'2' => {
-                let v = m.top()?.clone();
-                m.push(v)?
+                let v = m.top()?;
+                m.push_id(v)?
             }
             b'1' => {
                 m.pop_mark()?;
@@ -387,16 +543,11 @@ pub fn load(bytes: &[u8]) -> Result<Value> {
     }
 }
 
-fn pairs_of(v: Vec<Value>) -> Result<Vec<(Value, Value)>> {
+fn pairs_of(v: Vec<Id>) -> Result<Vec<(Id, Id)>> {
     if !v.len().is_multiple_of(2) {
         return Err(Error::malformed("pickle dict has an odd number of items"));
     }
-    let mut it = v.into_iter();
-    let mut out = Vec::new();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        out.push((k, v));
-    }
-    Ok(out)
+    Ok(v.chunks_exact(2).map(|p| (p[0], p[1])).collect())
 }
 
 #[cfg(test)]
@@ -426,5 +577,44 @@ mod tests {
         assert!(load(b"\x80\x02}(").is_err());
         assert!(load(b"").is_err());
         assert!(load(b"\x80\x02h\x05.").is_err());
+    }
+
+    #[test]
+    fn memo_references_share_and_see_later_appends() {
+        // l = []; pickle.dumps([l, l.append(1) or l]) in the order pickle writes it: EMPTY_LIST, PUT 0,
+        // MARK, the items, APPENDS — the memo is written before the list is filled.
+        let p = b"\x80\x02]q\x00(]q\x01(K\x01ee]q\x02(h\x01h\x01e.";
+        // Only the last value is returned: the list [l, l] with l == [1].
+        let v = load(p).unwrap();
+        let one = Value::List(vec![Value::Int(1)]);
+        assert_eq!(v, Value::List(vec![one.clone(), one]));
+    }
+
+    #[test]
+    fn hostile_nesting_and_expansion_are_limits_not_crashes() {
+        let mut deep = b"\x80\x02".to_vec();
+        deep.extend(std::iter::repeat_n(b'(', 10_000));
+        deep.extend(std::iter::repeat_n(b't', 10_000));
+        deep.push(b'.');
+        let e = load(&deep).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::LimitExceeded);
+        assert!(e.message.contains("deeper than"), "{}", e.message);
+        // Billion laughs: each level a list of ten references to the previous one.
+        let mut laughs = b"\x80\x02K\x00q\x00".to_vec();
+        for level in 1..=9u8 {
+            laughs.extend(b"(");
+            laughs.extend(std::iter::repeat_n([b'h', level - 1], 10).flatten());
+            laughs.extend([b'l', b'q', level]);
+        }
+        laughs.push(b'.');
+        let e = load(&laughs).unwrap_err();
+        assert!(e.message.contains("expand to more than"), "{}", e.message);
+        // Marks alone fill the stack.
+        let mut marks = b"\x80\x02".to_vec();
+        marks.extend(std::iter::repeat_n(b'(', 1 << 18));
+        assert!(load(&marks).unwrap_err().message.contains("stack grows past"));
+        // A list that contains itself.
+        let e = load(b"\x80\x02]q\x00h\x00a.").unwrap_err();
+        assert!(e.message.contains("contains itself"), "{}", e.message);
     }
 }

@@ -4,8 +4,12 @@
 //! `<dir>/data/<key>` (little-endian). The pickle is read by [`super::pickle`], which never executes code;
 //! only the rebuild calls above are interpreted. State dicts, nested dicts of them, and whole pickled
 //! modules (their `_parameters`, `_buffers`, `_modules`) are walked, and tensors get dotted names.
+//!
+//! A storage member is inflated at most once per read however many tensors view it, and a view may not hold
+//! more elements than its storage (stride-0 broadcasts would turn 4 bytes into terabytes).
 
 use super::dtype::DType;
+use super::limits::{Budget, checked_numel};
 use super::pickle::{self, Value};
 use super::{Checkpoint, FileFormat, TensorEntry, zip};
 use crate::error::{Error, Result};
@@ -30,11 +34,14 @@ fn storage_dtype(name: &str) -> Result<DType> {
     })
 }
 
-struct Walker<'a> {
+struct Walker<'a, 'b> {
     bytes: &'a [u8],
     members: HashMap<String, zip::ZipEntry>,
+    /// Storages already inflated (deflated members only; stored ones are borrowed from `bytes`).
+    inflated: HashMap<String, Vec<u8>>,
     prefix: String,
     out: Vec<TensorEntry<'a>>,
+    budget: &'b Budget,
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -49,7 +56,7 @@ fn ints(v: &Value, what: &str) -> Result<Vec<i64>> {
         .collect()
 }
 
-impl<'a> Walker<'a> {
+impl<'a> Walker<'a, '_> {
     fn walk(&mut self, v: &Value, name: &str) -> Result<()> {
         match v {
             Value::Dict(items) => {
@@ -71,6 +78,7 @@ impl<'a> Walker<'a> {
                 Some(("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor")) => {
                     let t = self.tensor(args, name)?;
                     self.out.push(t);
+                    self.budget.tensors(self.out.len())?;
                 }
                 Some(("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state")) => {
                     if let Some(first) = args.as_seq().and_then(|a| a.first()) {
@@ -93,7 +101,7 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn tensor(&self, args: &Value, name: &str) -> Result<TensorEntry<'a>> {
+    fn tensor(&mut self, args: &Value, name: &str) -> Result<TensorEntry<'a>> {
         let bad = |m: &str| Error::malformed(format!("tensor `{name}`: {m}"));
         let a = args.as_seq().filter(|a| a.len() >= 4).ok_or_else(|| bad("rebuild call has too few arguments"))?;
         let Value::PersId(pid) = &a[0] else {
@@ -113,38 +121,76 @@ impl<'a> Walker<'a> {
         if size.len() != stride.len() || offset < 0 || size.iter().chain(&stride).any(|&d| d < 0) {
             return Err(bad("size, stride and offset do not describe a tensor"));
         }
+        self.budget.rank(size.len(), &format!("tensor `{name}`"))?;
+        let (size, stride, offset): (Vec<u64>, Vec<u64>, u64) =
+            (size.iter().map(|&d| d as u64).collect(), stride.iter().map(|&d| d as u64).collect(), offset as u64);
         let member = format!("{}data/{key}", self.prefix);
         let entry =
             self.members.get(&member).ok_or_else(|| bad(&format!("storage `{member}` is missing from the archive")))?;
-        let storage = zip::data(self.bytes, entry)?;
-        let es = dtype.size();
-        let shape: Vec<usize> = size.iter().map(|&d| d as usize).collect();
-        let numel: usize = shape.iter().product();
-        // Largest element index the view touches must lie inside the storage.
-        let last =
-            offset as usize + shape.iter().zip(&stride).map(|(&d, &s)| d.saturating_sub(1) * s as usize).sum::<usize>();
-        if numel > 0 && (last + 1) * es > storage.len() {
-            return Err(bad(&format!("view reaches element {last} of a storage of {} bytes", storage.len())));
+        let es = dtype.size() as u64;
+        let (numel, nbytes) = checked_numel(&size, es as usize, &format!("tensor `{name}`"))?;
+        // The view must fit its storage: its element count, and the largest element index it touches
+        // (computed without overflow: every term is bounded before it is added).
+        let storage_elems = entry.size_hint() / es;
+        if numel > storage_elems {
+            return Err(Error::limit(format!(
+                "tensor `{name}`: a view of {numel} elements over a storage of {storage_elems} \
+                 (views that repeat elements, such as stride-0 broadcasts, are not read)"
+            )));
         }
+        let mut last = offset;
+        if numel > 0 {
+            for (&d, &s) in size.iter().zip(&stride) {
+                last = (d - 1).checked_mul(s).and_then(|t| last.checked_add(t)).unwrap_or(u64::MAX);
+            }
+            if last >= storage_elems {
+                return Err(bad(&format!("view reaches element {last} of a storage of {storage_elems} elements")));
+            }
+        }
+        let stored: Option<&'a [u8]> = if entry.is_compressed() {
+            if !self.inflated.contains_key(&member) {
+                let v = zip::data(self.bytes, entry, self.budget)?.into_owned();
+                self.inflated.insert(member.clone(), v);
+            }
+            None
+        } else {
+            match zip::data(self.bytes, entry, self.budget)? {
+                Cow::Borrowed(b) => Some(b),
+                Cow::Owned(_) => return Err(bad("stored member came back inflated")),
+            }
+        };
+        let storage: &[u8] = match stored {
+            Some(b) => b,
+            None => &self.inflated[&member],
+        };
+        if (storage.len() as u64) < storage_elems * es {
+            return Err(bad("storage is shorter than its directory entry says"));
+        }
+        let shape: Vec<usize> = size.iter().map(|&d| d as usize).collect();
         let mut contiguous = true;
-        let mut expect = 1i64;
+        let mut expect = 1u64;
         for (&d, &s) in size.iter().zip(&stride).rev() {
             if d > 1 && s != expect {
                 contiguous = false;
             }
-            expect *= d.max(1);
+            expect = expect.saturating_mul(d.max(1));
         }
-        let off = offset as usize * es;
-        let data: Cow<'a, [u8]> = if contiguous {
-            match storage {
-                Cow::Borrowed(s) => Cow::Borrowed(&s[off..off + numel * es]),
-                Cow::Owned(s) => Cow::Owned(s[off..off + numel * es].to_vec()),
-            }
+        let (es, numel) = (es as usize, numel as usize);
+        let off = if numel == 0 { 0 } else { offset as usize * es };
+        let nbytes = nbytes as usize;
+        let data: Cow<'a, [u8]> = if let (true, Some(bytes)) = (contiguous, stored) {
+            // Stored member: borrow from the file itself.
+            Cow::Borrowed(&bytes[off..off + nbytes])
+        } else if contiguous {
+            self.budget.charge(nbytes as u64, &format!("tensor `{name}`"))?;
+            Cow::Owned(storage[off..off + nbytes].to_vec())
         } else {
-            let mut out = Vec::with_capacity(numel * es);
+            self.budget.charge(nbytes as u64, &format!("tensor `{name}`"))?;
+            let mut out = Vec::with_capacity(nbytes);
             let mut idx = vec![0usize; shape.len()];
+            let stride: Vec<usize> = stride.iter().map(|&s| s as usize).collect();
             for _ in 0..numel {
-                let at = offset as usize + idx.iter().zip(&stride).map(|(&i, &s)| i * s as usize).sum::<usize>();
+                let at = offset as usize + idx.iter().zip(&stride).map(|(&i, &s)| i * s).sum::<usize>();
                 out.extend_from_slice(&storage[at * es..(at + 1) * es]);
                 for ax in (0..shape.len()).rev() {
                     idx[ax] += 1;
@@ -166,14 +212,19 @@ pub fn looks_like_legacy(bytes: &[u8]) -> bool {
 }
 
 pub fn read(bytes: &[u8], entries: Vec<zip::ZipEntry>) -> Result<Checkpoint<'_>> {
+    read_with(bytes, entries, &Budget::new(Default::default()))
+}
+
+/// Reads a PyTorch zip checkpoint whose members are `entries`, charging what it decodes to `budget`.
+pub fn read_with<'a>(bytes: &'a [u8], entries: Vec<zip::ZipEntry>, budget: &Budget) -> Result<Checkpoint<'a>> {
     let pkl = entries
         .iter()
         .find(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"))
         .ok_or_else(|| Error::malformed("zip archive has no data.pkl: not a PyTorch checkpoint"))?;
     let prefix = pkl.name.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let root = pickle::load(&zip::data(bytes, pkl)?).map_err(|e| e.context("data.pkl"))?;
+    let root = pickle::load_with(&zip::data(bytes, pkl, budget)?, &budget.limits).map_err(|e| e.context("data.pkl"))?;
     let members = entries.into_iter().map(|e| (e.name.clone(), e)).collect();
-    let mut w = Walker { bytes, members, prefix, out: Vec::new() };
+    let mut w = Walker { bytes, members, inflated: HashMap::new(), prefix, out: Vec::new(), budget };
     w.walk(&root, "")?;
     Ok(Checkpoint { format: FileFormat::PyTorch, tensors: w.out })
 }

@@ -3,9 +3,11 @@
 //! offsets relative to its start. Sharded checkpoints add `model.safetensors.index.json` with a `weight_map`.
 
 use super::dtype::DType;
+use super::limits::{Budget, checked_numel};
 use super::{Checkpoint, FileFormat, TensorEntry};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// Largest header accepted (the reference implementation's own cap is 100 MB).
@@ -25,13 +27,60 @@ struct RawEntry {
     data_offsets: (u64, u64),
 }
 
+/// Parses the header's entries one at a time, stopping at the tensor limit instead of after the whole
+/// header was turned into values (a 100 MB header of tiny tensors would otherwise cost gigabytes first).
+struct HeaderSeed<'c> {
+    max_tensors: usize,
+    over: &'c Cell<bool>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = Vec<(String, RawEntry)>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for HeaderSeed<'_> {
+    type Value = Vec<(String, RawEntry)>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object of tensors")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        use serde::de::Error as _;
+        let mut out = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if name == "__metadata__" {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            if out.len() >= self.max_tensors {
+                self.over.set(true);
+                return Err(A::Error::custom(format!("the header lists more than {} tensors", self.max_tensors)));
+            }
+            let raw: RawEntry = map
+                .next_value()
+                .map_err(|e| A::Error::custom(format!("tensor `{name}`: header entry is malformed: {e}")))?;
+            out.push((name, raw));
+        }
+        Ok(out)
+    }
+}
+
 pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
+    read_with(bytes, &Budget::new(Default::default()))
+}
+
+/// Reads a safetensors file within `budget`'s limits. Tensors may not share bytes (each range is decoded
+/// on its own, so overlapping entries would multiply the work of one region) and names may not repeat.
+pub fn read_with<'a>(bytes: &'a [u8], budget: &Budget) -> Result<Checkpoint<'a>> {
+    let max_header = budget.limits.max_header_bytes.min(MAX_HEADER);
     if bytes.len() < 8 {
         return Err(Error::malformed(format!("safetensors file of {} bytes has no header length", bytes.len())));
     }
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-    if n > MAX_HEADER {
-        return Err(Error::malformed(format!("safetensors header claims {n} bytes (limit {MAX_HEADER})")));
+    if n > max_header {
+        return Err(Error::limit(format!("safetensors header claims {n} bytes (limit {max_header})")));
     }
     let data_start = 8 + n as usize;
     if data_start > bytes.len() {
@@ -40,44 +89,55 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint<'_>> {
             bytes.len() - 8
         )));
     }
-    let header: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&bytes[8..data_start])
-        .map_err(|e| Error::malformed(format!("safetensors header is not valid JSON: {e}")))?;
-    let data = &bytes[data_start..];
-    let mut tensors = Vec::new();
-    for (name, value) in header {
-        if name == "__metadata__" {
-            continue;
+    let over = Cell::new(false);
+    let seed = HeaderSeed { max_tensors: budget.limits.max_tensors, over: &over };
+    let mut de = serde_json::Deserializer::from_slice(&bytes[8..data_start]);
+    let header = serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|h| de.end().map(|()| h));
+    let mut header = header.map_err(|e| {
+        if over.get() {
+            Error::limit(format!("safetensors header lists more than {} tensors", budget.limits.max_tensors))
+        } else {
+            Error::malformed(format!("safetensors header is not valid JSON: {e}"))
         }
-        let raw: RawEntry = serde_json::from_value(value)
-            .map_err(|e| Error::malformed(format!("tensor `{name}`: header entry is malformed: {e}")))?;
+    })?;
+    let data = &bytes[data_start..];
+    header.sort_unstable_by(|a, b| a.1.data_offsets.cmp(&b.1.data_offsets).then_with(|| a.0.cmp(&b.0)));
+    let mut tensors = Vec::with_capacity(header.len());
+    let mut prev_end = 0u64;
+    let mut prev_name = "";
+    for (name, raw) in &header {
+        budget.rank(raw.shape.len(), &format!("tensor `{name}`"))?;
         let dtype = DType::from_safetensors(&raw.dtype).map_err(|e| e.context(format!("tensor `{name}`")))?;
         let shape: Vec<usize> = raw.shape.iter().map(|&d| d as usize).collect();
-        let numel = raw
-            .shape
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| Error::malformed(format!("tensor `{name}`: shape {shape:?} overflows")))?;
+        let (numel, want) = checked_numel(&raw.shape, dtype.size(), &format!("tensor `{name}`"))?;
         let (begin, end) = raw.data_offsets;
-        let want = numel.checked_mul(dtype.size() as u64);
-        if end < begin || end > data.len() as u64 || want != Some(end - begin) {
+        if end < begin || end > data.len() as u64 || want != end - begin {
             return Err(Error::malformed(format!(
                 "tensor `{name}`: data_offsets [{begin}, {end}] do not hold {numel} {dtype} elements within the {} data bytes",
                 data.len()
             )));
         }
+        if begin < prev_end {
+            return Err(Error::malformed(format!(
+                "tensors `{prev_name}` and `{name}` share bytes (overlapping data_offsets are not read)"
+            )));
+        }
+        if end > begin {
+            (prev_end, prev_name) = (end, name);
+        }
         tensors.push(TensorEntry {
-            name,
+            name: name.clone(),
             dtype,
             shape,
             data: Cow::Borrowed(&data[begin as usize..end as usize]),
             big_endian: false,
         });
     }
-    // Keep file order (by offset), which is how tools list a checkpoint.
-    tensors.sort_by_key(|t| match &t.data {
-        Cow::Borrowed(s) => s.as_ptr() as usize,
-        Cow::Owned(_) => usize::MAX,
-    });
+    let mut names: Vec<&str> = header.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::malformed(format!("tensor `{}` appears twice in the safetensors header", w[0])));
+    }
     Ok(Checkpoint { format: FileFormat::Safetensors, tensors })
 }
 

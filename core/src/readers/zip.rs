@@ -1,7 +1,10 @@
 //! A small ZIP reader for `.npz` and PyTorch checkpoints (PKWARE APPNOTE 6.3: end of central directory,
 //! ZIP64 records, central directory, local headers). Stored entries are borrowed from the input without a
-//! copy; deflated entries are inflated (miniz_oxide) up to their declared size. Encryption is refused.
+//! copy; deflated entries are inflated (miniz_oxide) up to their declared size, once that size has been
+//! charged to the read's [`Budget`]. Members whose bytes overlap (several directory entries pointing at one
+//! member: a way to make one small file decode many times) are refused. Encryption is refused.
 
+use super::limits::{Budget, Limits};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
@@ -13,6 +16,19 @@ pub struct ZipEntry {
     compressed: u64,
     size: u64,
     local_offset: u64,
+    /// Where the member's (compressed) data starts, from its local header.
+    data_start: u64,
+}
+
+impl ZipEntry {
+    /// The member's size once uncompressed, as its directory entry declares it (checked when it is read).
+    pub fn size_hint(&self) -> u64 {
+        self.size
+    }
+    /// Whether reading the member inflates it (rather than borrowing it from the file).
+    pub fn is_compressed(&self) -> bool {
+        self.method != 0
+    }
 }
 
 pub fn looks_like(bytes: &[u8]) -> bool {
@@ -35,8 +51,8 @@ fn u64_at(b: &[u8], at: usize) -> Result<u64> {
         .ok_or_else(|| Error::malformed("zip record is truncated"))
 }
 
-/// Lists the members of a ZIP archive.
-pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
+/// Lists the members of a ZIP archive; refuses more than `limits.max_zip_members` and members that overlap.
+pub fn entries(bytes: &[u8], limits: &Limits) -> Result<Vec<ZipEntry>> {
     // The end-of-central-directory record sits in the last 22 + 65535 bytes.
     let floor = bytes.len().saturating_sub(22 + 65535);
     let eocd = (floor..bytes.len().saturating_sub(21))
@@ -63,7 +79,14 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
     if cd_offset.saturating_add(cd_size) > bytes.len() as u64 {
         return Err(Error::malformed("zip central directory lies outside the file (truncated?)"));
     }
-    let mut out = Vec::new();
+    if count > limits.max_zip_members as u64 {
+        return Err(Error::limit(format!("zip archive lists {count} members (limit {})", limits.max_zip_members)));
+    }
+    // Every entry takes at least 46 bytes of the central directory: a count the directory cannot hold is a lie.
+    if count.saturating_mul(46) > cd_size {
+        return Err(Error::malformed(format!("zip central directory of {cd_size} bytes cannot list {count} members")));
+    }
+    let mut out = Vec::with_capacity(count as usize);
     let mut at = cd_offset as usize;
     for _ in 0..count {
         if !bytes.get(at..).is_some_and(|b| b.starts_with(b"PK\x01\x02")) {
@@ -100,23 +123,39 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
             }
             e += 4 + len;
         }
-        out.push(ZipEntry { name, method, compressed, size, local_offset });
+        let lo = usize::try_from(local_offset).unwrap_or(usize::MAX);
+        if !bytes.get(lo..).is_some_and(|b| b.starts_with(b"PK\x03\x04")) {
+            return Err(Error::malformed(format!("zip member `{name}` has no local header")));
+        }
+        let data_start = (lo + 30 + u16_at(bytes, lo + 26)? as usize + u16_at(bytes, lo + 28)? as usize) as u64;
+        if data_start.checked_add(compressed).is_none_or(|end| end > bytes.len() as u64) {
+            return Err(Error::malformed(format!("zip member `{name}` runs past the end of the file (truncated?)")));
+        }
+        out.push(ZipEntry { name, method, compressed, size, local_offset, data_start });
         at += 46 + name_len + extra_len + comment_len;
+    }
+    // Members lie one after the other in a well-formed archive; overlapping ones would decode the same
+    // bytes several times.
+    let mut spans: Vec<(u64, u64, usize)> =
+        out.iter().enumerate().map(|(i, e)| (e.local_offset, e.data_start + e.compressed, i)).collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(Error::malformed(format!(
+                "zip members `{}` and `{}` share bytes (overlapping members are not read)",
+                out[w[0].2].name, out[w[1].2].name
+            )));
+        }
     }
     Ok(out)
 }
 
-/// The uncompressed bytes of one member (borrowed when stored).
-pub fn data<'a>(bytes: &'a [u8], e: &ZipEntry) -> Result<Cow<'a, [u8]>> {
-    let lo = e.local_offset as usize;
-    if !bytes.get(lo..).is_some_and(|b| b.starts_with(b"PK\x03\x04")) {
-        return Err(Error::malformed(format!("zip member `{}` has no local header", e.name)));
-    }
-    let start = lo + 30 + u16_at(bytes, lo + 26)? as usize + u16_at(bytes, lo + 28)? as usize;
-    let end = start.checked_add(e.compressed as usize).filter(|&end| end <= bytes.len()).ok_or_else(|| {
+/// The uncompressed bytes of one member (borrowed when stored); inflated bytes are charged to `budget` first.
+pub fn data<'a>(bytes: &'a [u8], e: &ZipEntry, budget: &Budget) -> Result<Cow<'a, [u8]>> {
+    let (start, end) = (e.data_start as usize, (e.data_start + e.compressed) as usize);
+    let raw = bytes.get(start..end).ok_or_else(|| {
         Error::malformed(format!("zip member `{}` runs past the end of the file (truncated?)", e.name))
     })?;
-    let raw = &bytes[start..end];
     match e.method {
         0 => {
             if e.size != e.compressed {
@@ -125,17 +164,26 @@ pub fn data<'a>(bytes: &'a [u8], e: &ZipEntry) -> Result<Cow<'a, [u8]>> {
             Ok(Cow::Borrowed(raw))
         }
         8 => {
-            // Deflate cannot expand more than 1032:1, so a lying size cannot make us allocate more than that.
-            let limit = e.size.min(e.compressed.saturating_mul(1032).saturating_add(1024)) as usize;
-            let out = miniz_oxide::inflate::decompress_to_vec_with_limit(raw, limit)
-                .map_err(|err| Error::malformed(format!("zip member `{}` does not inflate: {err:?}", e.name)))?;
-            if out.len() as u64 != e.size {
-                return Err(Error::malformed(format!(
-                    "zip member `{}` inflates to {} bytes, not {}",
-                    e.name,
-                    out.len(),
-                    e.size
-                )));
+            budget.inflate(e.size, e.compressed, &format!("zip member `{}`", e.name))?;
+            // Inflated straight into a buffer of the declared size: memory is what the member declares
+            // (and the budget allowed), never a growing vector's double, and a lie shows when it is full.
+            use miniz_oxide::inflate::TINFLStatus;
+            use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+            let mut out = vec![0u8; usize::try_from(e.size).unwrap_or(usize::MAX)];
+            let mut d = Box::<DecompressorOxide>::default();
+            let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+            let (status, _, written) = decompress(&mut d, raw, &mut out, 0, flags);
+            let why = match status {
+                TINFLStatus::Done if written as u64 == e.size => None,
+                TINFLStatus::Done => Some(format!("inflates to {written} bytes, not the {} it declares", e.size)),
+                TINFLStatus::HasMoreOutput => Some(format!("inflates to more than the {} bytes it declares", e.size)),
+                TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
+                    Some("is truncated (its deflate stream ends early)".to_string())
+                }
+                other => Some(format!("does not inflate ({other:?})")),
+            };
+            if let Some(why) = why {
+                return Err(Error::malformed(format!("zip member `{}` {why}", e.name)));
             }
             Ok(Cow::Owned(out))
         }
