@@ -17,39 +17,74 @@ pub struct TensorStats {
 }
 
 impl TensorStats {
+    /// The statistics of `x` (one chunk of [`StatsAccumulator`]: two passes, exact as can be).
     pub fn of(x: &[f32]) -> Self {
+        let mut acc = StatsAccumulator::default();
+        acc.push(x);
+        acc.finish()
+    }
+}
+
+/// [`TensorStats`] over a tensor seen chunk by chunk, so a tensor never has to be decoded whole: each
+/// chunk's mean and squared deviations are computed in two passes and merged exactly (Chan et al., 1979),
+/// which stays numerically safe where a running Σx² − n·mean² would not.
+#[derive(Debug, Clone, Copy)]
+pub struct StatsAccumulator {
+    numel: usize,
+    finite: usize,
+    min: f64,
+    max: f64,
+    mean: f64,
+    m2: f64,
+    zeros: usize,
+}
+
+impl Default for StatsAccumulator {
+    fn default() -> Self {
+        Self { numel: 0, finite: 0, min: f64::INFINITY, max: f64::NEG_INFINITY, mean: 0.0, m2: 0.0, zeros: 0 }
+    }
+}
+
+impl StatsAccumulator {
+    pub fn push(&mut self, x: &[f32]) {
         let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-        let (mut sum, mut zeros, mut bad) = (0.0f64, 0usize, 0usize);
-        for &v in x {
-            if !v.is_finite() {
-                bad += 1;
-                continue;
-            }
+        let (mut sum, mut zeros, mut n) = (0.0f64, 0usize, 0usize);
+        for &v in x.iter().filter(|v| v.is_finite()) {
             let v = v as f64;
             min = min.min(v);
             max = max.max(v);
             sum += v;
             zeros += (v == 0.0) as usize;
+            n += 1;
         }
-        let n = (x.len() - bad) as f64;
-        let mean = if n > 0.0 { sum / n } else { f64::NAN };
-        // Second pass over the data for the variance: numerically safe where Σx² − n·mean² is not.
-        let var = if n > 0.0 {
-            x.iter().filter(|v| v.is_finite()).map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n
-        } else {
-            f64::NAN
-        };
-        if n == 0.0 {
-            (min, max) = (f64::NAN, f64::NAN);
+        self.numel += x.len();
+        self.zeros += zeros;
+        if n == 0 {
+            return;
         }
-        Self {
-            numel: x.len(),
-            min,
-            max,
-            mean,
-            std: var.sqrt(),
-            sparsity: if x.is_empty() { 0.0 } else { zeros as f64 / x.len() as f64 },
-            non_finite: bad,
+        let mean = sum / n as f64;
+        // Second pass over the chunk for its squared deviations.
+        let m2: f64 = x.iter().filter(|v| v.is_finite()).map(|&v| (v as f64 - mean).powi(2)).sum();
+        let (na, nb) = (self.finite as f64, n as f64);
+        let delta = mean - self.mean;
+        let total = na + nb;
+        self.mean = if self.finite == 0 { mean } else { self.mean + delta * nb / total };
+        self.m2 = if self.finite == 0 { m2 } else { self.m2 + m2 + delta * delta * na * nb / total };
+        self.finite += n;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
+    }
+
+    pub fn finish(&self) -> TensorStats {
+        let ok = self.finite > 0;
+        TensorStats {
+            numel: self.numel,
+            min: if ok { self.min } else { f64::NAN },
+            max: if ok { self.max } else { f64::NAN },
+            mean: if ok { self.mean } else { f64::NAN },
+            std: if ok { (self.m2 / self.finite as f64).sqrt() } else { f64::NAN },
+            sparsity: if self.numel == 0 { 0.0 } else { self.zeros as f64 / self.numel as f64 },
+            non_finite: self.numel - self.finite,
         }
     }
 }
@@ -115,6 +150,18 @@ mod tests {
     #[test]
     fn stats_of_a_small_tensor() {
         let s = TensorStats::of(&[1.0, -1.0, 0.0, 2.0, f32::NAN]);
+        // Chunked accumulation agrees with the whole-tensor statistics.
+        let x: Vec<f32> = (0..10_007).map(|i| ((i * 7919) % 1000) as f32 * 0.01 - 3.0).collect();
+        let whole = TensorStats::of(&x);
+        let mut acc = StatsAccumulator::default();
+        x.chunks(1000).for_each(|c| acc.push(c));
+        acc.push(&[]);
+        let chunked = acc.finish();
+        assert_eq!(
+            (chunked.numel, chunked.min, chunked.max, chunked.sparsity),
+            (whole.numel, whole.min, whole.max, whole.sparsity)
+        );
+        assert!((chunked.mean - whole.mean).abs() < 1e-12 && (chunked.std - whole.std).abs() < 1e-12);
         assert_eq!((s.numel, s.min, s.max, s.mean, s.non_finite), (5, -1.0, 2.0, 0.5, 1));
         assert!((s.std - 1.118033988749895).abs() < 1e-12);
         assert_eq!(s.sparsity, 0.2);

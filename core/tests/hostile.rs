@@ -152,3 +152,76 @@ fn the_decoded_budget_counts_every_member() {
     assert_eq!(c.tensors[3].numel(), 5242880);
     assert!(Limits::page().max_decoded_bytes < Limits::default().max_decoded_bytes);
 }
+
+/// With `LOWBIT_WRITE_SEEDS=1`, writes the fuzzing seeds into `fuzz/corpus/`: the hostile files small enough
+/// to commit and small files derived from the real data of DATA.md (`scripts/fuzz.sh` adds the real files
+/// themselves at run time). Without it, checks that the committed seeds are there.
+#[test]
+fn fuzz_seeds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    if std::env::var_os("LOWBIT_WRITE_SEEDS").is_none() {
+        let n = std::fs::read_dir(root.join("read")).map(|d| d.count()).unwrap_or(0);
+        assert!(n >= 10, "fuzz/corpus/read holds {n} seeds; run LOWBIT_WRITE_SEEDS=1 cargo test --test hostile");
+        return;
+    }
+    let _one = serial();
+    let put = |target: &str, name: &str, bytes: &[u8]| {
+        std::fs::create_dir_all(root.join(target)).unwrap();
+        std::fs::write(root.join(target).join(name), bytes).unwrap();
+    };
+    for (name, bytes) in hostile_files::all() {
+        if bytes.len() <= 64 << 10 {
+            put("read", &format!("hostile-{name}"), &bytes);
+        }
+    }
+    // Real values: a few rows of MiniLM's embeddings in each container lowbit reads.
+    let minilm = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/minilm.safetensors"))
+        .expect("scripts/fetch-data.sh minilm");
+    let c = readers::read(&minilm).unwrap();
+    let t = c.tensors.iter().find(|t| t.name == "embeddings.LayerNorm.bias").unwrap();
+    let x = t.to_f32().unwrap();
+    use lowbit_core::readers::{
+        npy,
+        safetensors::{WriteTensor, write},
+    };
+    let st = write(&[WriteTensor::f32("bias", &[24, 16], &x), WriteTensor::f32("b2", &[384], &x)], &Default::default())
+        .unwrap();
+    put("read", "real-minilm-bias.safetensors", &st);
+    let a = npy::write_f32(&[24, 16], &x);
+    put("read", "real-minilm-bias.npy", &a);
+    let z = hostile_files::zip(
+        &[hostile_files::Member::stored("a.npy", a.clone()), hostile_files::Member::deflated("b.npy", &a)],
+        0,
+    );
+    put("read", "real-minilm-bias.npz", &z);
+    let pkl = hostile_files::rebuild_pickle(384, &[24, 16], &[16, 1]);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let pth = hostile_files::torch_zip(hostile_files::Member::stored("archive/data.pkl", pkl.clone()), &bytes);
+    assert_eq!(readers::read(&pth).unwrap().tensors[0].to_f32().unwrap(), x);
+    put("read", "real-minilm-bias.pth", &pth);
+    let strided = hostile_files::rebuild_pickle(384, &[16, 24], &[1, 16]);
+    put(
+        "read",
+        "real-minilm-bias-transposed.pth",
+        &hostile_files::torch_zip(hostile_files::Member::stored("archive/data.pkl", strided), &bytes),
+    );
+    put("pickle", "rebuild.pkl", &pkl);
+    // The real digit CNN's pickle (its storages stay in the whole file, which fuzz.sh adds).
+    let cnn = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/digit_cnn.pth"))
+        .expect("digit_cnn.pth");
+    let es = lowbit_core::readers::zip::entries(&cnn, &Limits::default()).unwrap();
+    let e = es.iter().find(|e| e.name.ends_with("data.pkl")).unwrap();
+    let p = lowbit_core::readers::zip::data(&cnn, e, &readers::Budget::new(Limits::default())).unwrap();
+    put("pickle", "real-digit-cnn.pkl", &p);
+    for (name, bytes) in hostile_files::all() {
+        if let Some(pkl) = name.strip_suffix(".pth").filter(|_| bytes.len() <= 64 << 10) {
+            let es = lowbit_core::readers::zip::entries(&bytes, &Limits::default()).unwrap();
+            let e = es.iter().find(|e| e.name.ends_with("data.pkl")).unwrap();
+            if let Ok(p) = lowbit_core::readers::zip::data(&bytes, e, &readers::Budget::new(Limits::default()))
+                && p.len() <= 64 << 10
+            {
+                put("pickle", &format!("hostile-{pkl}.pkl"), &p);
+            }
+        }
+    }
+}

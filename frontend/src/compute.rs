@@ -10,7 +10,7 @@ use lowbit_core::quant::{self, QuantSpec};
 use lowbit_core::readers;
 use lowbit_core::sim::mac::{MacConfig, MacReport, mac_cost};
 use lowbit_core::sim::scnn::{ConvLayer, LayerReport, ScnnConfig, simulate};
-use lowbit_core::stats::{Histogram, TensorStats, linear_histogram};
+use lowbit_core::stats::{Histogram, StatsAccumulator, TensorStats, linear_histogram};
 use serde_json::Value;
 
 /// The clipping curve and the method markers are computed on at most this many elements (whole rows), so a
@@ -23,16 +23,41 @@ pub const HIST_BINS: usize = 120;
 /// Largest heatmap drawn; bigger scale grids are shown every k-th row.
 pub const HEAT_ROWS: usize = 256;
 
-/// A file's format and tensors with their statistics, read in the page.
-pub fn parse_local(bytes: &[u8]) -> Result<(String, Vec<TensorInfo>), String> {
-    let c = readers::read(bytes).map_err(|e| format!("not a checkpoint lowbit can read: {e}"))?;
+/// Why a file could not be read in the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalError {
+    /// Reading it would cost more memory than a tab should spend ([`readers::Limits::page`]): the server,
+    /// with its larger budget, may read it.
+    TooBig(String),
+    /// Not a file lowbit reads (malformed, unsupported, empty).
+    Unreadable(String),
+}
+
+impl LocalError {
+    fn of(e: lowbit_core::Error) -> Self {
+        match e.kind {
+            lowbit_core::ErrorKind::LimitExceeded => Self::TooBig(e.message),
+            _ => Self::Unreadable(format!("not a checkpoint lowbit can read: {e}")),
+        }
+    }
+}
+
+/// A file's format and tensors with their statistics, read in the page within the page's limits; the
+/// statistics are computed chunk by chunk, so no tensor is decoded whole here.
+pub fn parse_local(bytes: &[u8]) -> Result<(String, Vec<TensorInfo>), LocalError> {
+    let c = readers::read_with(bytes, &readers::Limits::page()).map_err(LocalError::of)?;
     if c.tensors.is_empty() {
-        return Err("the file holds no tensors".into());
+        return Err(LocalError::Unreadable("the file holds no tensors".into()));
     }
     let mut out = Vec::with_capacity(c.tensors.len());
     for t in &c.tensors {
-        let x = t.to_f32().map_err(|e| e.to_string())?;
-        let s = TensorStats::of(&x);
+        let mut acc = StatsAccumulator::default();
+        t.for_each_chunk(1 << 16, |x| {
+            acc.push(x);
+            Ok(())
+        })
+        .map_err(LocalError::of)?;
+        let s = acc.finish();
         out.push(TensorInfo {
             name: t.name.clone(),
             dtype: t.dtype.name().to_string(),
@@ -49,7 +74,7 @@ pub fn parse_local(bytes: &[u8]) -> Result<(String, Vec<TensorInfo>), String> {
 
 /// One tensor of a file read in the page.
 pub fn local_tensor(bytes: &[u8], name: &str) -> Result<TensorData, String> {
-    let c = readers::read(bytes).map_err(|e| e.to_string())?;
+    let c = readers::read_with(bytes, &readers::Limits::page()).map_err(|e| e.to_string())?;
     let t = c.tensors.iter().find(|t| t.name == name).ok_or_else(|| format!("the file has no tensor `{name}`"))?;
     Ok(TensorData { name: name.to_string(), shape: t.shape.clone(), values: t.to_f32().map_err(|e| e.to_string())? })
 }
@@ -417,7 +442,19 @@ mod tests {
 
     #[test]
     fn a_bad_file_is_named_not_a_panic() {
-        assert!(parse_local(b"garbage bytes").unwrap_err().contains("not a checkpoint"));
+        assert!(
+            matches!(parse_local(b"garbage bytes"), Err(LocalError::Unreadable(e)) if e.contains("not a checkpoint"))
+        );
+        // A file over the tab's budget is handed on to the server, not refused as unreadable.
+        let mut laughs = b"\x80\x02K\x00q\x00".to_vec();
+        for level in 1..=7u8 {
+            laughs.push(b'(');
+            laughs.extend(std::iter::repeat_n([b'h', level - 1], 10).flatten());
+            laughs.extend([b'l', b'q', level]);
+        }
+        laughs.push(b'.');
+        let e = lowbit_core::readers::pickle::load_with(&laughs, &lowbit_core::readers::Limits::page()).unwrap_err();
+        assert!(matches!(LocalError::of(e), LocalError::TooBig(m) if m.contains("expand")));
         let npy = lowbit_core::readers::npy::write_f32(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
         let (fmt, ts) = parse_local(&npy).unwrap();
         assert_eq!((fmt.as_str(), ts[0].numel), ("npy", 4));

@@ -51,6 +51,15 @@ impl ApiError {
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::Internal(e.to_string())
     }
+    /// A file the readers refused: 413 when it is over a limit, 422 when it is malformed or unsupported.
+    pub fn unreadable(e: lowbit_core::Error) -> Self {
+        match e.kind {
+            lowbit_core::ErrorKind::LimitExceeded => {
+                Self::TooLarge(format!("reading this file would go past a limit: {e}"))
+            }
+            _ => Self::Unprocessable(format!("not a checkpoint lowbit can read: {e}")),
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -64,6 +73,7 @@ impl From<lowbit_core::Error> for ApiError {
         use lowbit_core::ErrorKind;
         match e.kind {
             ErrorKind::InvalidParameter => Self::BadRequest(e.message),
+            ErrorKind::LimitExceeded => Self::TooLarge(e.message),
             _ => Self::Unprocessable(e.message),
         }
     }

@@ -37,6 +37,13 @@ pub struct ServeArgs {
     /// Largest accepted upload, in MiB.
     #[arg(long, default_value_t = 8192)]
     pub max_upload_mib: u64,
+    /// Most bytes reading one file may produce beyond the file itself (inflated zip members, copies of
+    /// strided views), in MiB; a file that needs more is refused with 413 before the work is done.
+    #[arg(long, default_value_t = 4096)]
+    pub max_decoded_mib: u64,
+    /// Most tensors one file (or checkpoint) may hold.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_tensors: usize,
     /// Worker threads for jobs (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -50,8 +57,15 @@ pub struct Limits {
     pub max_json_bytes: usize,
     /// Most tensors a checkpoint may hold.
     pub max_tensors: usize,
+    /// What reading one file may cost (core's resource model: decoded bytes, headers, nesting…).
+    pub reader: lowbit_core::readers::Limits,
     /// Most (tensor × configuration) tasks in one sweep.
     pub max_sweep_tasks: usize,
+    /// Most configurations in one sweep, and most bytes its stored payload may take.
+    pub max_sweep_configs: usize,
+    pub max_sweep_payload_bytes: usize,
+    /// Most rows one page of a listing returns.
+    pub max_page: usize,
     /// Largest tensor served whole as raw f32.
     pub max_raw_elements: usize,
 }
@@ -127,11 +141,20 @@ pub async fn state(a: &ServeArgs) -> Result<AppState> {
     let db = open_db(&a.data_dir).await?;
     let blobs = Blobs::new(&a.data_dir).context("cannot prepare the blob store")?;
     let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).clamp(1, 64);
+    let reader = lowbit_core::readers::Limits {
+        max_decoded_bytes: a.max_decoded_mib.saturating_mul(1 << 20),
+        max_tensors: a.max_tensors,
+        ..Default::default()
+    };
     let limits = Limits {
         max_upload_bytes: a.max_upload_mib.saturating_mul(1 << 20),
         max_json_bytes: 4 << 20,
-        max_tensors: 100_000,
+        max_tensors: a.max_tensors,
+        reader,
         max_sweep_tasks: 200_000,
+        max_sweep_configs: 1_000,
+        max_sweep_payload_bytes: 256 << 10,
+        max_page: 1_000,
         max_raw_elements: 64 << 20,
     };
     let runner = Runner::new(workers);

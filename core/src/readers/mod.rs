@@ -63,6 +63,21 @@ impl TensorEntry<'_> {
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
+    /// Decodes the values `chunk` elements at a time into one reused buffer, so a tensor's f32 copy never
+    /// has to exist whole (statistics at upload); `f` may stop the walk by returning an error.
+    pub fn for_each_chunk(&self, chunk: usize, mut f: impl FnMut(&[f32]) -> Result<()>) -> Result<()> {
+        let step = chunk.max(1).saturating_mul(self.dtype.size());
+        let mut buf = Vec::with_capacity(chunk.max(1));
+        for bytes in self.data.chunks(step) {
+            buf.clear();
+            self.dtype
+                .decode(bytes, self.big_endian, &mut buf)
+                .map_err(|e| e.context(format!("tensor `{}`", self.name)))?;
+            f(&buf)?;
+        }
+        Ok(())
+    }
+
     /// The values as f32 (integers converted, F16/BF16/F8 widened exactly).
     pub fn to_f32(&self) -> Result<Vec<f32>> {
         let mut out = Vec::new();

@@ -2,6 +2,7 @@
 //! the example checkpoints the server has, and recent checkpoints and experiments.
 
 use crate::api;
+use crate::compute::LocalError;
 use crate::state::{Ckpt, Ctx, Tab, TensorInfo};
 use leptos::prelude::*;
 use serde_json::Value;
@@ -141,7 +142,18 @@ pub fn open_file(ctx: Ctx, file: web_sys::File) {
             Ok((format, tensors)) => {
                 open(ctx, Ckpt { name, format, tensors, local: Some(Arc::new(buf)), server_id: None });
             }
-            Err(e) => ctx.error.set(Some(format!("{name}: {e}"))),
+            Err(LocalError::TooBig(why)) => {
+                // The tab's memory is the limit, not the file: the server has a larger budget.
+                ctx.busy.set(Some(format!(
+                    "{name} needs more memory than this tab has ({why}); sending it to the server…"
+                )));
+                let sent = upload(ctx, &name, &buf).await;
+                ctx.busy.set(None);
+                if let Some(id) = sent {
+                    open_server(ctx, id);
+                }
+            }
+            Err(LocalError::Unreadable(e)) => ctx.error.set(Some(format!("{name}: {e}"))),
         }
     });
 }

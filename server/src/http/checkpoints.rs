@@ -12,11 +12,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use lowbit_core::readers;
-use lowbit_core::stats::{TensorStats, linear_histogram, log_histogram};
+use lowbit_core::stats::{StatsAccumulator, TensorStats, linear_histogram, log_histogram};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::AsyncWriteExt;
 
 /// Removes a temporary upload unless it was committed.
@@ -110,22 +112,64 @@ async fn insert_tensors(
     Ok(())
 }
 
-/// Parses a stored or uploaded file and computes every tensor's statistics (CPU work: run it blocking).
 /// One catalogued tensor: name, dtype, shape, statistics.
 type Catalogued = (String, String, Vec<usize>, TensorStats);
 
-fn catalogue(path: &std::path::Path) -> Result<(String, Vec<Catalogued>), ApiError> {
+/// Set when the request that started some blocking work has gone away (its future was dropped), so the
+/// work stops instead of running on for nobody.
+#[derive(Clone, Default)]
+pub struct Abandoned(Arc<AtomicBool>);
+
+impl Abandoned {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+    /// A guard that sets the flag when dropped: hold it in the request's future.
+    pub fn on_drop(&self) -> impl Drop + use<> {
+        struct Guard(Arc<AtomicBool>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        Guard(self.0.clone())
+    }
+}
+
+/// Elements decoded at a time for statistics: a tensor's f32 copy never exists whole.
+const STATS_CHUNK: usize = 1 << 16;
+
+/// Parses a stored or uploaded file within the server's reader limits and computes every tensor's
+/// statistics in bounded memory (CPU work: run it blocking). Stops early when `abandoned` is set.
+pub fn catalogue(
+    path: &std::path::Path,
+    limits: &readers::Limits,
+    abandoned: &Abandoned,
+) -> Result<(String, Vec<Catalogued>), ApiError> {
     let f = std::fs::File::open(path).map_err(ApiError::internal)?;
     // SAFETY: the file is private to the server (the blob store or its tmp folder) and never modified.
     let map = unsafe { memmap2::Mmap::map(&f) }.map_err(ApiError::internal)?;
-    let c =
-        readers::read(&map).map_err(|e| ApiError::Unprocessable(format!("not a checkpoint lowbit can read: {e}")))?;
+    let c = readers::read_with(&map, limits).map_err(ApiError::unreadable)?;
+    let gone = || lowbit_core::Error::param("the request went away");
     let mut rows = Vec::with_capacity(c.tensors.len());
     for t in &c.tensors {
-        let x = t.to_f32().map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-        rows.push((t.name.clone(), t.dtype.name().to_string(), t.shape.clone(), TensorStats::of(&x)));
+        let mut acc = StatsAccumulator::default();
+        t.for_each_chunk(STATS_CHUNK, |x| {
+            acc.push(x);
+            if abandoned.is_set() { Err(gone()) } else { Ok(()) }
+        })
+        .map_err(|e| if abandoned.is_set() { ApiError::BadRequest(e.message) } else { ApiError::unreadable(e) })?;
+        rows.push((t.name.clone(), t.dtype.name().to_string(), t.shape.clone(), acc.finish()));
     }
     Ok((c.format.to_string(), rows))
+}
+
+/// [`catalogue`] on the blocking pool, stopped if this future is dropped (the client went away).
+async fn catalogue_blocking(s: &AppState, path: PathBuf) -> ApiResult<(String, Vec<Catalogued>)> {
+    let abandoned = Abandoned::default();
+    let _stop_if_dropped = abandoned.on_drop();
+    let limits = s.limits.reader;
+    tokio::task::spawn_blocking(move || catalogue(&path, &limits, &abandoned)).await.map_err(ApiError::internal)?
 }
 
 pub async fn find_checkpoint(s: &AppState, id: &str) -> ApiResult<CheckpointRow> {
@@ -217,8 +261,7 @@ pub async fn ingest(
         j["deduplicated"] = json!(true);
         return Ok((StatusCode::OK, Json(j)));
     }
-    let p = tmp_path.clone();
-    let (format, rows) = tokio::task::spawn_blocking(move || catalogue(&p)).await.map_err(ApiError::internal)??;
+    let (format, rows) = catalogue_blocking(s, tmp_path.clone()).await?;
     if rows.len() > s.limits.max_tensors {
         return Err(ApiError::Unprocessable(format!(
             "the file holds {} tensors; the limit is {}",
@@ -259,11 +302,16 @@ pub async fn ingest(
     Ok((StatusCode::CREATED, Json(row.json())))
 }
 
-async fn list(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints ORDER BY created_at DESC, id")
-        .fetch_all(&s.db)
-        .await?;
-    Ok(Json(json!({"checkpoints": rows.iter().map(CheckpointRow::json).collect::<Vec<_>>()})))
+async fn list(State(s): State<AppState>, Query(page): Query<super::Page>) -> ApiResult<Json<Value>> {
+    let (limit, offset) = page.resolve(&s)?;
+    let rows =
+        sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints ORDER BY created_at DESC, id LIMIT ?1 OFFSET ?2")
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&s.db)
+            .await?;
+    let (rows, next) = page.finish(&s, rows);
+    Ok(Json(json!({"checkpoints": rows.iter().map(CheckpointRow::json).collect::<Vec<_>>(), "next_offset": next})))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -321,8 +369,7 @@ async fn add_shard(
     if known.0 > 0 || staged.sha == c.sha256 {
         return Err(ApiError::Conflict(format!("this file is already part of checkpoint {id}")));
     }
-    let p = staged.path.clone();
-    let (format, rows) = tokio::task::spawn_blocking(move || catalogue(&p)).await.map_err(ApiError::internal)??;
+    let (format, rows) = catalogue_blocking(&s, staged.path.clone()).await?;
     if format != "safetensors" {
         return Err(ApiError::Unprocessable(format!("a shard must be a safetensors file, not {format}")));
     }
@@ -404,11 +451,12 @@ pub async fn load_tensor(s: &AppState, id: &str, tensor: &str) -> ApiResult<(Ten
         .map(|(_, p)| p)
         .ok_or_else(|| ApiError::internal("a tensor's shard is missing"))?;
     let name = row.name.clone();
+    let limits = s.limits.reader;
     let values = tokio::task::spawn_blocking(move || -> ApiResult<Vec<f32>> {
         let f = std::fs::File::open(&path).map_err(ApiError::internal)?;
         // SAFETY: blobs are written once, renamed into place, and never modified afterwards.
         let map = unsafe { memmap2::Mmap::map(&f) }.map_err(ApiError::internal)?;
-        let ck = readers::read(&map).map_err(ApiError::internal)?;
+        let ck = readers::read_with(&map, &limits).map_err(ApiError::unreadable)?;
         let t = ck
             .tensors
             .iter()

@@ -25,6 +25,9 @@ pub struct ExperimentRow {
     pub config: String,
     pub results: String,
     pub created_at: i64,
+    /// Counted by the database for listings, which do not load the results.
+    #[sqlx(default)]
+    pub result_count: Option<i64>,
 }
 
 impl ExperimentRow {
@@ -34,9 +37,10 @@ impl ExperimentRow {
     /// Summary (`with_results` adds the rows).
     pub fn json(&self, with_results: bool) -> Value {
         let config: Value = serde_json::from_str(&self.config).unwrap_or(Value::Null);
-        let results = self.results();
+        let results = if with_results || self.result_count.is_none() { self.results() } else { Vec::new() };
+        let count = self.result_count.map_or(results.len(), |n| n as usize);
         let mut j = json!({"id": self.id, "share_id": self.share_id, "name": self.name, "notes": self.notes, "kind": self.kind,
-            "job": self.job_id, "checkpoint": self.checkpoint_id, "config": config, "result_count": results.len(),
+            "job": self.job_id, "checkpoint": self.checkpoint_id, "config": config, "result_count": count,
             "created_at": self.created_at, "share_url": format!("/e/{}", self.share_id)});
         if with_results {
             j["results"] = Value::Array(results);
@@ -134,18 +138,27 @@ struct ListQuery {
     checkpoint: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+    Query(page): Query<super::Page>,
+) -> ApiResult<Json<Value>> {
+    let (limit, offset) = page.resolve(&s)?;
     let pattern =
         format!("%{}%", q.q.unwrap_or_default().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    // The results themselves are not loaded for a listing: the database counts them.
     let rows = sqlx::query_as::<_, ExperimentRow>(
-        "SELECT * FROM experiments WHERE (name LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR checkpoint_id = ?3) ORDER BY created_at DESC, id LIMIT 1000",
+        "SELECT id, share_id, name, notes, kind, job_id, checkpoint_id, config, '[]' AS results, created_at, json_array_length(results) AS result_count FROM experiments WHERE (name LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR checkpoint_id = ?3) ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5",
     )
     .bind(pattern)
     .bind(q.kind)
     .bind(q.checkpoint)
+    .bind(limit)
+    .bind(offset)
     .fetch_all(&s.db)
     .await?;
-    Ok(Json(json!({"experiments": rows.iter().map(|r| r.json(false)).collect::<Vec<_>>()})))
+    let (rows, next) = page.finish(&s, rows);
+    Ok(Json(json!({"experiments": rows.iter().map(|r| r.json(false)).collect::<Vec<_>>(), "next_offset": next})))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

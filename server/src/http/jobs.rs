@@ -5,7 +5,7 @@ use super::AppJson;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::SweepPayload;
 use crate::serve::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -29,13 +29,21 @@ pub struct JobRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// What the job runs on, small enough to list (see migration 0003).
+    #[sqlx(default)]
+    pub summary: String,
 }
 
 impl JobRow {
     pub fn json(&self) -> Value {
-        let payload: Value = serde_json::from_str(&self.payload).unwrap_or(Value::Null);
-        json!({"id": self.id, "kind": self.kind, "state": self.state, "progress": self.progress, "done": self.done, "total": self.total,
-            "error": self.error, "payload": payload, "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at})
+        let summary: Value = serde_json::from_str(&self.summary).unwrap_or(Value::Null);
+        let mut j = json!({"id": self.id, "kind": self.kind, "state": self.state, "progress": self.progress, "done": self.done, "total": self.total,
+            "error": self.error, "summary": summary, "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at});
+        // Listings leave the payload out (it is not even loaded); one job's own answer has it.
+        if !self.payload.is_empty() {
+            j["payload"] = serde_json::from_str(&self.payload).unwrap_or(Value::Null);
+        }
+        j
     }
     pub fn finished(&self) -> bool {
         matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled" | "interrupted")
@@ -67,6 +75,13 @@ async fn create(State(s): State<AppState>, AppJson(req): AppJson<CreateJob>) -> 
     if req.configs.is_empty() {
         return Err(ApiError::BadRequest("a sweep needs at least one configuration".into()));
     }
+    if req.configs.len() > s.limits.max_sweep_configs {
+        return Err(ApiError::TooLarge(format!(
+            "the sweep has {} configurations; the limit is {}",
+            req.configs.len(),
+            s.limits.max_sweep_configs
+        )));
+    }
     for (i, c) in req.configs.iter().enumerate() {
         c.resolve().map_err(|e| ApiError::BadRequest(format!("configs[{i}]: {e}")))?;
     }
@@ -83,22 +98,42 @@ async fn create(State(s): State<AppState>, AppJson(req): AppJson<CreateJob>) -> 
         )));
     }
     let payload = SweepPayload { checkpoint: req.checkpoint, configs: req.configs, tensor: req.tensor };
+    let text = serde_json::to_string(&payload).map_err(ApiError::internal)?;
+    if text.len() > s.limits.max_sweep_payload_bytes {
+        return Err(ApiError::TooLarge(format!(
+            "the sweep's configurations take {} bytes; the limit is {}",
+            text.len(),
+            s.limits.max_sweep_payload_bytes
+        )));
+    }
+    let summary = json!({"checkpoint": payload.checkpoint, "configs": payload.configs.len(), "tensor": payload.tensor,
+        "payload_bytes": text.len()});
     let id = crate::util::random_id();
-    sqlx::query("INSERT INTO jobs (id, kind, payload, state, created_at) VALUES (?, 'sweep', ?, 'queued', ?)")
-        .bind(&id)
-        .bind(serde_json::to_string(&payload).map_err(ApiError::internal)?)
-        .bind(crate::util::now())
-        .execute(&s.db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, state, created_at, summary) VALUES (?, 'sweep', ?, 'queued', ?, ?)",
+    )
+    .bind(&id)
+    .bind(text)
+    .bind(crate::util::now())
+    .bind(summary.to_string())
+    .execute(&s.db)
+    .await?;
     s.runner.wake();
     Ok((StatusCode::CREATED, Json(find_job(&s, &id).await?.json())))
 }
 
-async fn list(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs ORDER BY created_at DESC, id LIMIT 1000")
-        .fetch_all(&s.db)
-        .await?;
-    Ok(Json(json!({"jobs": rows.iter().map(JobRow::json).collect::<Vec<_>>()})))
+/// Newest first, a page at a time; payloads are neither loaded nor parsed (each row carries its summary).
+async fn list(State(s): State<AppState>, Query(page): Query<super::Page>) -> ApiResult<Json<Value>> {
+    let (limit, offset) = page.resolve(&s)?;
+    let rows = sqlx::query_as::<_, JobRow>(
+        "SELECT id, kind, '' AS payload, state, progress, total, done, error, created_at, started_at, finished_at, summary FROM jobs ORDER BY created_at DESC, id LIMIT ?1 OFFSET ?2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&s.db)
+    .await?;
+    let (rows, next) = page.finish(&s, rows);
+    Ok(Json(json!({"jobs": rows.iter().map(JobRow::json).collect::<Vec<_>>(), "next_offset": next})))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

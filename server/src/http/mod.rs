@@ -31,6 +31,36 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AppJson<
     }
 }
 
+/// `?limit=&offset=` of a listing. Listings are newest first; a page holds at most the server's
+/// `max_page` rows (also the default), and the response's `next_offset` is where the next page starts
+/// (`null` on the last page).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+pub struct Page {
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+impl Page {
+    /// `(limit, offset)` as SQL wants them; one row more than the page is fetched to know if there is a next.
+    pub fn resolve(self, s: &AppState) -> ApiResult<(i64, i64)> {
+        let limit = self.limit.unwrap_or(s.limits.max_page);
+        if limit == 0 || limit > s.limits.max_page {
+            return Err(ApiError::BadRequest(format!("limit must be 1 to {}", s.limits.max_page)));
+        }
+        let offset =
+            i64::try_from(self.offset.unwrap_or(0)).map_err(|_| ApiError::BadRequest("offset is too large".into()))?;
+        Ok((limit as i64 + 1, offset))
+    }
+    /// Trims the extra row and says where the next page starts.
+    pub fn finish<T>(self, s: &AppState, mut rows: Vec<T>) -> (Vec<T>, Value) {
+        let limit = self.limit.unwrap_or(s.limits.max_page);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { json!(self.offset.unwrap_or(0) + limit) } else { Value::Null };
+        (rows, next)
+    }
+}
+
 async fn health(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM checkpoints").fetch_one(&s.db).await?;
     Ok(Json(json!({

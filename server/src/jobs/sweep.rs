@@ -35,6 +35,7 @@ pub async fn run(s: &AppState, id: &str, payload: &str, cancel: Arc<AtomicBool>)
         .into_iter()
         .map(|(_, p)| p)
         .collect();
+    let limits = s.limits.reader;
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let work = tokio::task::spawn_blocking(move || -> Result<(), String> {
         // Every file of a sharded checkpoint, in shard order.
@@ -44,7 +45,10 @@ pub async fn run(s: &AppState, id: &str, payload: &str, cancel: Arc<AtomicBool>)
             // SAFETY: blobs are never modified once stored.
             maps.push(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| e.to_string())?);
         }
-        let files = maps.iter().map(|m| readers::read(m).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+        let files = maps
+            .iter()
+            .map(|m| readers::read_with(m, &limits).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
         let tensors: Vec<_> = files
             .iter()
             .flat_map(|c| c.tensors.iter())
