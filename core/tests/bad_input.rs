@@ -96,3 +96,18 @@ fn hostile_headers_do_not_allocate_what_they_claim() {
     g.extend_from_slice(&[0u8; 16]);
     assert!(readers::read(&g).unwrap_err().message.contains("data_offsets"));
 }
+
+#[test]
+fn inputs_the_fuzzer_found_are_errors() {
+    // An npy descr whose first character is two bytes long (`ē4`): once a panic slicing inside it.
+    let npy = b"\x93NUMPY\x01\x00\x40\x00{'descr': '\xc4\x934', 'fortran_order': False, 'shape': (4,), }          \n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    assert!(readers::read(npy).unwrap_err().message.contains("byte-order"));
+    // Every input the fuzzer saved as a crash is kept in the corpus and read here without a panic.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/read");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("found-")) {
+            let _ = readers::read_with(&std::fs::read(&p).unwrap(), &readers::Limits::page());
+        }
+    }
+}

@@ -193,6 +193,54 @@ pub fn safetensors(entries: impl Iterator<Item = String>, data_len: usize) -> Ve
     out
 }
 
+/// Protocol-buffer encoding, enough for a small ONNX model.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+fn pb_varint(field: u64, v: u64, out: &mut Vec<u8>) {
+    varint(field << 3, out);
+    varint(v, out);
+}
+fn pb_bytes(field: u64, b: &[u8], out: &mut Vec<u8>) {
+    varint((field << 3) | 2, out);
+    varint(b.len() as u64, out);
+    out.extend_from_slice(b);
+}
+
+/// An ONNX model holding `x` twice: as an initializer (raw_data) and as a `Constant` node (packed
+/// float_data), so both places lowbit reads weights from are covered.
+pub fn onnx(shape: &[u64], x: &[f32]) -> Vec<u8> {
+    let tensor = |name: &str, raw: bool| {
+        let mut t = Vec::new();
+        let mut dims = Vec::new();
+        shape.iter().for_each(|&d| varint(d, &mut dims));
+        pb_bytes(1, &dims, &mut t);
+        pb_varint(2, 1, &mut t); // FLOAT
+        pb_bytes(8, name.as_bytes(), &mut t);
+        let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        pb_bytes(if raw { 9 } else { 4 }, &bytes, &mut t);
+        t
+    };
+    let mut attr = Vec::new();
+    pb_bytes(1, b"value", &mut attr);
+    pb_bytes(5, &tensor("", false), &mut attr);
+    let mut node = Vec::new();
+    pb_bytes(2, b"const_w", &mut node);
+    pb_bytes(4, b"Constant", &mut node);
+    pb_bytes(5, &attr, &mut node);
+    let mut graph = Vec::new();
+    pb_bytes(1, &node, &mut graph);
+    pb_bytes(5, &tensor("init_w", true), &mut graph);
+    let mut model = Vec::new();
+    pb_varint(1, 8, &mut model);
+    pb_bytes(7, &graph, &mut model);
+    model
+}
+
 /// The hostile files, by a short name: the numbered inputs of the issue (10, the job list, is a request
 /// pattern and lives in the server's test). Each must be refused quickly and cheaply.
 pub fn all() -> Vec<(&'static str, Vec<u8>)> {

@@ -13,7 +13,8 @@ pub const MAGIC: &[u8] = b"\x93NUMPY";
 const MAX_HEADER: usize = 1 << 20;
 
 fn descr_dtype(descr: &str) -> Result<(DType, bool)> {
-    let (order, rest) = descr.split_at(descr.len().min(1));
+    // The first character (not byte: the header is text an attacker writes) is the byte-order mark.
+    let (order, rest) = descr.split_at(descr.chars().next().map_or(0, char::len_utf8));
     let big = match order {
         "<" | "|" | "=" => false,
         ">" => true,
