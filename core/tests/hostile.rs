@@ -211,8 +211,9 @@ fn fuzz_seeds() {
     assert_eq!(c.tensors.len(), 2);
     assert!(c.tensors.iter().all(|t| t.to_f32().unwrap() == x));
     put("read", "real-minilm-bias.onnx", &model);
-    let labels = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist/t10k-labels-idx1-ubyte"))
-        .expect("scripts/fetch-data.sh mnist");
+    let labels =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist/t10k-labels-idx1-ubyte"))
+            .expect("scripts/fetch-data.sh mnist");
     put("read", "real-mnist-labels.idx", &labels);
     // The real digit CNN's pickle (its storages stay in the whole file, which fuzz.sh adds).
     let cnn = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/digit_cnn.pth"))

@@ -62,9 +62,34 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(format!("database: {e}"))
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::jobs::JobError> for ApiError {
+    fn from(e: crate::jobs::JobError) -> Self {
+        use crate::jobs::JobError;
+        match e {
+            JobError::Invalid(m) => Self::BadRequest(m),
+            JobError::TooLarge(m) => Self::TooLarge(m),
+            JobError::NotFound(m) => Self::NotFound(m),
+            JobError::Failed(m) => Self::Unprocessable(m),
+            JobError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::catalog::OpenError> for ApiError {
+    fn from(e: crate::catalog::OpenError) -> Self {
+        use crate::catalog::OpenError;
+        match e {
+            OpenError::NotFound(id) => Self::NotFound(format!("no checkpoint {id}")),
+            OpenError::Store(e) => e.into(),
+            OpenError::Files(m) => Self::Internal(m),
+            OpenError::Read(e) => Self::unreadable(e),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
-//! `lowbit serve`: configuration, startup (database, migrations, blob store, job runner) and the router.
+//! `lowbit serve`: configuration, startup (store and migrations, blob store, job workers) and the router.
 //! The API lives in `http/`, one module per resource; `app` merges them so tests can build the same router.
 
 use crate::blobs::Blobs;
-use crate::jobs::Runner;
+use crate::state::{App, AppState, JobControl, Limits};
+use crate::store::Store;
 use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -10,7 +11,6 @@ use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use clap::Args;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,51 +49,6 @@ pub struct ServeArgs {
     pub workers: Option<usize>,
 }
 
-/// Limits that protect the server from absurd requests.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_upload_bytes: u64,
-    /// Largest JSON request body.
-    pub max_json_bytes: usize,
-    /// Most tensors a checkpoint may hold.
-    pub max_tensors: usize,
-    /// What reading one file may cost (core's resource model: decoded bytes, headers, nesting…).
-    pub reader: lowbit_core::readers::Limits,
-    /// Most (tensor × configuration) tasks in one sweep.
-    pub max_sweep_tasks: usize,
-    /// Most configurations in one sweep, and most bytes its stored payload may take.
-    pub max_sweep_configs: usize,
-    pub max_sweep_payload_bytes: usize,
-    /// Most rows one page of a listing returns.
-    pub max_page: usize,
-    /// Largest tensor served whole as raw f32.
-    pub max_raw_elements: usize,
-}
-
-/// What every handler can reach.
-pub struct App {
-    pub db: SqlitePool,
-    pub blobs: Blobs,
-    pub data_dir: PathBuf,
-    /// The dashboard's static files (the share page embeds the app from here).
-    pub assets: PathBuf,
-    pub examples_dir: PathBuf,
-    pub token: Option<String>,
-    pub limits: Limits,
-    pub runner: Runner,
-}
-
-/// Shared, cheap to clone.
-#[derive(Clone)]
-pub struct AppState(pub Arc<App>);
-
-impl std::ops::Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
-}
-
 /// Writes (anything but GET/HEAD) need the token when the server has one.
 async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(token) = &s.token {
@@ -119,26 +74,12 @@ pub fn app(state: AppState, assets: PathBuf) -> Router {
         .fallback_service(ServeDir::new(assets).precompressed_gzip())
 }
 
-/// Opens (creating if needed) the database in WAL mode and applies the migrations.
-pub async fn open_db(data_dir: &std::path::Path) -> Result<SqlitePool> {
-    let opts = SqliteConnectOptions::new()
-        .filename(data_dir.join("lowbit.sqlite"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(10));
-    let db =
-        SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.context("cannot open the database")?;
-    sqlx::migrate!("../migrations").run(&db).await.context("cannot apply database migrations")?;
-    Ok(db)
-}
-
-/// Builds the state: database, blobs, and the job runner (which first accounts for jobs a previous process
+/// Builds the state: store, blobs, and the job workers (which first account for jobs a previous process
 /// left running).
 pub async fn state(a: &ServeArgs) -> Result<AppState> {
     std::fs::create_dir_all(&a.data_dir)
         .with_context(|| format!("cannot create data folder {}", a.data_dir.display()))?;
-    let db = open_db(&a.data_dir).await?;
+    let store = Store::open(&a.data_dir).await?;
     let blobs = Blobs::new(&a.data_dir).context("cannot prepare the blob store")?;
     let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).clamp(1, 64);
     let reader = lowbit_core::readers::Limits {
@@ -153,23 +94,22 @@ pub async fn state(a: &ServeArgs) -> Result<AppState> {
         reader,
         max_sweep_tasks: 200_000,
         max_sweep_configs: 1_000,
-        max_sweep_payload_bytes: 256 << 10,
+        max_job_spec_bytes: 256 << 10,
         max_page: 1_000,
         max_raw_elements: 64 << 20,
     };
-    let runner = Runner::new(workers);
     let state = AppState(Arc::new(App {
-        db,
+        store,
         blobs,
         data_dir: a.data_dir.clone(),
         assets: a.assets.clone(),
         examples_dir: a.examples.clone(),
         token: a.token.clone(),
         limits,
-        runner,
+        jobs: JobControl::new(workers),
     }));
-    crate::jobs::recover(&state).await?;
-    crate::jobs::start(state.clone());
+    crate::jobs::runner::recover(&state).await?;
+    crate::jobs::runner::start(state.clone());
     Ok(state)
 }
 

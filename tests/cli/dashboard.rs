@@ -52,6 +52,20 @@ fn the_dashboard_end_to_end() {
     assert!(s.text("error").contains("junk.safetensors"));
     s.screenshot("bad-file");
 
+    // Each hostile file gives an error banner naming it (read in the page, or handed to the server when it
+    // is over the page's budget and refused there), and the page keeps working.
+    for (name, bytes) in crate::hostile::hostile_files::all() {
+        let path = data.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        s.send_keys("file-input", path.to_str().unwrap());
+        s.until(&format!("the error for {name}"), || {
+            let e = s.text("error");
+            e.contains(name) && (e.contains("not a checkpoint lowbit can read") || e.contains("past a limit"))
+        });
+        assert_eq!(s.count("[data-testid=\"busy\"]"), 0, "{name}: nothing left busy");
+    }
+    s.screenshot("hostile-file");
+
     // The real MiniLM, parsed in the page: the explorer opens on its largest matrix.
     s.send_keys("file-input", minilm().to_str().unwrap());
     explorer_ready(&s);

@@ -3,7 +3,7 @@
 //! it keeps answering; oversized sweeps are refused; listings are paginated and do not carry payloads.
 
 #[path = "../../core/tests/hostile_files.rs"]
-mod hostile_files;
+pub mod hostile_files;
 
 use crate::http::{Server, get, post_json, request};
 use crate::util::temp_dir;

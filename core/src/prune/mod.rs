@@ -60,6 +60,31 @@ impl PruneConfig {
     }
 }
 
+/// Pruning in the API's words (`{"pattern": "kernel", "sparsity": 0.5, "saliency": "l1"}`), as requests
+/// and job specifications carry it; [`PruneSpec::resolve`] checks it and gives the [`PruneConfig`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneSpec {
+    pub pattern: String,
+    #[serde(default)]
+    pub sparsity: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saliency: Option<String>,
+}
+
+impl PruneSpec {
+    pub fn resolve(&self) -> Result<PruneConfig> {
+        let pattern: Pattern = self.pattern.parse()?;
+        let cfg = PruneConfig {
+            pattern,
+            sparsity: pattern.fixed_sparsity().unwrap_or(self.sparsity),
+            saliency: self.saliency.as_deref().unwrap_or("l1").parse()?,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
 /// A pruned tensor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PruneOutput {

@@ -178,14 +178,40 @@ impl<'a> WriteTensor<'a> {
     }
 }
 
-/// Writes tensors as a safetensors file: header padded with spaces to a multiple of 8 bytes (so every
-/// tensor stays aligned), data in the given order.
-pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
-    let mut header = serde_json::Map::new();
+/// The header of a safetensors file holding tensors of these names, types and shapes, in this order: the
+/// 8-byte length and the JSON, padded with spaces to a multiple of 8 bytes (so every tensor stays aligned).
+/// The data follows it, each tensor's bytes in order. Lets a writer stream the data after the header.
+pub fn header(tensors: &[(&str, DType, &[usize])], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let mut h = serde_json::Map::new();
     if !metadata.is_empty() {
-        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map serializes"));
+        h.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map serializes"));
     }
     let mut offset = 0u64;
+    for &(name, dtype, shape) in tensors {
+        let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let (_, bytes) = checked_numel(&dims, dtype.size(), &format!("tensor `{name}`"))?;
+        if name == "__metadata__" || h.contains_key(name) {
+            return Err(Error::param(format!("tensor name `{name}` appears twice or is reserved")));
+        }
+        let end = offset + bytes;
+        h.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": dtype.name(), "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut json = serde_json::to_vec(&h).expect("header serializes");
+    while !(8 + json.len()).is_multiple_of(8) {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    Ok(out)
+}
+
+/// Writes tensors as a safetensors file: [`header`], then the data in the given order.
+pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     for t in tensors {
         let numel: usize = t.shape.iter().product();
         if numel * t.dtype.size() != t.bytes.len() {
@@ -197,23 +223,10 @@ pub fn write(tensors: &[WriteTensor<'_>], metadata: &BTreeMap<String, String>) -
                 t.bytes.len()
             )));
         }
-        if t.name == "__metadata__" || header.contains_key(t.name) {
-            return Err(Error::param(format!("tensor name `{}` appears twice or is reserved", t.name)));
-        }
-        let end = offset + t.bytes.len() as u64;
-        header.insert(
-            t.name.to_string(),
-            serde_json::json!({"dtype": t.dtype.name(), "shape": t.shape, "data_offsets": [offset, end]}),
-        );
-        offset = end;
     }
-    let mut json = serde_json::to_vec(&header).expect("header serializes");
-    while !(8 + json.len()).is_multiple_of(8) {
-        json.push(b' ');
-    }
-    let mut out = Vec::with_capacity(8 + json.len() + offset as usize);
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&json);
+    let layout: Vec<(&str, DType, &[usize])> = tensors.iter().map(|t| (t.name, t.dtype, t.shape)).collect();
+    let mut out = header(&layout, metadata)?;
+    out.reserve(tensors.iter().map(|t| t.bytes.len()).sum());
     for t in tensors {
         out.extend_from_slice(&t.bytes);
     }

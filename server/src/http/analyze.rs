@@ -4,26 +4,15 @@
 use super::AppJson;
 use super::checkpoints::load_tensor;
 use crate::error::{ApiError, ApiResult};
-use crate::serve::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use lowbit_core::curve::clip_curve;
-use lowbit_core::prune::{self, PruneConfig, Saliency};
+use lowbit_core::prune::{self, PruneSpec};
 use lowbit_core::quant::{self, QuantSpec};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Pruning applied before quantization.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PruneSpec {
-    pub pattern: String,
-    #[serde(default)]
-    pub sparsity: f64,
-    #[serde(default)]
-    pub saliency: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,14 +46,7 @@ pub async fn analyze_one(s: &AppState, req: &AnalyzeRequest) -> ApiResult<Value>
     if points > 1000 {
         return Err(ApiError::BadRequest("curve_points is limited to 1000".into()));
     }
-    let prune_cfg = match &req.prune {
-        Some(p) => Some(PruneConfig {
-            pattern: p.pattern.parse()?,
-            sparsity: p.pattern.parse::<prune::Pattern>()?.fixed_sparsity().unwrap_or(p.sparsity),
-            saliency: p.saliency.as_deref().unwrap_or("l1").parse::<Saliency>()?,
-        }),
-        None => None,
-    };
+    let prune_cfg = req.prune.as_ref().map(PruneSpec::resolve).transpose()?;
     let (row, x) = load_tensor(s, &req.checkpoint, &tensor).await?;
     let shape = row.shape();
     let name = row.name.clone();

@@ -3,7 +3,8 @@
 //! its values, or the whole tensor as raw little-endian f32.
 
 use crate::error::{ApiError, ApiResult};
-use crate::serve::AppState;
+use crate::state::AppState;
+use crate::store::{CheckpointRow, Inserted, NewTensor, TensorRow};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -35,81 +36,6 @@ impl Drop for TempFile {
 #[derive(Deserialize)]
 pub struct UploadQuery {
     name: Option<String>,
-}
-
-/// One tensor's catalogue row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TensorRow {
-    pub idx: i64,
-    pub name: String,
-    pub dtype: String,
-    pub shape: String,
-    pub numel: i64,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub mean: Option<f64>,
-    pub std: Option<f64>,
-    pub sparsity: Option<f64>,
-    /// Which file of the checkpoint holds it (0: the first; see [`blob_paths`]).
-    pub shard: i64,
-}
-
-impl TensorRow {
-    pub fn json(&self) -> Value {
-        let shape: Value = serde_json::from_str(&self.shape).unwrap_or(Value::Null);
-        json!({"index": self.idx, "name": self.name, "dtype": self.dtype, "shape": shape, "numel": self.numel,
-            "min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "sparsity": self.sparsity, "shard": self.shard})
-    }
-    pub fn shape(&self) -> Vec<usize> {
-        serde_json::from_str(&self.shape).unwrap_or_default()
-    }
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CheckpointRow {
-    pub id: String,
-    pub name: String,
-    pub sha256: String,
-    pub format: String,
-    pub size_bytes: i64,
-    pub tensor_count: i64,
-    pub created_at: i64,
-}
-
-impl CheckpointRow {
-    pub fn json(&self) -> Value {
-        json!({"id": self.id, "name": self.name, "sha256": self.sha256, "format": self.format, "size_bytes": self.size_bytes,
-            "tensor_count": self.tensor_count, "created_at": self.created_at})
-    }
-}
-
-/// Catalogues `rows` as tensors `first_idx..` of checkpoint `id`, held by file `shard`.
-async fn insert_tensors(
-    tx: &mut sqlx::SqliteConnection,
-    id: &str,
-    shard: i64,
-    first_idx: i64,
-    rows: &[Catalogued],
-) -> ApiResult<()> {
-    let fin = |v: f64| v.is_finite().then_some(v);
-    for (i, (tname, dtype, shape, st)) in rows.iter().enumerate() {
-        sqlx::query("INSERT INTO tensors (checkpoint_id, idx, name, dtype, shape, numel, min, max, mean, std, sparsity, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(first_idx + i as i64)
-            .bind(tname)
-            .bind(dtype)
-            .bind(serde_json::to_string(shape).expect("a shape serializes"))
-            .bind(st.numel as i64)
-            .bind(fin(st.min))
-            .bind(fin(st.max))
-            .bind(fin(st.mean))
-            .bind(fin(st.std))
-            .bind(fin(st.sparsity))
-            .bind(shard)
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// One catalogued tensor: name, dtype, shape, statistics.
@@ -173,11 +99,11 @@ async fn catalogue_blocking(s: &AppState, path: PathBuf) -> ApiResult<(String, V
 }
 
 pub async fn find_checkpoint(s: &AppState, id: &str) -> ApiResult<CheckpointRow> {
-    sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&s.db)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no checkpoint {id}")))
+    s.store.checkpoint(id).await?.ok_or_else(|| ApiError::NotFound(format!("no checkpoint {id}")))
+}
+
+fn new_tensors(rows: &[Catalogued]) -> Vec<NewTensor<'_>> {
+    rows.iter().map(|(name, dtype, shape, stats)| NewTensor { name, dtype, shape, stats }).collect()
 }
 
 async fn upload(
@@ -252,11 +178,7 @@ pub async fn ingest(
     check_name(name)?;
     let staged = stage(s, stream).await?;
     let (sha, size, tmp_path) = (staged.sha.clone(), staged.size, staged.path.clone());
-    if let Some(existing) = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE sha256 = ?")
-        .bind(&sha)
-        .fetch_optional(&s.db)
-        .await?
-    {
+    if let Some(existing) = s.store.checkpoint_by_sha(&sha).await? {
         let mut j = existing.json();
         j["deduplicated"] = json!(true);
         return Ok((StatusCode::OK, Json(j)));
@@ -273,73 +195,42 @@ pub async fn ingest(
         return Err(ApiError::Unprocessable("the file holds no tensors".into()));
     }
     staged.commit(s)?;
-    let id = crate::util::random_id();
-    let mut tx = s.db.begin().await?;
-    let inserted = sqlx::query("INSERT INTO checkpoints (id, name, sha256, format, size_bytes, tensor_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING")
-        .bind(&id)
-        .bind(name)
-        .bind(&sha)
-        .bind(&format)
-        .bind(size as i64)
-        .bind(rows.len() as i64)
-        .bind(crate::util::now())
-        .execute(&mut *tx)
-        .await?;
-    if inserted.rows_affected() == 0 {
-        // The same content finished uploading concurrently: answer with that one.
-        tx.rollback().await?;
-        let existing = sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints WHERE sha256 = ?")
-            .bind(&sha)
-            .fetch_one(&s.db)
-            .await?;
-        let mut j = existing.json();
-        j["deduplicated"] = json!(true);
-        return Ok((StatusCode::OK, Json(j)));
+    let row = CheckpointRow {
+        id: crate::util::random_id(),
+        name: name.to_string(),
+        sha256: sha,
+        format,
+        size_bytes: size as i64,
+        tensor_count: rows.len() as i64,
+        created_at: crate::util::now(),
+    };
+    match s.store.insert_checkpoint(&row, &new_tensors(&rows)).await? {
+        Inserted::Created(row) => Ok((StatusCode::CREATED, Json(row.json()))),
+        Inserted::Existing(existing) => {
+            // The same content finished uploading concurrently: answer with that one.
+            let mut j = existing.json();
+            j["deduplicated"] = json!(true);
+            Ok((StatusCode::OK, Json(j)))
+        }
     }
-    insert_tensors(&mut tx, &id, 0, 0, &rows).await?;
-    tx.commit().await?;
-    let row = find_checkpoint(s, &id).await?;
-    Ok((StatusCode::CREATED, Json(row.json())))
 }
 
 async fn list(State(s): State<AppState>, Query(page): Query<super::Page>) -> ApiResult<Json<Value>> {
-    let (limit, offset) = page.resolve(&s)?;
-    let rows =
-        sqlx::query_as::<_, CheckpointRow>("SELECT * FROM checkpoints ORDER BY created_at DESC, id LIMIT ?1 OFFSET ?2")
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&s.db)
-            .await?;
+    let rows = s.store.checkpoints(page.window(&s)?).await?;
     let (rows, next) = page.finish(&s, rows);
     Ok(Json(json!({"checkpoints": rows.iter().map(CheckpointRow::json).collect::<Vec<_>>(), "next_offset": next})))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let mut j = find_checkpoint(&s, &id).await?.json();
-    let shards: Vec<(i64, String, String, i64)> =
-        sqlx::query_as("SELECT seq, name, sha256, size_bytes FROM shards WHERE checkpoint_id = ? ORDER BY seq")
-            .bind(&id)
-            .fetch_all(&s.db)
-            .await?;
-    j["shards"] = shards
+    j["shards"] = s
+        .store
+        .shards(&id)
+        .await?
         .iter()
-        .map(|(seq, n, sha, size)| json!({"shard": seq, "name": n, "sha256": sha, "size_bytes": size}))
+        .map(|sh| json!({"shard": sh.seq, "name": sh.name, "sha256": sh.sha256, "size_bytes": sh.size_bytes}))
         .collect();
     Ok(Json(j))
-}
-
-/// Every file of a checkpoint with its shard number: 0 is the checkpoint's own blob, then the added shards.
-pub async fn blob_paths(s: &AppState, c: &CheckpointRow) -> ApiResult<Vec<(i64, PathBuf)>> {
-    let mut out = vec![(0, s.blobs.path(&c.sha256).ok_or_else(|| ApiError::internal("stored hash is malformed"))?)];
-    let shards: Vec<(i64, String)> =
-        sqlx::query_as("SELECT seq, sha256 FROM shards WHERE checkpoint_id = ? ORDER BY seq")
-            .bind(&c.id)
-            .fetch_all(&s.db)
-            .await?;
-    for (seq, sha) in shards {
-        out.push((seq, s.blobs.path(&sha).ok_or_else(|| ApiError::internal("stored hash is malformed"))?));
-    }
-    Ok(out)
 }
 
 /// `POST /api/checkpoints/{id}/shards?name=`: another file of a sharded safetensors checkpoint, streamed like
@@ -361,12 +252,8 @@ async fn add_shard(
     }
     let stream = body.into_data_stream().map(|c| c.map_err(|e| format!("the upload was interrupted: {e}")));
     let staged = stage(&s, stream).await?;
-    let known: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM shards WHERE checkpoint_id = ? AND sha256 = ?")
-        .bind(&id)
-        .bind(&staged.sha)
-        .fetch_one(&s.db)
-        .await?;
-    if known.0 > 0 || staged.sha == c.sha256 {
+    let known = s.store.shards(&id).await?.iter().any(|sh| sh.sha256 == staged.sha);
+    if known || staged.sha == c.sha256 {
         return Err(ApiError::Conflict(format!("this file is already part of checkpoint {id}")));
     }
     let (format, rows) = catalogue_blocking(&s, staged.path.clone()).await?;
@@ -382,70 +269,35 @@ async fn add_shard(
             s.limits.max_tensors
         )));
     }
-    let existing: std::collections::HashSet<String> = tensor_rows(&s, &id).await?.into_iter().map(|r| r.name).collect();
+    let existing: std::collections::HashSet<String> = s.store.tensors(&id).await?.into_iter().map(|r| r.name).collect();
     if let Some(dup) = rows.iter().find(|r| existing.contains(&r.0)) {
         return Err(ApiError::Conflict(format!("tensor `{}` is already in checkpoint {id}", dup.0)));
     }
     let (sha, size) = (staged.sha.clone(), staged.size);
     staged.commit(&s)?;
-    let mut tx = s.db.begin().await?;
-    let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM shards WHERE checkpoint_id = ?")
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let (first,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(idx), -1) + 1 FROM tensors WHERE checkpoint_id = ?")
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO shards (checkpoint_id, seq, name, sha256, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(seq)
-    .bind(&name)
-    .bind(&sha)
-    .bind(size as i64)
-    .bind(crate::util::now())
-    .execute(&mut *tx)
-    .await?;
-    insert_tensors(&mut tx, &id, seq, first, &rows).await?;
-    sqlx::query("UPDATE checkpoints SET tensor_count = tensor_count + ?, size_bytes = size_bytes + ? WHERE id = ?")
-        .bind(rows.len() as i64)
-        .bind(size as i64)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let seq = s.store.add_shard(&id, &name, &sha, size as i64, &new_tensors(&rows)).await?;
     let mut j = find_checkpoint(&s, &id).await?.json();
     j["shard"] = json!(seq);
     j["added_tensors"] = json!(rows.len());
     Ok((StatusCode::CREATED, Json(j)))
 }
 
-pub async fn tensor_rows(s: &AppState, id: &str) -> ApiResult<Vec<TensorRow>> {
-    Ok(sqlx::query_as::<_, TensorRow>("SELECT idx, name, dtype, shape, numel, min, max, mean, std, sparsity, shard FROM tensors WHERE checkpoint_id = ? ORDER BY idx")
-        .bind(id)
-        .fetch_all(&s.db)
-        .await?)
-}
-
 async fn tensors(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let c = find_checkpoint(&s, &id).await?;
-    let rows = tensor_rows(&s, &id).await?;
+    let rows = s.store.tensors(&id).await?;
     Ok(Json(json!({"checkpoint": c.json(), "tensors": rows.iter().map(TensorRow::json).collect::<Vec<_>>()})))
 }
 
 /// A tensor by index (a number) or name, with its values decoded to f32 (blocking work done off the runtime).
 pub async fn load_tensor(s: &AppState, id: &str, tensor: &str) -> ApiResult<(TensorRow, Vec<f32>)> {
-    let c = find_checkpoint(s, id).await?;
-    let rows = tensor_rows(s, id).await?;
+    let (_, files) = crate::catalog::files(s, id).await?;
+    let rows = s.store.tensors(id).await?;
     let row = match tensor.parse::<i64>() {
         Ok(i) => rows.into_iter().find(|r| r.idx == i),
         Err(_) => rows.into_iter().find(|r| r.name == tensor),
     }
     .ok_or_else(|| ApiError::NotFound(format!("checkpoint {id} has no tensor `{tensor}`")))?;
-    let path = blob_paths(s, &c)
-        .await?
+    let path = files
         .into_iter()
         .find(|(seq, _)| *seq == row.shard)
         .map(|(_, p)| p)
@@ -453,11 +305,9 @@ pub async fn load_tensor(s: &AppState, id: &str, tensor: &str) -> ApiResult<(Ten
     let name = row.name.clone();
     let limits = s.limits.reader;
     let values = tokio::task::spawn_blocking(move || -> ApiResult<Vec<f32>> {
-        let f = std::fs::File::open(&path).map_err(ApiError::internal)?;
-        // SAFETY: blobs are written once, renamed into place, and never modified afterwards.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(ApiError::internal)?;
-        let ck = readers::read_with(&map, &limits).map_err(ApiError::unreadable)?;
-        let t = ck
+        let maps = crate::catalog::map(std::slice::from_ref(&path))?;
+        let ck = crate::catalog::read(&maps, &limits)?;
+        let t = ck[0]
             .tensors
             .iter()
             .find(|t| t.name == name)
@@ -550,26 +400,9 @@ pub async fn raw_response(s: &AppState, id: &str, t: &str) -> ApiResult<impl Int
 
 async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let c = find_checkpoint(&s, &id).await?;
-    let mut shas: Vec<String> = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM shards WHERE checkpoint_id = ?")
-        .bind(&id)
-        .fetch_all(&s.db)
-        .await?
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
-    shas.push(c.sha256.clone());
-    sqlx::query("DELETE FROM checkpoints WHERE id = ?").bind(&id).execute(&s.db).await?;
-    // A file may also be another checkpoint's (or shard's): remove only what nothing refers to any more.
-    for sha in shas {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?1) + (SELECT COUNT(*) FROM shards WHERE sha256 = ?1)",
-        )
-        .bind(&sha)
-        .fetch_one(&s.db)
-        .await?;
-        if n == 0
-            && let Some(p) = s.blobs.path(&sha)
-        {
+    // A file may also be another checkpoint's (or shard's, or a job's artifact): only orphans are removed.
+    for sha in s.store.delete_checkpoint(&c).await? {
+        if let Some(p) = s.blobs.path(&sha) {
             let _ = std::fs::remove_file(p);
         }
     }

@@ -4,7 +4,7 @@
 
 use super::checkpoints::ingest;
 use crate::error::{ApiError, ApiResult};
-use crate::serve::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -4,7 +4,8 @@
 
 use super::AppJson;
 use crate::error::{ApiError, ApiResult};
-use crate::serve::AppState;
+use crate::state::AppState;
+use crate::store::{ExperimentFilter, ExperimentRow, JobState, NewExperiment};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -12,50 +13,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ExperimentRow {
-    pub id: String,
-    pub share_id: String,
-    pub name: String,
-    pub notes: String,
-    pub kind: String,
-    pub job_id: Option<String>,
-    pub checkpoint_id: Option<String>,
-    pub config: String,
-    pub results: String,
-    pub created_at: i64,
-    /// Counted by the database for listings, which do not load the results.
-    #[sqlx(default)]
-    pub result_count: Option<i64>,
-}
-
-impl ExperimentRow {
-    fn results(&self) -> Vec<Value> {
-        serde_json::from_str(&self.results).unwrap_or_default()
-    }
-    /// Summary (`with_results` adds the rows).
-    pub fn json(&self, with_results: bool) -> Value {
-        let config: Value = serde_json::from_str(&self.config).unwrap_or(Value::Null);
-        let results = if with_results || self.result_count.is_none() { self.results() } else { Vec::new() };
-        let count = self.result_count.map_or(results.len(), |n| n as usize);
-        let mut j = json!({"id": self.id, "share_id": self.share_id, "name": self.name, "notes": self.notes, "kind": self.kind,
-            "job": self.job_id, "checkpoint": self.checkpoint_id, "config": config, "result_count": count,
-            "created_at": self.created_at, "share_url": format!("/e/{}", self.share_id)});
-        if with_results {
-            j["results"] = Value::Array(results);
-        }
-        j
-    }
-    /// The public view: no internal ids.
-    pub fn shared_json(&self) -> Value {
-        let mut j = self.json(true);
-        for k in ["id", "job", "checkpoint"] {
-            j.as_object_mut().expect("an object").remove(k);
-        }
-        j
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,51 +38,45 @@ async fn create(
     let (kind, job_id, checkpoint, config, results) = match (req.job, req.analysis) {
         (Some(job), None) => {
             let j = super::jobs::find_job(&s, &job).await?;
-            if j.state != "succeeded" {
+            if j.state != JobState::Succeeded {
                 return Err(ApiError::Conflict(format!("job {job} is {}; only a succeeded job can be kept", j.state)));
             }
-            let payload: Value = serde_json::from_str(&j.payload).unwrap_or(Value::Null);
+            // Any kind: its specification is the configuration, its result rows the results.
+            let payload = j.spec()?;
             let checkpoint = payload["checkpoint"].as_str().map(str::to_string);
             let results = super::jobs::job_results(&s, &job).await?;
-            ("sweep", Some(job), checkpoint, payload, results)
+            (j.kind.clone(), Some(job), checkpoint, payload, results)
         }
         (None, Some(a)) => {
             let mut r = super::analyze::analyze_one(&s, &a).await?;
             r.as_object_mut().map(|o| o.remove("curve"));
             let config = json!({"checkpoint": a.checkpoint, "tensor": a.tensor, "config": a.config});
-            ("analysis", None, Some(a.checkpoint.clone()), config, vec![r])
+            ("analysis".to_string(), None, Some(a.checkpoint.clone()), config, vec![r])
         }
         _ => return Err(ApiError::BadRequest("give exactly one of `job` or `analysis`".into())),
     };
-    let (id, share_id) = (crate::util::random_id(), crate::util::random_id());
-    sqlx::query("INSERT INTO experiments (id, share_id, name, notes, kind, job_id, checkpoint_id, config, results, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(&id)
-        .bind(&share_id)
-        .bind(req.name.trim())
-        .bind(&req.notes)
-        .bind(kind)
-        .bind(job_id)
-        .bind(checkpoint)
-        .bind(config.to_string())
-        .bind(Value::Array(results).to_string())
-        .bind(crate::util::now())
-        .execute(&s.db)
+    let (id, _) = s
+        .store
+        .insert_experiment(&NewExperiment {
+            name: req.name.trim(),
+            notes: &req.notes,
+            kind: &kind,
+            job_id: job_id.as_deref(),
+            checkpoint_id: checkpoint.as_deref(),
+            config: &config,
+            results: &results,
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(find(&s, &id).await?.json(false))))
 }
 
 async fn find(s: &AppState, id: &str) -> ApiResult<ExperimentRow> {
-    sqlx::query_as::<_, ExperimentRow>("SELECT * FROM experiments WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&s.db)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no experiment {id}")))
+    s.store.experiment(id).await?.ok_or_else(|| ApiError::NotFound(format!("no experiment {id}")))
 }
 
 async fn find_shared(s: &AppState, share: &str) -> ApiResult<ExperimentRow> {
-    sqlx::query_as::<_, ExperimentRow>("SELECT * FROM experiments WHERE share_id = ?")
-        .bind(share)
-        .fetch_optional(&s.db)
+    s.store
+        .shared_experiment(share)
         .await?
         .ok_or_else(|| ApiError::NotFound("no shared experiment with this link".into()))
 }
@@ -143,20 +94,8 @@ async fn list(
     Query(q): Query<ListQuery>,
     Query(page): Query<super::Page>,
 ) -> ApiResult<Json<Value>> {
-    let (limit, offset) = page.resolve(&s)?;
-    let pattern =
-        format!("%{}%", q.q.unwrap_or_default().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    // The results themselves are not loaded for a listing: the database counts them.
-    let rows = sqlx::query_as::<_, ExperimentRow>(
-        "SELECT id, share_id, name, notes, kind, job_id, checkpoint_id, config, '[]' AS results, created_at, json_array_length(results) AS result_count FROM experiments WHERE (name LIKE ?1 ESCAPE '\\' OR notes LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR checkpoint_id = ?3) ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5",
-    )
-    .bind(pattern)
-    .bind(q.kind)
-    .bind(q.checkpoint)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&s.db)
-    .await?;
+    let filter = ExperimentFilter { text: q.q, kind: q.kind, checkpoint: q.checkpoint };
+    let rows = s.store.experiments(&filter, page.window(&s)?).await?;
     let (rows, next) = page.finish(&s, rows);
     Ok(Json(json!({"experiments": rows.iter().map(|r| r.json(false)).collect::<Vec<_>>(), "next_offset": next})))
 }
@@ -181,7 +120,7 @@ async fn shared_tensor(State(s): State<AppState>, Path(share): Path<String>) -> 
     Ok(super::checkpoints::raw_response(&s, checkpoint, &tensor).await?.into_response())
 }
 
-/// The flat table of one experiment's results: one row per result, the columns every result has.
+/// The flat table of a sweep's or an analysis's results: one row per result, the columns every result has.
 pub const COLUMNS: [&str; 13] = [
     "experiment",
     "tensor",
@@ -197,6 +136,59 @@ pub const COLUMNS: [&str; 13] = [
     "bits_per_element",
     "packed_bytes",
 ];
+
+/// An experiment as a table: sweeps and analyses in their fixed columns; any other kind in the columns its
+/// result rows have (every key with a scalar value, in the order first seen), after `experiment`.
+fn table(e: &ExperimentRow) -> (Vec<String>, Vec<Vec<Value>>) {
+    if matches!(e.kind.as_str(), "sweep" | "analysis") {
+        return (COLUMNS.iter().map(|c| c.to_string()).collect(), rows_of(e));
+    }
+    let results = e.results();
+    let mut cols: Vec<String> = vec!["experiment".into()];
+    for r in &results {
+        for (k, v) in r.as_object().into_iter().flatten() {
+            if !v.is_object() && !v.is_array() && !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let rows = results
+        .iter()
+        .map(|r| {
+            let mut row = vec![json!(e.name)];
+            row.extend(
+                cols[1..]
+                    .iter()
+                    .map(|c| r.get(c).filter(|v| !v.is_object() && !v.is_array()).cloned().unwrap_or(Value::Null)),
+            );
+            row
+        })
+        .collect();
+    (cols, rows)
+}
+
+/// Several tables as one: the union of their columns, in order; a row lacks what its table lacked.
+fn union(tables: Vec<(Vec<String>, Vec<Vec<Value>>)>) -> (Vec<String>, Vec<Vec<Value>>) {
+    let mut cols: Vec<String> = Vec::new();
+    for (c, _) in &tables {
+        for name in c {
+            if !cols.contains(name) {
+                cols.push(name.clone());
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (c, rs) in tables {
+        for r in rs {
+            rows.push(
+                cols.iter()
+                    .map(|name| c.iter().position(|x| x == name).map_or(Value::Null, |i| r[i].clone()))
+                    .collect(),
+            );
+        }
+    }
+    (cols, rows)
+}
 
 fn rows_of(e: &ExperimentRow) -> Vec<Vec<Value>> {
     e.results()
@@ -230,18 +222,19 @@ struct ExportQuery {
     ids: Option<String>,
 }
 
-fn export_response(name: &str, rows: Vec<Vec<Value>>, format: &str) -> ApiResult<Response> {
+fn export_response(name: &str, (columns, rows): (Vec<String>, Vec<Vec<Value>>), format: &str) -> ApiResult<Response> {
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
     let (bytes, mime, ext) = match format {
         "json" => {
             let objs: Vec<Value> = rows
                 .iter()
-                .map(|r| Value::Object(COLUMNS.iter().map(|c| c.to_string()).zip(r.iter().cloned()).collect()))
+                .map(|r| Value::Object(columns.iter().map(|c| c.to_string()).zip(r.iter().cloned()).collect()))
                 .collect();
             (serde_json::to_vec_pretty(&objs).map_err(ApiError::internal)?, "application/json", "json")
         }
-        "csv" => (crate::export::csv(&COLUMNS, &rows).map_err(ApiError::internal)?, "text/csv", "csv"),
+        "csv" => (crate::export::csv(&columns, &rows).map_err(ApiError::internal)?, "text/csv", "csv"),
         "parquet" => (
-            crate::export::parquet(&COLUMNS, &rows).map_err(ApiError::internal)?,
+            crate::export::parquet(&columns, &rows).map_err(ApiError::internal)?,
             "application/vnd.apache.parquet",
             "parquet",
         ),
@@ -265,7 +258,7 @@ async fn export(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let e = find(&s, &id).await?;
-    export_response(&e.name, rows_of(&e), q.format.as_deref().unwrap_or("csv"))
+    export_response(&e.name, table(&e), q.format.as_deref().unwrap_or("csv"))
 }
 
 async fn export_combined(State(s): State<AppState>, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
@@ -273,11 +266,11 @@ async fn export_combined(State(s): State<AppState>, Query(q): Query<ExportQuery>
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::BadRequest("give 1 to 100 experiment ids as ?ids=a,b".into()));
     }
-    let mut rows = Vec::new();
+    let mut tables = Vec::new();
     for id in ids {
-        rows.extend(rows_of(&find(&s, id).await?));
+        tables.push(table(&find(&s, id).await?));
     }
-    export_response("experiments", rows, q.format.as_deref().unwrap_or("csv"))
+    export_response("experiments", union(tables), q.format.as_deref().unwrap_or("csv"))
 }
 
 async fn shared_export(
@@ -286,7 +279,7 @@ async fn shared_export(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let e = find_shared(&s, &share).await?;
-    export_response(&e.name, rows_of(&e), q.format.as_deref().unwrap_or("csv"))
+    export_response(&e.name, table(&e), q.format.as_deref().unwrap_or("csv"))
 }
 
 /// The dashboard's boot tags when it is built: the share page then shows the live view (charts recomputed by
@@ -317,8 +310,9 @@ async fn page(State(s): State<AppState>, Path(share): Path<String>) -> Response 
                 .into_response();
         }
     };
+    let (columns, rows) = table(&e);
     let mut table = String::new();
-    for r in rows_of(&e) {
+    for r in rows {
         table.push_str("<tr>");
         for v in &r[1..] {
             let text = match v {
@@ -334,7 +328,7 @@ async fn page(State(s): State<AppState>, Path(share): Path<String>) -> Response 
         }
         table.push_str("</tr>\n");
     }
-    let head: String = COLUMNS[1..].iter().map(|c| format!("<th>{c}</th>")).collect();
+    let head: String = columns[1..].iter().map(|c| format!("<th>{}</th>", esc(c))).collect();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{name} · lowbit</title><style>body{{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}}\

@@ -9,7 +9,7 @@ pub mod jobs;
 pub mod openapi;
 
 use crate::error::{ApiError, ApiResult};
-use crate::serve::AppState;
+use crate::state::AppState;
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -41,15 +41,15 @@ pub struct Page {
 }
 
 impl Page {
-    /// `(limit, offset)` as SQL wants them; one row more than the page is fetched to know if there is a next.
-    pub fn resolve(self, s: &AppState) -> ApiResult<(i64, i64)> {
+    /// The store's window: one row more than the page is fetched to know if there is a next.
+    pub fn window(self, s: &AppState) -> ApiResult<crate::store::Window> {
         let limit = self.limit.unwrap_or(s.limits.max_page);
         if limit == 0 || limit > s.limits.max_page {
             return Err(ApiError::BadRequest(format!("limit must be 1 to {}", s.limits.max_page)));
         }
         let offset =
             i64::try_from(self.offset.unwrap_or(0)).map_err(|_| ApiError::BadRequest("offset is too large".into()))?;
-        Ok((limit as i64 + 1, offset))
+        Ok(crate::store::Window { limit: limit as i64 + 1, offset })
     }
     /// Trims the extra row and says where the next page starts.
     pub fn finish<T>(self, s: &AppState, mut rows: Vec<T>) -> (Vec<T>, Value) {
@@ -61,14 +61,25 @@ impl Page {
     }
 }
 
+/// A path segment percent-encoded (what an artifact's URL holds).
+pub fn encode_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 async fn health(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM checkpoints").fetch_one(&s.db).await?;
+    let n = s.store.checkpoint_count().await?;
     Ok(Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "data_dir": s.data_dir.display().to_string(),
         "checkpoints": n,
-        "workers": s.runner.workers(),
+        "workers": s.jobs.workers(),
+        "job_kinds": crate::jobs::JobSpec::KINDS,
         "formats": lowbit_core::quant::FORMAT_NAMES,
     })))
 }

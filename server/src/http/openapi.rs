@@ -1,7 +1,7 @@
 //! `GET /api/openapi.json`: the API described as OpenAPI 3.1, written by hand next to the routes it
 //! describes (`tests/cli/server.rs` checks that every documented route is served).
 
-use crate::serve::AppState;
+use crate::state::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};

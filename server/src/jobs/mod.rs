@@ -1,156 +1,127 @@
-//! Long experiments run as jobs: a row in the `jobs` table (queued → running → succeeded | failed |
-//! cancelled; `interrupted` when the process died while it ran), claimed by one of a bounded number of
-//! workers, with CPU work on the blocking pool and results written row by row as they come. Progress is in
-//! the table, so it survives restarts and every client sees the same thing.
+//! Long work as jobs of registered kinds. A job is a row of the store's queue (queued → running → succeeded |
+//! failed | cancelled; `interrupted` when the process died while it ran) holding its specification — one
+//! variant of [`JobSpec`], tagged by `kind` — claimed by one of a bounded number of workers ([`runner`]) and
+//! run on the blocking pool with a [`JobContext`]: total and progress, result rows, metric series,
+//! artifacts, cancellation, and a saved point it resumes from after a restart.
 //!
-//! Kinds: `sweep` (every selected tensor of a checkpoint × a list of configurations). Training jobs of later
-//! issues add a kind here.
+//! A new kind is one file with a type implementing [`Kind`], plus one line in [`registry!`] below.
 
+mod context;
+mod export;
+pub mod runner;
 mod sweep;
 
-use crate::serve::AppState;
-use anyhow::Result;
+pub use context::JobContext;
+pub use export::ExportSpec;
+pub use sweep::SweepSpec;
+
+use crate::catalog::OpenError;
+use crate::state::AppState;
+use crate::store::StoreError;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::Notify;
 
-pub use sweep::SweepPayload;
-
-/// The worker pool's shared parts.
-pub struct Runner {
-    workers: usize,
-    wake: Notify,
-    cancel: Mutex<HashMap<String, Arc<AtomicBool>>>,
+/// Why a job could not be created or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The specification is wrong (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The specification asks for more than the server's limits (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// It names something that does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The work itself failed; the message is the job's error.
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl Runner {
-    pub fn new(workers: usize) -> Self {
-        Self { workers, wake: Notify::new(), cancel: Mutex::new(HashMap::new()) }
-    }
-    pub fn workers(&self) -> usize {
-        self.workers
-    }
-    /// Tells idle workers there is a queued job.
-    pub fn wake(&self) {
-        self.wake.notify_waiters();
-    }
-    /// Asks a running job to stop; false if it is not running here.
-    pub fn cancel(&self, id: &str) -> bool {
-        match self.cancel.lock().expect("cancel registry").get(id) {
-            Some(flag) => {
-                flag.store(true, Ordering::Relaxed);
-                true
-            }
-            None => false,
+impl From<lowbit_core::Error> for JobError {
+    fn from(e: lowbit_core::Error) -> Self {
+        match e.kind {
+            lowbit_core::ErrorKind::InvalidParameter => Self::Invalid(e.message),
+            _ => Self::Failed(e.message),
         }
     }
 }
 
-/// Jobs that were running when the previous process stopped are marked `interrupted`; none is lost.
-pub async fn recover(s: &AppState) -> Result<()> {
-    sqlx::query("UPDATE jobs SET state = 'interrupted', finished_at = ? WHERE state = 'running'")
-        .bind(crate::util::now())
-        .execute(&s.db)
-        .await?;
-    Ok(())
+impl From<OpenError> for JobError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::NotFound(id) => Self::NotFound(format!("no checkpoint {id}")),
+            OpenError::Store(e) => Self::Store(e),
+            other => Self::Failed(other.to_string()),
+        }
+    }
 }
 
-/// Starts the workers.
-pub fn start(s: AppState) {
-    for _ in 0..s.runner.workers {
-        let s = s.clone();
-        tokio::spawn(async move {
-            loop {
-                match claim(&s).await {
-                    Ok(Some((id, kind, payload))) => run(&s, &id, &kind, &payload).await,
-                    Ok(None) => {
-                        let _ = tokio::time::timeout(Duration::from_secs(2), s.runner.wake.notified()).await;
-                    }
-                    Err(e) => {
-                        eprintln!("lowbit: job runner: {e}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+/// One kind of job: a specification that checks itself and knows how to run.
+#[allow(async_fn_in_trait)]
+pub trait Kind: serde::Serialize + serde::de::DeserializeOwned + Send + Sized + 'static {
+    /// What the kind needs from the store to run, gathered before the blocking work starts.
+    type Prepared: Send + 'static;
+    /// Checks the specification against the store and the limits; returns the summary listings show.
+    async fn validate(&self, s: &AppState) -> Result<Value, JobError>;
+    /// Looks up what the run needs (files, rows).
+    async fn prepare(&self, s: &AppState) -> Result<Self::Prepared, JobError>;
+    /// The work, on a blocking thread: reports through `ctx`, resumes from `ctx.saved_state()`.
+    fn run(self, prepared: Self::Prepared, ctx: &JobContext) -> Result<(), JobError>;
+}
+
+/// The registry: every kind, by the name `POST /api/jobs` takes in `kind`.
+macro_rules! registry {
+    ($($variant:ident($spec:ty) = $name:literal),+ $(,)?) => {
+        /// A job's specification: `{"kind": "<name>", …the kind's fields}`.
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        #[serde(tag = "kind")]
+        // One per job, parsed once: the size of the largest kind does not matter.
+        #[allow(clippy::large_enum_variant)]
+        pub enum JobSpec {
+            $(#[serde(rename = $name)] $variant($spec),)+
+        }
+
+        impl JobSpec {
+            /// Every kind's name.
+            pub const KINDS: &[&str] = &[$($name),+];
+            pub fn kind(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $name,)+ }
+            }
+            pub async fn validate(&self, s: &AppState) -> Result<Value, JobError> {
+                match self { $(Self::$variant(k) => k.validate(s).await,)+ }
+            }
+            /// Prepares and runs the job to its end (the blocking part on the blocking pool).
+            pub async fn run(self, s: &AppState, ctx: JobContext) -> Result<(), JobError> {
+                match self {
+                    $(Self::$variant(k) => {
+                        let prepared = k.prepare(s).await?;
+                        tokio::task::spawn_blocking(move || k.run(prepared, &ctx))
+                            .await
+                            .map_err(|e| JobError::Failed(format!("the job's work stopped: {e}")))?
+                    })+
                 }
             }
-        });
-    }
-}
-
-async fn claim(s: &AppState) -> Result<Option<(String, String, String)>> {
-    Ok(sqlx::query_as::<_, (String, String, String)>(
-        "UPDATE jobs SET state = 'running', started_at = ? \
-         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, id LIMIT 1) AND state = 'queued' \
-         RETURNING id, kind, payload",
-    )
-    .bind(crate::util::now())
-    .fetch_optional(&s.db)
-    .await?)
-}
-
-/// What a job's blocking work reports back.
-pub enum Event {
-    /// One result row.
-    Result(Value),
-    /// The total number of tasks, once known.
-    Total(u64),
-}
-
-async fn run(s: &AppState, id: &str, kind: &str, payload: &str) {
-    let flag = Arc::new(AtomicBool::new(false));
-    s.runner.cancel.lock().expect("cancel registry").insert(id.to_string(), flag.clone());
-    let outcome = match kind {
-        "sweep" => sweep::run(s, id, payload, flag.clone()).await,
-        other => Err(format!("unknown job kind `{other}`")),
-    };
-    s.runner.cancel.lock().expect("cancel registry").remove(id);
-    let (state, error) = match outcome {
-        Ok(()) if flag.load(Ordering::Relaxed) => ("cancelled", None),
-        Ok(()) => ("succeeded", None),
-        Err(e) => ("failed", Some(e)),
-    };
-    // A succeeded job is complete by definition, whatever rounding its last progress update had.
-    let sql = "UPDATE jobs SET state = ?1, error = ?2, finished_at = ?3, progress = CASE WHEN ?1 = 'succeeded' THEN 1.0 ELSE progress END WHERE id = ?4";
-    if let Err(e) = sqlx::query(sql).bind(state).bind(error).bind(crate::util::now()).bind(id).execute(&s.db).await {
-        eprintln!("lowbit: cannot record the end of job {id}: {e}");
-    }
-}
-
-/// Stores results and progress as the blocking work sends them.
-pub async fn record(s: &AppState, id: &str, mut rx: tokio::sync::mpsc::Receiver<Event>) -> Result<u64, String> {
-    let (mut done, mut total) = (0u64, 0u64);
-    while let Some(ev) = rx.recv().await {
-        match ev {
-            Event::Total(t) => {
-                total = t;
-                sqlx::query("UPDATE jobs SET total = ? WHERE id = ?")
-                    .bind(t as i64)
-                    .bind(id)
-                    .execute(&s.db)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Event::Result(row) => {
-                sqlx::query("INSERT INTO job_results (job_id, seq, result) VALUES (?, ?, ?)")
-                    .bind(id)
-                    .bind(done as i64)
-                    .bind(row.to_string())
-                    .execute(&s.db)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                done += 1;
-                let progress = if total > 0 { done as f64 / total as f64 } else { 0.0 };
-                sqlx::query("UPDATE jobs SET done = ?, progress = ? WHERE id = ?")
-                    .bind(done as i64)
-                    .bind(progress.min(1.0))
-                    .bind(id)
-                    .execute(&s.db)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
         }
+    };
+}
+
+registry! {
+    Sweep(SweepSpec) = "sweep",
+    Export(ExportSpec) = "export",
+}
+
+impl JobSpec {
+    /// Parses a request body or a stored specification; an unknown kind names the known ones.
+    pub fn parse(v: Value) -> Result<Self, JobError> {
+        let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
+        serde_json::from_value(v).map_err(|e| match kind {
+            Some(k) if !Self::KINDS.contains(&k.as_str()) => {
+                JobError::Invalid(format!("job kind `{k}` is not known (kinds: {})", Self::KINDS.join(", ")))
+            }
+            None => JobError::Invalid(format!("a job needs a `kind` ({})", Self::KINDS.join(", "))),
+            Some(_) => JobError::Invalid(format!("the job is not the expected JSON: {e}")),
+        })
     }
-    Ok(done)
 }

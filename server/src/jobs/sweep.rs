@@ -1,20 +1,17 @@
-//! The sweep job: every selected floating-point tensor of a checkpoint × every configuration, each result
-//! the CLI's JSON object plus the configuration's index.
+//! `sweep`: every selected floating-point tensor of a checkpoint × every configuration; each result is the
+//! CLI's JSON object plus the configuration's index. Resumes from the last finished tensor.
 
-use super::Event;
-use crate::serve::AppState;
+use super::{JobContext, JobError, Kind};
+use crate::state::AppState;
 use lowbit_core::quant::{self, QuantSpec};
-use lowbit_core::readers;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use serde_json::{Value, json};
+use std::path::PathBuf;
 
-/// What a sweep job stores as its payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SweepPayload {
+pub struct SweepSpec {
     pub checkpoint: String,
     pub configs: Vec<QuantSpec>,
     /// Only tensors whose name matches this regular expression.
@@ -22,43 +19,66 @@ pub struct SweepPayload {
     pub tensor: Option<String>,
 }
 
-pub async fn run(s: &AppState, id: &str, payload: &str, cancel: Arc<AtomicBool>) -> Result<(), String> {
-    let p: SweepPayload = serde_json::from_str(payload).map_err(|e| format!("bad payload: {e}"))?;
-    let configs = p.configs.iter().map(|c| c.resolve().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
-    let re = p.tensor.as_deref().map(Regex::new).transpose().map_err(|e| e.to_string())?;
-    let c = crate::http::checkpoints::find_checkpoint(s, &p.checkpoint)
-        .await
-        .map_err(|_| format!("checkpoint {} no longer exists", p.checkpoint))?;
-    let paths: Vec<_> = crate::http::checkpoints::blob_paths(s, &c)
-        .await
-        .map_err(|e| format!("cannot find the checkpoint's files: {e:?}"))?
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect();
-    let limits = s.limits.reader;
-    let (tx, rx) = tokio::sync::mpsc::channel(256);
-    let work = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        // Every file of a sharded checkpoint, in shard order.
-        let mut maps = Vec::with_capacity(paths.len());
-        for path in &paths {
-            let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-            // SAFETY: blobs are never modified once stored.
-            maps.push(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| e.to_string())?);
+impl Kind for SweepSpec {
+    type Prepared = Vec<PathBuf>;
+
+    async fn validate(&self, s: &AppState) -> Result<Value, JobError> {
+        if self.configs.is_empty() {
+            return Err(JobError::Invalid("a sweep needs at least one configuration".into()));
         }
-        let files = maps
-            .iter()
-            .map(|m| readers::read_with(m, &limits).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
+        if self.configs.len() > s.limits.max_sweep_configs {
+            return Err(JobError::TooLarge(format!(
+                "the sweep has {} configurations; the limit is {}",
+                self.configs.len(),
+                s.limits.max_sweep_configs
+            )));
+        }
+        for (i, c) in self.configs.iter().enumerate() {
+            c.resolve().map_err(|e| JobError::Invalid(format!("configs[{i}]: {e}")))?;
+        }
+        if let Some(t) = &self.tensor {
+            Regex::new(t).map_err(|e| JobError::Invalid(format!("tensor is not a valid regular expression: {e}")))?;
+        }
+        let c = s
+            .store
+            .checkpoint(&self.checkpoint)
+            .await?
+            .ok_or_else(|| JobError::NotFound(format!("no checkpoint {}", self.checkpoint)))?;
+        let tasks = c.tensor_count as usize * self.configs.len();
+        if tasks > s.limits.max_sweep_tasks {
+            return Err(JobError::TooLarge(format!(
+                "the sweep has {tasks} tasks; the limit is {}",
+                s.limits.max_sweep_tasks
+            )));
+        }
+        Ok(json!({"checkpoint": self.checkpoint, "configs": self.configs.len(), "tensor": self.tensor}))
+    }
+
+    async fn prepare(&self, s: &AppState) -> Result<Vec<PathBuf>, JobError> {
+        let (_, files) = crate::catalog::files(s, &self.checkpoint)
+            .await
+            .map_err(|_| JobError::Failed(format!("checkpoint {} no longer exists", self.checkpoint)))?;
+        Ok(files.into_iter().map(|(_, p)| p).collect())
+    }
+
+    fn run(self, paths: Vec<PathBuf>, ctx: &JobContext) -> Result<(), JobError> {
+        let configs = self.configs.iter().map(QuantSpec::resolve).collect::<Result<Vec<_>, _>>()?;
+        let re = self.tensor.as_deref().map(Regex::new).transpose().map_err(|e| JobError::Invalid(e.to_string()))?;
+        let maps = crate::catalog::map(&paths)?;
+        let files = crate::catalog::read(&maps, ctx.reader_limits())?;
         let tensors: Vec<_> = files
             .iter()
             .flat_map(|c| c.tensors.iter())
             .filter(|t| t.dtype.is_float() && re.as_ref().is_none_or(|r| r.is_match(&t.name)))
             .collect();
-        let _ = tx.blocking_send(Event::Total((tensors.len() * configs.len()) as u64));
-        for t in tensors {
-            let x = t.to_f32().map_err(|e| e.to_string())?;
+        let n = configs.len() as i64;
+        ctx.total(tensors.len() as i64 * n)?;
+        // Rows are numbered tensor × configuration, so a tensor redone after a restart overwrites its own.
+        let first = ctx.saved_state().and_then(|s| s["tensors_done"].as_u64()).unwrap_or(0) as usize;
+        for (i, t) in tensors.iter().enumerate().skip(first) {
+            let x = t.to_f32()?;
             for (k, cfg) in configs.iter().enumerate() {
-                if cancel.load(Ordering::Relaxed) {
+                if ctx.cancelled() {
                     return Ok(());
                 }
                 let mut row = match quant::analyze(&x, &t.shape, cfg) {
@@ -68,14 +88,12 @@ pub async fn run(s: &AppState, id: &str, payload: &str, cancel: Arc<AtomicBool>)
                     }
                 };
                 row["config_index"] = json!(k);
-                if tx.blocking_send(Event::Result(row)).is_err() {
-                    return Err("the job's recorder stopped".into());
-                }
+                let seq = i as i64 * n + k as i64;
+                ctx.row(seq, row)?;
+                ctx.progress(seq + 1)?;
             }
+            ctx.save_state(json!({"tensors_done": i + 1}))?;
         }
         Ok(())
-    });
-    let recorded = super::record(s, id, rx).await;
-    work.await.map_err(|e| e.to_string())??;
-    recorded.map(|_| ())
+    }
 }
