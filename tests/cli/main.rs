@@ -6,6 +6,7 @@ mod dashboard;
 mod hostile;
 mod http;
 mod info;
+mod jobs;
 mod quant;
 mod serve;
 mod server;

@@ -138,13 +138,16 @@ pub const COLUMNS: [&str; 13] = [
 ];
 
 /// An experiment as a table: sweeps and analyses in their fixed columns; any other kind in the columns its
-/// result rows have (every key with a scalar value, in the order first seen), after `experiment`.
+/// result rows have (every key with a scalar value: the sweep's columns it shares first, then the others).
 fn table(e: &ExperimentRow) -> (Vec<String>, Vec<Vec<Value>>) {
     if matches!(e.kind.as_str(), "sweep" | "analysis") {
         return (COLUMNS.iter().map(|c| c.to_string()).collect(), rows_of(e));
     }
     let results = e.results();
+    let scalar = |r: &Value, k: &str| r.get(k).is_some_and(|v| !v.is_object() && !v.is_array());
+    // The familiar columns first (those the rows have), then the kind's own.
     let mut cols: Vec<String> = vec!["experiment".into()];
+    cols.extend(COLUMNS[1..].iter().filter(|c| results.iter().any(|r| scalar(r, c))).map(|c| c.to_string()));
     for r in &results {
         for (k, v) in r.as_object().into_iter().flatten() {
             if !v.is_object() && !v.is_array() && !cols.contains(k) {

@@ -186,7 +186,8 @@ struct Rerun {
     fresh: bool,
 }
 
-/// Queues an interrupted, failed or cancelled job again: from its saved point, or from scratch.
+/// Queues an interrupted, failed or cancelled job again from its saved point, or any finished job from
+/// scratch (`{"fresh": true}`).
 async fn rerun(State(s): State<AppState>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
     let job = find_job(&s, &id).await?;
     let opts: Rerun = if body.iter().all(u8::is_ascii_whitespace) {

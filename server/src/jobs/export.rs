@@ -120,6 +120,9 @@ impl Kind for ExportSpec {
                 }
                 w.flush().map_err(failed)?;
                 drop(w);
+                // The per-tensor measures as series along the checkpoint (step = tensor index).
+                ctx.metric(i as i64, "sqnr_db", a.metrics.sqnr_db)?;
+                ctx.metric(i as i64, "bits_per_element", a.output.bits_per_element())?;
                 let mut row = lowbit_core::report::result_json(&t.name, &t.shape, &cfg, &a);
                 if let Some(p) = pruned {
                     row["prune"] = p;

@@ -326,16 +326,18 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Queues an interrupted, failed or cancelled job again: from its saved point (`resume`), or from
-    /// scratch (its results, metrics, saved point and artifacts are dropped). `None` if its state forbids it.
+    /// Queues a job again: an interrupted, failed or cancelled one from its saved point (`resume`), or any
+    /// finished one from scratch (its results, metrics, saved point and artifacts are dropped). `None` if its
+    /// state forbids it.
     pub async fn requeue(&self, id: &str, resume: bool) -> StoreResult<Option<JobRow>> {
         let mut tx = self.db.begin().await?;
         // The state check is part of the update, so two concurrent re-runs cannot both succeed.
         let changed = sqlx::query(
             "UPDATE jobs SET state = 'queued', error = NULL, started_at = NULL, finished_at = NULL \
-             WHERE id = ?1 AND state IN ('interrupted', 'failed', 'cancelled')",
+             WHERE id = ?1 AND (state IN ('interrupted', 'failed', 'cancelled') OR (?2 AND state = 'succeeded'))",
         )
         .bind(id)
+        .bind(!resume)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -1,0 +1,180 @@
+//! Job kinds through the real server: the `export` kind quantizes the real MiniLM into a downloadable
+//! safetensors artifact equal, tensor by tensor, to what `lowbit quant --out` writes; killed mid-way it
+//! resumes from the last tensor written after a restart (progress never goes back) and still produces the
+//! same file; its metric series, its artifact list and an experiment kept from it (columns from its rows).
+
+use crate::http::{Server, get, post_json, request};
+use crate::util::{lowbit, minilm, path_str, temp_dir};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+fn wait_for(a: &str, jid: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let t = Instant::now();
+    loop {
+        let j = get(a, &format!("/api/jobs/{jid}")).json();
+        if f(&j) {
+            return j;
+        }
+        assert!(t.elapsed() < Duration::from_secs(300), "waiting for {what}: {j}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn export_writes_the_quantized_checkpoint_and_resumes_after_a_restart() {
+    let data = temp_dir("jobs-export");
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    let bytes = std::fs::read(minilm()).unwrap();
+    let id = request(&a, "POST", "/api/checkpoints?name=minilm.safetensors", &bytes, None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // MSE search per channel: slow enough to be stopped in the middle.
+    let config = json!({"format": "int", "bits": 4, "granularity": "channel", "clip": "mse"});
+    let r = post_json(&a, "/api/jobs", &json!({"kind": "export", "checkpoint": id, "config": config}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["summary"]["format"], "int4");
+    let before = wait_for(&a, &jid, "a few tensors", |j| j["done"].as_i64().unwrap_or(0) >= 3);
+    assert_eq!(before["total"], 104);
+    srv.kill();
+
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    let j = get(&a, &format!("/api/jobs/{jid}")).json();
+    assert_eq!(j["state"], "interrupted", "{j}");
+    let kept = j["done"].as_i64().unwrap();
+    assert!((3..104).contains(&kept), "{j}");
+    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
+    // Resumed, not restarted: progress never falls below what was kept.
+    let r = get(&a, &format!("/api/jobs/{jid}/events"));
+    let events: Vec<Value> = r
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    let dones: Vec<i64> = events.iter().map(|e| e["done"].as_i64().unwrap()).collect();
+    assert!(dones.iter().all(|&d| d >= kept), "kept {kept}, then {dones:?}");
+    assert_eq!(events.last().unwrap()["state"], "succeeded", "{:?}", events.last());
+    let rows: usize = events.iter().map(|e| e["new_results"].as_array().unwrap().len()).sum();
+    assert_eq!(rows, 104, "the event stream carried every result row once");
+
+    // One row per tensor, none twice.
+    let results = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 104);
+    let quantized = results.iter().filter(|r| r.get("copied").is_none()).count();
+    assert_eq!(quantized, 103, "every float tensor quantized, the int64 position ids copied");
+
+    // The artifact: listed with its size, hash and URL; the download is those bytes.
+    let arts = get(&a, &format!("/api/jobs/{jid}/artifacts")).json()["artifacts"].as_array().unwrap().clone();
+    assert_eq!(arts.len(), 1, "{arts:?}");
+    let art = &arts[0];
+    assert!(art["name"].as_str().unwrap().starts_with("minilm-int4"), "{art}");
+    let file = get(&a, art["url"].as_str().unwrap());
+    assert_eq!(file.status, 200);
+    assert_eq!(file.body.len() as i64, art["size_bytes"].as_i64().unwrap());
+    let sha: String = Sha256::digest(&file.body).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(sha, art["sha256"].as_str().unwrap());
+
+    // Tensor by tensor what the command line writes for the same configuration.
+    let out = data.join("cli-out.safetensors");
+    let cli = lowbit([
+        "quant",
+        path_str(&minilm()),
+        "--format",
+        "int",
+        "--bits",
+        "4",
+        "--granularity",
+        "channel",
+        "--clip",
+        "mse",
+        "--out",
+        path_str(&out),
+    ]);
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    let want_bytes = std::fs::read(&out).unwrap();
+    let want = lowbit_core::readers::read(&want_bytes).unwrap();
+    let got = lowbit_core::readers::read(&file.body).unwrap();
+    assert_eq!(got.tensors.len(), want.tensors.len());
+    for (g, w) in got.tensors.iter().zip(&want.tensors) {
+        assert_eq!((&g.name, g.dtype, &g.shape), (&w.name, w.dtype, &w.shape));
+        assert!(g.data == w.data, "tensor `{}` differs from `lowbit quant --out`", g.name);
+    }
+
+    // Metric series along the checkpoint, one point per quantized tensor (none twice after the resume).
+    let m = get(&a, &format!("/api/jobs/{jid}/metrics")).json();
+    let series = m["series"].as_array().unwrap();
+    let sqnr = series.iter().find(|s| s["name"] == "sqnr_db").unwrap();
+    let mut steps: Vec<i64> = sqnr["steps"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    steps.dedup();
+    assert!(steps.len() >= 103, "{} steps", steps.len());
+
+    // Kept as an experiment: the columns come from the export's rows.
+    let e = post_json(&a, "/api/experiments", &json!({"job": jid, "name": "minilm int4 export"}));
+    assert_eq!(e.status, 201, "{}", e.text());
+    let eid = e.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(e.json()["kind"], "export");
+    let csv = get(&a, &format!("/api/experiments/{eid}/export?format=csv")).text();
+    let head = csv.lines().next().unwrap().to_string();
+    assert!(head.starts_with("experiment,tensor") && head.contains("sqnr_db") && head.contains("copied"), "{head}");
+    assert_eq!(csv.lines().count(), 1 + 104);
+
+    // A fresh re-run starts over and produces the same file.
+    let fresh = post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({"fresh": true}));
+    assert_eq!(fresh.json()["state"], "queued", "{}", fresh.text());
+    wait_for(&a, &jid, "the fresh run", |j| j["state"] == "succeeded");
+    let again = get(&a, &format!("/api/jobs/{jid}/artifacts")).json()["artifacts"][0].clone();
+    assert_eq!(again["sha256"], art["sha256"], "the export is deterministic");
+    // Deleting the checkpoint keeps the artifact (another reference to the blob store).
+    assert_eq!(request(&a, "DELETE", &format!("/api/checkpoints/{id}"), b"", None).status, 204);
+    assert_eq!(get(&a, again["url"].as_str().unwrap()).status, 200);
+}
+
+#[test]
+fn job_specifications_are_checked_by_their_kind() {
+    let data = temp_dir("jobs-bad");
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    let x: Vec<f32> = (0..64).map(|i| i as f32 / 9.0 - 3.0).collect();
+    let w = lowbit_core::readers::safetensors::WriteTensor::f32("w", &[8, 8], &x);
+    let file = lowbit_core::readers::safetensors::write(&[w], &Default::default()).unwrap();
+    let id = request(&a, "POST", "/api/checkpoints?name=tiny", &file, None).json()["id"].as_str().unwrap().to_string();
+    let post = |v: Value| post_json(&a, "/api/jobs", &v);
+    let msg = |r: &crate::http::Reply| r.json()["error"]["message"].as_str().unwrap().to_string();
+    let r = post(json!({"kind": "train", "checkpoint": id}));
+    assert_eq!(r.status, 400);
+    assert!(msg(&r).contains("sweep, export"), "{}", msg(&r));
+    assert_eq!(post(json!({"checkpoint": id})).status, 400);
+    let r = post(json!({"kind": "export", "checkpoint": id, "config": {"format": "int", "bits": 40}}));
+    assert_eq!(r.status, 400);
+    assert!(msg(&r).starts_with("config:"), "{}", msg(&r));
+    let r = post(
+        json!({"kind": "export", "checkpoint": id, "config": {"format": "int"}, "prune": {"pattern": "diagonal"}}),
+    );
+    assert_eq!(r.status, 400);
+    let r = post(json!({"kind": "export", "checkpoint": "nope", "config": {"format": "int"}}));
+    assert_eq!(r.status, 404);
+    let r = post(json!({"kind": "export", "checkpoint": id, "config": {"format": "int"}, "extra": 1}));
+    assert_eq!(r.status, 400, "unknown fields are refused");
+    assert_eq!(get(&a, "/api/jobs/nope/artifacts").status, 404);
+    assert_eq!(get(&a, "/api/jobs/nope/metrics").status, 404);
+
+    // A small export with pruning runs to the end; its artifact holds the pruned, quantized tensor.
+    let r = post(
+        json!({"kind": "export", "checkpoint": id, "config": {"format": "int", "bits": 8}, "prune": {"pattern": "fine", "sparsity": 0.5}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    wait_for(&a, &jid, "the export", |j| j["state"] == "succeeded");
+    let art = get(&a, &format!("/api/jobs/{jid}/artifacts")).json()["artifacts"][0].clone();
+    let body = get(&a, art["url"].as_str().unwrap()).body;
+    let c = lowbit_core::readers::read(&body).unwrap();
+    let v = c.tensors[0].to_f32().unwrap();
+    assert_eq!(v.iter().filter(|&&x| x == 0.0).count(), 32, "half the weights pruned: {v:?}");
+    assert_eq!(request(&a, "DELETE", &format!("/api/jobs/{jid}"), b"", None).status, 409);
+    assert_eq!(get(&a, &format!("/api/jobs/{jid}/artifacts/nothing.safetensors")).status, 404);
+}
