@@ -151,6 +151,25 @@ pub fn experiments_bars(series: &[(String, Vec<String>, Vec<f64>)], measure: &st
     json!({"data": data, "layout": l})
 }
 
+/// A job's metric series (a training curve, SQNR along the checkpoint…): one line per name over its steps.
+pub fn metric_series(points: &[(String, i64, f64)]) -> Value {
+    let mut names: Vec<&str> = Vec::new();
+    for (n, _, _) in points {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    let data: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let (x, y): (Vec<i64>, Vec<f64>) =
+                points.iter().filter(|(n, _, _)| n == name).map(|(_, s, v)| (*s, *v)).unzip();
+            json!({"type": "scatter", "mode": "lines+markers", "name": name, "x": x, "y": y, "marker": {"size": 4}})
+        })
+        .collect();
+    json!({"data": data, "layout": layout("Metric series", "step", "value", false)})
+}
+
 /// Cycles and energy of SCNN and the dense baselines, normalised to DCNN.
 pub fn scnn_bars(labels: &[&str], cycles: &[f64], energy: &[f64]) -> Value {
     json!({"data": [
@@ -201,6 +220,16 @@ pub fn to_csv(fig: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_series_are_one_line_per_name() {
+        let pts = vec![("loss".to_string(), 0, 2.0), ("acc".to_string(), 0, 0.1), ("loss".to_string(), 1, 1.5)];
+        let fig = metric_series(&pts);
+        assert_eq!(fig["data"].as_array().unwrap().len(), 2);
+        assert_eq!(fig["data"][0]["name"], "loss");
+        assert_eq!(fig["data"][0]["y"], json!([2.0, 1.5]));
+        assert_eq!(fig["data"][1]["x"], json!([0]));
+    }
 
     #[test]
     fn every_point_of_a_figure_goes_into_its_csv() {

@@ -132,6 +132,31 @@ fn the_dashboard_end_to_end() {
     let csv = get(&srv.addr, href.trim_start_matches(&base)).text();
     assert!(csv.starts_with("experiment,tensor,"), "{}", &csv[..csv.len().min(200)]);
     assert_eq!(csv.lines().count() as u64, 1 + counts[0]);
+
+    // The quantized checkpoint: an export job followed live (with its metric series), then its file.
+    s.click("export-button");
+    s.until("the export to finish", || {
+        s.attr("job-progress", "data-state").as_deref() == Some("succeeded")
+            && s.text("job-state").starts_with("export")
+    });
+    s.find("artifact-link");
+    s.wait_for("[data-testid=\"metric-chart\"] .main-svg");
+    // The live chart holds every point of the series, not the first batch only.
+    let points = |s: &crate::webdriver::Session| {
+        s.exec("const d = document.querySelector('[data-testid=\"metric-chart\"]'); return d && d.data ? d.data[0].x.length : 0", json!([]))
+            .as_u64()
+            .unwrap_or(0)
+    };
+    s.until("the whole SQNR series drawn", || points(&s) >= 103);
+    let href = s.attr("artifact-link", "href").unwrap();
+    let file = get(&srv.addr, href.trim_start_matches(&base));
+    assert_eq!(file.status, 200);
+    let exported = lowbit_core::readers::read(&file.body).unwrap();
+    assert_eq!(exported.tensors.len(), 104, "every tensor of MiniLM in the exported file");
+    s.until("both jobs in the list", || {
+        s.count("[data-testid=\"job-list\"] tr[data-kind=\"sweep\"]") == 1
+            && s.count("[data-testid=\"job-list\"] tr[data-kind=\"export\"]") == 1
+    });
     s.screenshot("jobs");
 
     // Dark theme.

@@ -43,7 +43,11 @@ pub fn draw(div: &web_sys::HtmlElement, fig: &Value, theme: &str) {
     layout["paper_bgcolor"] = Value::from("rgba(0,0,0,0)");
     layout["plot_bgcolor"] = Value::from("rgba(0,0,0,0)");
     layout["font"] = serde_json::json!({"color": theme_colour(), "family": "system-ui, sans-serif", "size": 12});
-    layout["datarevision"] = Value::from(theme);
+    // Every draw carries new data: a datarevision that never repeats makes Plotly.react take all of it (one
+    // that stays the same tells it the data arrays are unchanged, and a growing series would stay frozen).
+    static REVISION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let rev = REVISION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    layout["datarevision"] = Value::from(format!("{theme}-{rev}"));
     // Grid lines that read on both themes.
     for axis in ["xaxis", "yaxis"] {
         if layout[axis].is_object() {

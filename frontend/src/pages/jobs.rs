@@ -1,5 +1,6 @@
-//! Jobs & experiments: sweep the whole checkpoint on the server and watch it live, keep the result as an
-//! experiment, list/filter/compare experiments side by side, export CSV.
+//! Jobs & experiments: sweep the whole checkpoint on the server, or export it quantized as a downloadable
+//! safetensors file, and watch either live (progress, metric series); recent jobs of every kind, any of
+//! which can be followed; keep a job as an experiment, list/filter/compare experiments, export CSV.
 
 use crate::api;
 use crate::charts;
@@ -29,6 +30,102 @@ fn follow(id: &str, on: impl Fn(Value) + 'static) {
     cb.forget();
 }
 
+/// A job's artifacts: (name, download URL, size in bytes).
+async fn artifacts(id: &str) -> Result<Vec<(String, String, u64)>, String> {
+    let v = api::get_json(&format!("/api/jobs/{id}/artifacts")).await?;
+    Ok(v["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            (s("name"), s("url"), a["size_bytes"].as_u64().unwrap_or(0))
+        })
+        .collect())
+}
+
+/// What the page shows of the job it follows: the job row (from its events), its metric points so far,
+/// and its artifacts once it has succeeded.
+#[derive(Clone, Copy)]
+struct Followed {
+    metrics: RwSignal<Vec<(String, i64, f64)>>,
+    artifacts: RwSignal<Vec<(String, String, u64)>>,
+}
+
+impl Followed {
+    /// Follows job `id` from its start (the event stream replays every row and point), replacing what was shown.
+    fn follow(self, ctx: Ctx, id: String, on_end: impl Fn() + 'static) {
+        self.metrics.set(Vec::new());
+        self.artifacts.set(Vec::new());
+        follow(&id.clone(), move |v| {
+            let new: Vec<(String, i64, f64)> = v["new_metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["step"].as_i64()?, p["value"].as_f64()?)))
+                .collect();
+            if !new.is_empty() {
+                self.metrics.update(|m| m.extend(new));
+            }
+            let state = v["state"].as_str().unwrap_or_default().to_string();
+            ctx.job.set(Some(v));
+            if matches!(state.as_str(), "succeeded" | "failed" | "cancelled" | "interrupted") {
+                on_end();
+            }
+            if state == "succeeded" {
+                let id = id.clone();
+                leptos::task::spawn_local(async move {
+                    match artifacts(&id).await {
+                        Ok(a) => self.artifacts.set(a),
+                        Err(e) => ctx.error.set(Some(format!("Could not list the job's files: {e}"))),
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// Recent jobs of every kind; choosing one follows it.
+#[component]
+fn JobList(refresh: RwSignal<u32>, followed: Followed) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let jobs = LocalResource::new(move || {
+        refresh.get();
+        async move { api::get_json("/api/jobs?limit=20").await }
+    });
+    view! {
+        <h3>"Recent jobs"</h3>
+        <table data-testid="job-list">
+            <thead><tr><th>"kind"</th><th>"state"</th><th>"progress"</th><th>"on"</th><th></th></tr></thead>
+            <tbody>
+                {move || jobs.get().and_then(|r| r.ok()).map(|v| {
+                    v["jobs"].as_array().cloned().unwrap_or_default().into_iter().map(|j| {
+                        let id = j["id"].as_str().unwrap_or_default().to_string();
+                        let sm = &j["summary"];
+                        let on = sm["checkpoint_name"].as_str().or(sm["checkpoint"].as_str()).unwrap_or("").to_string();
+                        let what = match (sm["format"].as_str(), sm["configs"].as_u64()) {
+                            (Some(f), _) => format!("{on} · {f}"),
+                            (_, Some(n)) => format!("{on} · {n} configurations"),
+                            _ => on,
+                        };
+                        let pct = format!("{:.0} %", 100.0 * j["progress"].as_f64().unwrap_or(0.0));
+                        let open = move |_| followed.follow(ctx, id.clone(), move || refresh.update(|r| *r += 1));
+                        view! {
+                            <tr data-kind=j["kind"].as_str().unwrap_or_default().to_string()>
+                                <td>{j["kind"].as_str().unwrap_or_default().to_string()}</td>
+                                <td>{j["state"].as_str().unwrap_or_default().to_string()}</td>
+                                <td>{pct}</td>
+                                <td>{what}</td>
+                                <td><button class="small" on:click=open>"Follow"</button></td>
+                            </tr>
+                        }
+                    }).collect_view()
+                })}
+            </tbody>
+        </table>
+    }
+}
+
 #[component]
 pub fn Jobs() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
@@ -36,6 +133,36 @@ pub fn Jobs() -> impl IntoView {
     let starting = RwSignal::new(false);
     let keep_name = RwSignal::new(String::new());
     let refresh = RwSignal::new(0u32);
+    let followed = Followed { metrics: RwSignal::new(Vec::new()), artifacts: RwSignal::new(Vec::new()) };
+    let metric_fig = Memo::new(move |_| {
+        let m = followed.metrics.get();
+        (!m.is_empty()).then(|| charts::metric_series(&m))
+    });
+    let export = move |_| {
+        starting.set(true);
+        leptos::task::spawn_local(async move {
+            let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
+                starting.set(false);
+                return;
+            };
+            let config = serde_json::to_value(ctx.spec.get_untracked().quant_spec()).unwrap_or(Value::Null);
+            match api::post_json("/api/jobs", &json!({"kind": "export", "checkpoint": id, "config": config})).await {
+                Ok(j) => {
+                    let jid = j["id"].as_str().unwrap_or_default().to_string();
+                    keep_name.set(format!(
+                        "export · {} · {}",
+                        ctx.ckpt.get_untracked().map(|c| c.name.clone()).unwrap_or_default(),
+                        ctx.spec.get_untracked().label()
+                    ));
+                    ctx.job.set(Some(j));
+                    refresh.update(|r| *r += 1);
+                    followed.follow(ctx, jid, move || refresh.update(|r| *r += 1));
+                }
+                Err(e) => ctx.error.set(Some(format!("Could not start the export: {e}"))),
+            }
+            starting.set(false);
+        });
+    };
     let start = move |_| {
         starting.set(true);
         leptos::task::spawn_local(async move {
@@ -56,7 +183,8 @@ pub fn Jobs() -> impl IntoView {
                         ctx.spec.get_untracked().label()
                     ));
                     ctx.job.set(Some(j));
-                    follow(&jid, move |v| ctx.job.set(Some(v)));
+                    refresh.update(|r| *r += 1);
+                    followed.follow(ctx, jid, move || refresh.update(|r| *r += 1));
                 }
                 Err(e) => ctx.error.set(Some(format!("Could not start the sweep: {e}"))),
             }
@@ -85,7 +213,7 @@ pub fn Jobs() -> impl IntoView {
     let state = move || ctx.job.get().map(|j| j["state"].as_str().unwrap_or("").to_string());
     view! {
         <section>
-            <h2>"Sweep the whole checkpoint on the server"</h2>
+            <h2>"Sweep or export the whole checkpoint on the server"</h2>
             <div class="controls">
                 <crate::components::controls::Controls readonly=false/>
             </div>
@@ -93,6 +221,8 @@ pub fn Jobs() -> impl IntoView {
                 <label><input type="checkbox" prop:checked=move || with_compare.get() on:change=move |ev| with_compare.set(event_target_checked(&ev))/>
                     " also every configuration of the format comparison"</label>
                 <button data-testid="sweep-button" on:click=start disabled=move || starting.get() || ctx.ckpt.get().is_none()>"Start sweep"</button>
+                <button data-testid="export-button" on:click=export disabled=move || starting.get() || ctx.ckpt.get().is_none()
+                    title="Quantize every floating-point tensor with the configuration above and keep the result as a safetensors file">"Download quantized checkpoint"</button>
             </div>
             {move || ctx.ckpt.get().is_some_and(|c| c.server_id.is_none()).then(|| view! {
                 <p class="muted">"This checkpoint was read in the page; starting a sweep uploads it to this lowbit server first."</p>
@@ -102,18 +232,33 @@ pub fn Jobs() -> impl IntoView {
                 view! {
                     <div class="job">
                         <progress data-testid="job-progress" max="1" value=p data-state=state></progress>
-                        <span data-testid="job-state">{format!("{} · {} of {} tasks", j["state"].as_str().unwrap_or(""), j["done"], j["total"])}</span>
+                        <span data-testid="job-state">{format!("{} {} · {} of {} tasks", j["kind"].as_str().unwrap_or("job"), j["state"].as_str().unwrap_or(""), j["done"], j["total"])}</span>
                         {matches!(j["state"].as_str(), Some("queued" | "running")).then(|| view! { <button class="small" on:click=cancel>"Cancel"</button> })}
                         {j["error"].as_str().map(|e| view! { <span class="bad">{e.to_string()}</span> })}
                     </div>
                 }
             })}
+            {move || {
+                let a = followed.artifacts.get();
+                (!a.is_empty()).then(|| view! {
+                    <ul class="artifacts">
+                        {a.into_iter().map(|(name, url, size)| view! {
+                            <li><a data-testid="artifact-link" href=url download=name.clone()>{format!("⤓ {name}")}</a>
+                                <span class="muted">{format!(" · {:.1} MB", size as f64 / 1e6)}</span></li>
+                        }).collect_view()}
+                    </ul>
+                })
+            }}
+            <Show when=move || metric_fig.get().is_some()>
+                <Chart testid="metric-chart" name="metrics" fig=metric_fig/>
+            </Show>
             <Show when=move || state().as_deref() == Some("succeeded")>
                 <div class="row">
                     <input type="text" aria-label="Experiment name" data-testid="keep-name" prop:value=move || keep_name.get() on:input=move |ev| keep_name.set(event_target_value(&ev))/>
                     <button data-testid="keep-button" on:click=keep>"Keep as experiment"</button>
                 </div>
             </Show>
+            <JobList refresh=refresh followed=followed/>
             <Experiments refresh=refresh/>
         </section>
     }
