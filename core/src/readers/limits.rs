@@ -81,12 +81,14 @@ impl Budget {
         Self { limits, decoded: Cell::new(0) }
     }
 
-    /// Charges `bytes` produced beyond the file (inflated, or copied out of a view) before they are made.
-    pub fn charge(&self, bytes: u64, what: &str) -> Result<()> {
+    /// Charges `bytes` produced beyond the file (inflated, or copied out of a view) before they are made;
+    /// `what` names them, built only on failure.
+    pub fn charge(&self, bytes: u64, what: impl Fn() -> String) -> Result<()> {
         let total = self.decoded.get().saturating_add(bytes);
         if total > self.limits.max_decoded_bytes {
             return Err(Error::limit(format!(
-                "{what} would decode {} in all, past the limit of {}",
+                "{} would decode {} in all, past the limit of {}",
+                what(),
                 human(total),
                 human(self.limits.max_decoded_bytes)
             )));
@@ -96,11 +98,12 @@ impl Budget {
     }
 
     /// Checks a zip member's declared inflated size against the ratio cap and charges it.
-    pub fn inflate(&self, declared: u64, compressed: u64, what: &str) -> Result<()> {
+    pub fn inflate(&self, declared: u64, compressed: u64, what: impl Fn() -> String) -> Result<()> {
         let l = &self.limits;
         if declared > l.ratio_free_bytes && declared / compressed.max(1) > l.max_inflate_ratio {
             return Err(Error::limit(format!(
-                "{what} inflates {} to {} (more than {}:1, the limit for members over {})",
+                "{} inflates {} to {} (more than {}:1, the limit for members over {})",
+                what(),
                 human(compressed),
                 human(declared),
                 l.max_inflate_ratio,
@@ -115,10 +118,10 @@ impl Budget {
         self.decoded.get()
     }
 
-    /// Refuses a shape with more dimensions than the limit.
-    pub fn rank(&self, rank: usize, what: &str) -> Result<()> {
+    /// Refuses a shape with more dimensions than the limit (`what` names it, built only on failure).
+    pub fn rank(&self, rank: usize, what: impl Fn() -> String) -> Result<()> {
         if rank > self.limits.max_rank {
-            return Err(Error::limit(format!("{what} has {rank} dimensions (limit {})", self.limits.max_rank)));
+            return Err(Error::limit(format!("{} has {rank} dimensions (limit {})", what(), self.limits.max_rank)));
         }
         Ok(())
     }
@@ -132,13 +135,15 @@ impl Budget {
     }
 }
 
-/// Elements of `shape` and its bytes at `elem` bytes each, or an error when either overflows `u64`.
-pub fn checked_numel(shape: &[u64], elem: usize, what: &str) -> Result<(u64, u64)> {
+/// Elements of `shape` and its bytes at `elem` bytes each, or an error when either overflows `u64` (`what`
+/// names the tensor; it is built only on failure, readers call this for every tensor).
+pub fn checked_numel(shape: &[u64], elem: usize, what: impl Fn() -> String) -> Result<(u64, u64)> {
     let numel = shape
         .iter()
         .try_fold(1u64, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::malformed(format!("{what}: shape {shape:?} overflows")))?;
-    let bytes = numel.checked_mul(elem as u64).ok_or_else(|| Error::malformed(format!("{what}: size overflows")))?;
+        .ok_or_else(|| Error::malformed(format!("{}: shape {shape:?} overflows", what())))?;
+    let bytes =
+        numel.checked_mul(elem as u64).ok_or_else(|| Error::malformed(format!("{}: size overflows", what())))?;
     Ok((numel, bytes))
 }
 
@@ -161,19 +166,19 @@ mod tests {
     #[test]
     fn the_budget_refuses_before_it_is_spent() {
         let b = Budget::new(Limits { max_decoded_bytes: 100, ..Limits::default() });
-        b.charge(60, "a").unwrap();
-        let e = b.charge(41, "member `x`").unwrap_err();
+        b.charge(60, || "a".into()).unwrap();
+        let e = b.charge(41, || "member `x`".into()).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::LimitExceeded);
         assert!(e.message.contains("member `x`") && e.message.contains("limit"), "{}", e.message);
         assert_eq!(b.decoded(), 60);
-        assert!(b.charge(u64::MAX, "c").is_err());
+        assert!(b.charge(u64::MAX, || "c".into()).is_err());
         let r = Budget::new(Limits::default());
-        assert!(r.inflate(4 << 30, 4 << 20, "bomb").unwrap_err().message.contains("100:1"));
-        r.inflate(1 << 20, 1, "small zeros").unwrap();
-        assert!(r.inflate(100 << 20, 1 << 20, "100:1").is_ok());
+        assert!(r.inflate(4 << 30, 4 << 20, || "bomb".into()).unwrap_err().message.contains("100:1"));
+        r.inflate(1 << 20, 1, || "small zeros".into()).unwrap();
+        assert!(r.inflate(100 << 20, 1 << 20, || "100:1".into()).is_ok());
         assert_eq!(human(742), "742 B");
         assert_eq!(human(20 << 20), "20 MiB");
-        assert!(checked_numel(&[11985472001485, 1539092, 1], 4, "t").is_err());
-        assert_eq!(checked_numel(&[2, 3], 4, "t").unwrap(), (6, 24));
+        assert!(checked_numel(&[11985472001485, 1539092, 1], 4, || "t".into()).is_err());
+        assert_eq!(checked_numel(&[2, 3], 4, || "t".into()).unwrap(), (6, 24));
     }
 }

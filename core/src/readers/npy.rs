@@ -118,9 +118,9 @@ pub fn read_with<'a>(name: &str, bytes: &'a [u8], budget: &Budget) -> Result<Ten
             s.trim_end_matches('L').parse::<usize>().map_err(|_| Error::malformed(format!("npy shape `{shape_txt}`")))
         })
         .collect::<Result<Vec<usize>>>()?;
-    budget.rank(shape.len(), &format!("npy array `{name}`"))?;
+    budget.rank(shape.len(), || format!("npy array `{name}`"))?;
     let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    let (_, want) = checked_numel(&dims, dtype.size(), &format!("npy array `{name}`"))?;
+    let (_, want) = checked_numel(&dims, dtype.size(), || format!("npy array `{name}`"))?;
     let data = &bytes[start + hlen..];
     if (data.len() as u64) < want {
         return Err(Error::malformed(format!(
@@ -130,7 +130,7 @@ pub fn read_with<'a>(name: &str, bytes: &'a [u8], budget: &Budget) -> Result<Ten
     }
     let data = &data[..want as usize];
     let data = if fortran && shape.len() > 1 {
-        budget.charge(want, &format!("npy array `{name}` (Fortran order)"))?;
+        budget.charge(want, || format!("npy array `{name}` (Fortran order)"))?;
         Cow::Owned(fortran_to_c(data, &shape, dtype.size()))
     } else {
         Cow::Borrowed(data)

@@ -174,9 +174,9 @@ fn tensor<'a>(msg: &'a [u8], fallback_name: &str, budget: &Budget) -> Result<Ten
     }
     let code = dtype.ok_or_else(|| Error::malformed(format!("onnx tensor `{name}` has no data type")))?;
     let dtype = onnx_dtype(code).map_err(|e| e.context(format!("onnx tensor `{name}`")))?;
-    budget.rank(dims.len(), &format!("onnx tensor `{name}`"))?;
+    budget.rank(dims.len(), || format!("onnx tensor `{name}`"))?;
     let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
-    let (_, want) = checked_numel(&dims, dtype.size(), &format!("onnx tensor `{name}`"))?;
+    let (_, want) = checked_numel(&dims, dtype.size(), || format!("onnx tensor `{name}`"))?;
     let data: Cow<'a, [u8]> = match raw {
         Some(b) => Cow::Borrowed(b),
         None => {
@@ -189,7 +189,7 @@ fn tensor<'a>(msg: &'a [u8], fallback_name: &str, budget: &Budget) -> Result<Ten
                     msg.len()
                 )));
             }
-            budget.charge(want, &format!("onnx tensor `{name}`"))?;
+            budget.charge(want, || format!("onnx tensor `{name}`"))?;
             let mut out = Vec::with_capacity(want as usize);
             for (n, w) in typed {
                 let float = n == field::TENSOR_FLOAT_DATA || n == field::TENSOR_DOUBLE_DATA;

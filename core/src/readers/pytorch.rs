@@ -121,14 +121,14 @@ impl<'a> Walker<'a, '_> {
         if size.len() != stride.len() || offset < 0 || size.iter().chain(&stride).any(|&d| d < 0) {
             return Err(bad("size, stride and offset do not describe a tensor"));
         }
-        self.budget.rank(size.len(), &format!("tensor `{name}`"))?;
+        self.budget.rank(size.len(), || format!("tensor `{name}`"))?;
         let (size, stride, offset): (Vec<u64>, Vec<u64>, u64) =
             (size.iter().map(|&d| d as u64).collect(), stride.iter().map(|&d| d as u64).collect(), offset as u64);
         let member = format!("{}data/{key}", self.prefix);
         let entry =
             self.members.get(&member).ok_or_else(|| bad(&format!("storage `{member}` is missing from the archive")))?;
         let es = dtype.size() as u64;
-        let (numel, nbytes) = checked_numel(&size, es as usize, &format!("tensor `{name}`"))?;
+        let (numel, nbytes) = checked_numel(&size, es as usize, || format!("tensor `{name}`"))?;
         // The view must fit its storage: its element count, and the largest element index it touches
         // (computed without overflow: every term is bounded before it is added).
         let storage_elems = entry.size_hint() / es;
@@ -182,10 +182,10 @@ impl<'a> Walker<'a, '_> {
             // Stored member: borrow from the file itself.
             Cow::Borrowed(&bytes[off..off + nbytes])
         } else if contiguous {
-            self.budget.charge(nbytes as u64, &format!("tensor `{name}`"))?;
+            self.budget.charge(nbytes as u64, || format!("tensor `{name}`"))?;
             Cow::Owned(storage[off..off + nbytes].to_vec())
         } else {
-            self.budget.charge(nbytes as u64, &format!("tensor `{name}`"))?;
+            self.budget.charge(nbytes as u64, || format!("tensor `{name}`"))?;
             let mut out = Vec::with_capacity(nbytes);
             let mut idx = vec![0usize; shape.len()];
             let stride: Vec<usize> = stride.iter().map(|&s| s as usize).collect();

@@ -106,10 +106,10 @@ pub fn read_with<'a>(bytes: &'a [u8], budget: &Budget) -> Result<Checkpoint<'a>>
     let mut prev_end = 0u64;
     let mut prev_name = "";
     for (name, raw) in &header {
-        budget.rank(raw.shape.len(), &format!("tensor `{name}`"))?;
+        budget.rank(raw.shape.len(), || format!("tensor `{name}`"))?;
         let dtype = DType::from_safetensors(&raw.dtype).map_err(|e| e.context(format!("tensor `{name}`")))?;
         let shape: Vec<usize> = raw.shape.iter().map(|&d| d as usize).collect();
-        let (numel, want) = checked_numel(&raw.shape, dtype.size(), &format!("tensor `{name}`"))?;
+        let (numel, want) = checked_numel(&raw.shape, dtype.size(), || format!("tensor `{name}`"))?;
         let (begin, end) = raw.data_offsets;
         if end < begin || end > data.len() as u64 || want != end - begin {
             return Err(Error::malformed(format!(
@@ -189,7 +189,7 @@ pub fn header(tensors: &[(&str, DType, &[usize])], metadata: &BTreeMap<String, S
     let mut offset = 0u64;
     for &(name, dtype, shape) in tensors {
         let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        let (_, bytes) = checked_numel(&dims, dtype.size(), &format!("tensor `{name}`"))?;
+        let (_, bytes) = checked_numel(&dims, dtype.size(), || format!("tensor `{name}`"))?;
         if name == "__metadata__" || h.contains_key(name) {
             return Err(Error::param(format!("tensor name `{name}` appears twice or is reserved")));
         }

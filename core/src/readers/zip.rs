@@ -164,7 +164,7 @@ pub fn data<'a>(bytes: &'a [u8], e: &ZipEntry, budget: &Budget) -> Result<Cow<'a
             Ok(Cow::Borrowed(raw))
         }
         8 => {
-            budget.inflate(e.size, e.compressed, &format!("zip member `{}`", e.name))?;
+            budget.inflate(e.size, e.compressed, || format!("zip member `{}`", e.name))?;
             // Inflated straight into a buffer of the declared size: memory is what the member declares
             // (and the budget allowed), never a growing vector's double, and a lie shows when it is full.
             use miniz_oxide::inflate::TINFLStatus;
