@@ -53,12 +53,7 @@ fn sweeps_are_bounded_and_listings_are_paginated_without_payloads() {
     let data = temp_dir("hostile-jobs");
     let srv = Server::start(&data, &[]);
     let a = srv.addr.clone();
-    let x: Vec<f32> = (0..64).map(|i| i as f32 / 7.0 - 4.0).collect();
-    let w = lowbit_core::readers::safetensors::WriteTensor::f32("w", &[8, 8], &x);
-    let file = lowbit_core::readers::safetensors::write(&[w], &Default::default()).unwrap();
-    let up = request(&a, "POST", "/api/checkpoints?name=tiny", &file, None);
-    assert_eq!(up.status, 201, "{}", up.text());
-    let id = up.json()["id"].as_str().unwrap().to_string();
+    let id = crate::util::upload_tiny(&a);
 
     // 10^5 configurations (a 2.6 MB request) are refused at once, not queued for minutes of work.
     let many: Vec<_> = (0..100_000).map(|i| json!({"format": "int", "bits": 2 + i % 7})).collect();

@@ -139,10 +139,7 @@ fn job_specifications_are_checked_by_their_kind() {
     let data = temp_dir("jobs-bad");
     let srv = Server::start(&data, &[]);
     let a = srv.addr.clone();
-    let x: Vec<f32> = (0..64).map(|i| i as f32 / 9.0 - 3.0).collect();
-    let w = lowbit_core::readers::safetensors::WriteTensor::f32("w", &[8, 8], &x);
-    let file = lowbit_core::readers::safetensors::write(&[w], &Default::default()).unwrap();
-    let id = request(&a, "POST", "/api/checkpoints?name=tiny", &file, None).json()["id"].as_str().unwrap().to_string();
+    let id = crate::util::upload_tiny(&a);
     let post = |v: Value| post_json(&a, "/api/jobs", &v);
     let msg = |r: &crate::http::Reply| r.json()["error"]["message"].as_str().unwrap().to_string();
     let r = post(json!({"kind": "train", "checkpoint": id}));

@@ -71,3 +71,14 @@ pub fn minilm_shards() -> [Vec<u8>; 2] {
     }
     parts.map(|p| write(&p, &Default::default()).unwrap())
 }
+
+/// Uploads a tiny checkpoint (one 8×8 f32 tensor `w`, values (i / 9) − 3, one of them exactly 0) to a running
+/// server; its id.
+pub fn upload_tiny(addr: &str) -> String {
+    let x: Vec<f32> = (0..64).map(|i| i as f32 / 9.0 - 3.0).collect();
+    let w = lowbit_core::readers::safetensors::WriteTensor::f32("w", &[8, 8], &x);
+    let file = lowbit_core::readers::safetensors::write(&[w], &Default::default()).unwrap();
+    let up = crate::http::request(addr, "POST", "/api/checkpoints?name=tiny", &file, None);
+    assert_eq!(up.status, 201, "{}", up.text());
+    up.json()["id"].as_str().unwrap().to_string()
+}

@@ -138,7 +138,9 @@ pub fn Jobs() -> impl IntoView {
         let m = followed.metrics.get();
         (!m.is_empty()).then(|| charts::metric_series(&m))
     });
-    let export = move |_| {
+    // Starts a job of `kind` on the open checkpoint (uploading it first if it was read in the page), with the
+    // fields `body` gives for the checkpoint's id, and follows it.
+    let launch = move |kind: &'static str, body: fn(&str, Value, bool) -> Value| {
         starting.set(true);
         leptos::task::spawn_local(async move {
             let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
@@ -146,11 +148,11 @@ pub fn Jobs() -> impl IntoView {
                 return;
             };
             let config = serde_json::to_value(ctx.spec.get_untracked().quant_spec()).unwrap_or(Value::Null);
-            match api::post_json("/api/jobs", &json!({"kind": "export", "checkpoint": id, "config": config})).await {
+            match api::post_json("/api/jobs", &body(&id, config, with_compare.get_untracked())).await {
                 Ok(j) => {
                     let jid = j["id"].as_str().unwrap_or_default().to_string();
                     keep_name.set(format!(
-                        "export · {} · {}",
+                        "{kind} · {} · {}",
                         ctx.ckpt.get_untracked().map(|c| c.name.clone()).unwrap_or_default(),
                         ctx.spec.get_untracked().label()
                     ));
@@ -158,37 +160,21 @@ pub fn Jobs() -> impl IntoView {
                     refresh.update(|r| *r += 1);
                     followed.follow(ctx, jid, move || refresh.update(|r| *r += 1));
                 }
-                Err(e) => ctx.error.set(Some(format!("Could not start the export: {e}"))),
+                Err(e) => ctx.error.set(Some(format!("Could not start the {kind}: {e}"))),
             }
             starting.set(false);
         });
     };
+    let export = move |_| {
+        launch("export", |id, config, _| json!({"kind": "export", "checkpoint": id, "config": config}));
+    };
     let start = move |_| {
-        starting.set(true);
-        leptos::task::spawn_local(async move {
-            let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
-                starting.set(false);
-                return;
-            };
-            let mut configs = vec![serde_json::to_value(ctx.spec.get_untracked().quant_spec()).unwrap_or(Value::Null)];
-            if with_compare.get_untracked() {
+        launch("sweep", |id, config, compare| {
+            let mut configs = vec![config];
+            if compare {
                 configs.extend(COMPARE.iter().filter_map(|(_, j)| serde_json::from_str::<Value>(j).ok()));
             }
-            match api::post_json("/api/jobs", &json!({"kind": "sweep", "checkpoint": id, "configs": configs})).await {
-                Ok(j) => {
-                    let jid = j["id"].as_str().unwrap_or_default().to_string();
-                    keep_name.set(format!(
-                        "sweep · {} · {}",
-                        ctx.ckpt.get_untracked().map(|c| c.name.clone()).unwrap_or_default(),
-                        ctx.spec.get_untracked().label()
-                    ));
-                    ctx.job.set(Some(j));
-                    refresh.update(|r| *r += 1);
-                    followed.follow(ctx, jid, move || refresh.update(|r| *r += 1));
-                }
-                Err(e) => ctx.error.set(Some(format!("Could not start the sweep: {e}"))),
-            }
-            starting.set(false);
+            json!({"kind": "sweep", "checkpoint": id, "configs": configs})
         });
     };
     let cancel = move |_| {

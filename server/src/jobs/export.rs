@@ -55,10 +55,7 @@ impl Kind for ExportSpec {
     }
 
     async fn prepare(&self, s: &AppState) -> Result<Self::Prepared, JobError> {
-        let (c, files) = crate::catalog::files(s, &self.checkpoint)
-            .await
-            .map_err(|_| JobError::Failed(format!("checkpoint {} no longer exists", self.checkpoint)))?;
-        Ok((c, files.into_iter().map(|(_, p)| p).collect()))
+        super::checkpoint_files(s, &self.checkpoint).await
     }
 
     fn run(self, (c, paths): Self::Prepared, ctx: &JobContext) -> Result<(), JobError> {

@@ -58,6 +58,17 @@ impl From<OpenError> for JobError {
     }
 }
 
+/// A checkpoint's row and file paths for a run: a checkpoint deleted since the job was queued fails the job.
+pub(crate) async fn checkpoint_files(
+    s: &AppState,
+    id: &str,
+) -> Result<(crate::store::CheckpointRow, Vec<std::path::PathBuf>), JobError> {
+    let (c, files) = crate::catalog::files(s, id)
+        .await
+        .map_err(|_| JobError::Failed(format!("checkpoint {id} no longer exists")))?;
+    Ok((c, files.into_iter().map(|(_, p)| p).collect()))
+}
+
 /// One kind of job: a specification that checks itself and knows how to run.
 #[allow(async_fn_in_trait)]
 pub trait Kind: serde::Serialize + serde::de::DeserializeOwned + Send + Sized + 'static {

@@ -55,10 +55,7 @@ impl Kind for SweepSpec {
     }
 
     async fn prepare(&self, s: &AppState) -> Result<Vec<PathBuf>, JobError> {
-        let (_, files) = crate::catalog::files(s, &self.checkpoint)
-            .await
-            .map_err(|_| JobError::Failed(format!("checkpoint {} no longer exists", self.checkpoint)))?;
-        Ok(files.into_iter().map(|(_, p)| p).collect())
+        Ok(super::checkpoint_files(s, &self.checkpoint).await?.1)
     }
 
     fn run(self, paths: Vec<PathBuf>, ctx: &JobContext) -> Result<(), JobError> {
