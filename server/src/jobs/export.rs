@@ -9,7 +9,6 @@ use crate::store::CheckpointRow;
 use lowbit_core::prune::{self, PruneSpec};
 use lowbit_core::quant::{self, QuantSpec};
 use lowbit_core::readers::{DType, safetensors};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -42,14 +41,8 @@ impl Kind for ExportSpec {
         if let Some(p) = &self.prune {
             p.resolve().map_err(|e| JobError::Invalid(format!("prune: {e}")))?;
         }
-        if let Some(t) = &self.tensor {
-            Regex::new(t).map_err(|e| JobError::Invalid(format!("tensor is not a valid regular expression: {e}")))?;
-        }
-        let c = s
-            .store
-            .checkpoint(&self.checkpoint)
-            .await?
-            .ok_or_else(|| JobError::NotFound(format!("no checkpoint {}", self.checkpoint)))?;
+        super::tensor_filter(self.tensor.as_deref())?;
+        let c = super::existing_checkpoint(s, &self.checkpoint).await?;
         Ok(json!({"checkpoint": self.checkpoint, "checkpoint_name": c.name, "format": cfg.format.to_string(),
             "prune": self.prune.as_ref().map(|p| &p.pattern), "tensor": self.tensor}))
     }
@@ -61,7 +54,7 @@ impl Kind for ExportSpec {
     fn run(self, (c, paths): Self::Prepared, ctx: &JobContext) -> Result<(), JobError> {
         let cfg = self.config.resolve()?;
         let pruning = self.prune.as_ref().map(PruneSpec::resolve).transpose()?;
-        let re = self.tensor.as_deref().map(Regex::new).transpose().map_err(|e| JobError::Invalid(e.to_string()))?;
+        let re = super::tensor_filter(self.tensor.as_deref())?;
         let maps = crate::catalog::map(&paths)?;
         let files = crate::catalog::read(&maps, ctx.reader_limits())?;
         let tensors: Vec<_> = files.iter().flat_map(|f| f.tensors.iter()).collect();

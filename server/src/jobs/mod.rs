@@ -58,6 +58,18 @@ impl From<OpenError> for JobError {
     }
 }
 
+/// A kind's `tensor` filter: a regular expression over tensor names, checked when the job is created.
+pub(crate) fn tensor_filter(t: Option<&str>) -> Result<Option<regex::Regex>, JobError> {
+    t.map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| JobError::Invalid(format!("tensor is not a valid regular expression: {e}")))
+}
+
+/// The checkpoint a specification names, which must exist when the job is created.
+pub(crate) async fn existing_checkpoint(s: &AppState, id: &str) -> Result<crate::store::CheckpointRow, JobError> {
+    s.store.checkpoint(id).await?.ok_or_else(|| JobError::NotFound(format!("no checkpoint {id}")))
+}
+
 /// A checkpoint's row and file paths for a run: a checkpoint deleted since the job was queued fails the job.
 pub(crate) async fn checkpoint_files(
     s: &AppState,

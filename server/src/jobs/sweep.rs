@@ -4,7 +4,6 @@
 use super::{JobContext, JobError, Kind};
 use crate::state::AppState;
 use lowbit_core::quant::{self, QuantSpec};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -36,14 +35,8 @@ impl Kind for SweepSpec {
         for (i, c) in self.configs.iter().enumerate() {
             c.resolve().map_err(|e| JobError::Invalid(format!("configs[{i}]: {e}")))?;
         }
-        if let Some(t) = &self.tensor {
-            Regex::new(t).map_err(|e| JobError::Invalid(format!("tensor is not a valid regular expression: {e}")))?;
-        }
-        let c = s
-            .store
-            .checkpoint(&self.checkpoint)
-            .await?
-            .ok_or_else(|| JobError::NotFound(format!("no checkpoint {}", self.checkpoint)))?;
+        super::tensor_filter(self.tensor.as_deref())?;
+        let c = super::existing_checkpoint(s, &self.checkpoint).await?;
         let tasks = c.tensor_count as usize * self.configs.len();
         if tasks > s.limits.max_sweep_tasks {
             return Err(JobError::TooLarge(format!(
@@ -60,7 +53,7 @@ impl Kind for SweepSpec {
 
     fn run(self, paths: Vec<PathBuf>, ctx: &JobContext) -> Result<(), JobError> {
         let configs = self.configs.iter().map(QuantSpec::resolve).collect::<Result<Vec<_>, _>>()?;
-        let re = self.tensor.as_deref().map(Regex::new).transpose().map_err(|e| JobError::Invalid(e.to_string()))?;
+        let re = super::tensor_filter(self.tensor.as_deref())?;
         let maps = crate::catalog::map(&paths)?;
         let files = crate::catalog::read(&maps, ctx.reader_limits())?;
         let tensors: Vec<_> = files
