@@ -10,6 +10,7 @@ pub mod charts;
 pub mod components;
 pub mod compute;
 pub mod pages;
+pub mod session;
 pub mod state;
 
 use leptos::prelude::*;

@@ -229,7 +229,7 @@ impl Ctx {
             self.tensor.set(Some(t));
         }
         if let Some(id) = u.ckpt {
-            crate::pages::start::open_server(*self, id);
+            crate::session::open_server(*self, id);
         } else if let Some(f) = u.local {
             self.missing_local.set(Some(f));
         }

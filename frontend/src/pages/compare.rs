@@ -14,7 +14,7 @@ pub fn Compare() -> impl IntoView {
     let fig = Signal::derive(move || rows.get().map(|r| charts::compare_scatter(&r)));
     view! {
         <section>
-            <div class="row"><crate::pages::explorer::TensorPicker/></div>
+            <div class="row"><crate::components::tensor_picker::TensorPicker/></div>
             {move || ctx.data.get().is_none().then(|| view! { <p class="empty">"Open a checkpoint and pick a tensor first."</p> })}
             <div class="scroll">
                 <table class="data" data-testid="compare-table">

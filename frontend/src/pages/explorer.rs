@@ -49,7 +49,7 @@ pub fn Explorer(
     view! {
         <section>
             <div class="row">
-                {(!readonly).then(|| view! { <TensorPicker/> })}
+                {(!readonly).then(|| view! { <crate::components::tensor_picker::TensorPicker/> })}
                 <Controls readonly=readonly/>
             </div>
             {move || match (ctx.data.get(), explore.get()) {
@@ -92,23 +92,6 @@ pub fn Explorer(
     }
 }
 
-/// The tensor selector of the explorer (and of the sparsity tab).
-#[component]
-pub fn TensorPicker() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    view! {
-        <label class="picker">"Tensor"
-            <select data-testid="tensor-select" on:change=move |ev| ctx.tensor.set(Some(event_target_value(&ev)))>
-                {move || ctx.ckpt.get().map(|c| c.tensors.iter().map(|t| {
-                    let name = t.name.clone();
-                    let label = format!("{}  {:?}", t.name, t.shape);
-                    view! { <option value=name.clone() selected=move || ctx.tensor.get().as_deref() == Some(name.as_str())>{label}</option> }
-                }).collect_view())}
-            </select>
-        </label>
-    }
-}
-
 /// Keep this analysis as an experiment and show its read-only link.
 #[component]
 fn ShareBar() -> impl IntoView {
@@ -124,7 +107,7 @@ fn ShareBar() -> impl IntoView {
     let share = move |_| {
         working.set(true);
         leptos::task::spawn_local(async move {
-            let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
+            let Some(id) = crate::session::ensure_on_server(ctx).await else {
                 working.set(false);
                 return;
             };

@@ -143,7 +143,7 @@ pub fn Jobs() -> impl IntoView {
     let launch = move |kind: &'static str, body: fn(&str, Value, bool) -> Value| {
         starting.set(true);
         leptos::task::spawn_local(async move {
-            let Some(id) = crate::pages::start::ensure_on_server(ctx).await else {
+            let Some(id) = crate::session::ensure_on_server(ctx).await else {
                 starting.set(false);
                 return;
             };

@@ -51,7 +51,7 @@ pub fn Sparsity() -> impl IntoView {
     view! {
         <section>
             <div class="row">
-                <crate::pages::explorer::TensorPicker/>
+                <crate::components::tensor_picker::TensorPicker/>
                 <div class="controls">
                     <label>"Pattern"<select data-testid="pattern-select" on:change=move |ev| pattern.set(event_target_value(&ev))>
                         {PATTERNS.into_iter().map(|p| view! { <option value=p selected=move || pattern.get() == p>{p}</option> }).collect_view()}
