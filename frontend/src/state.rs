@@ -1,7 +1,7 @@
 //! The app's shared state and how it maps to the URL, so copying the address reproduces the view.
 
 use leptos::prelude::*;
-use lowbit_core::quant::QuantSpec;
+use lowbit_core::quant::{FormatInfo, QuantSpec, format_info};
 use std::sync::Arc;
 
 /// The tabs, in the order the tab bar shows them.
@@ -63,9 +63,24 @@ impl Default for Spec {
 }
 
 impl Spec {
+    /// The format's description from core (what it takes, which clips and scales apply).
+    fn info(&self) -> Option<FormatInfo> {
+        format_info(&self.format)
+    }
     /// Whether the format takes a bit width (the others have theirs in the name).
     pub fn has_bits(&self) -> bool {
-        matches!(self.format.as_str(), "int" | "uint" | "int-asym")
+        self.info().is_some_and(|i| i.takes_bits)
+    }
+    /// Whether two-level VS-Quant scales apply to the format.
+    pub fn two_level(&self) -> bool {
+        self.info().is_some_and(|i| i.two_level)
+    }
+    /// Whether `clip` applies to the format (core's rule: own scales take `max`; OCTAV, ACIQ and KL need a
+    /// uniform grid).
+    pub fn clip_applies(&self, clip: &str) -> bool {
+        let Some(i) = self.info() else { return true };
+        let grid_only = !matches!(clip, "max" | "mse") && !clip.starts_with("percentile");
+        if i.own_scales { clip == "max" } else { i.uniform_grid || !grid_only }
     }
     pub fn granularity(&self) -> String {
         match self.gran.as_str() {
@@ -109,32 +124,21 @@ impl Spec {
         let m = if self.scale_bits > 0 { format!(" M={}", self.scale_bits) } else { String::new() };
         format!("{f} {} {}{m}", self.granularity(), self.clip)
     }
-    /// A format change keeps the other controls where they still apply and moves them where they do not:
-    /// block formats need vector granularity and their own scales; float grids cannot use OCTAV/ACIQ/KL.
+    /// A format change keeps the other controls where they still apply and moves them where they do not,
+    /// as core's description of the format says: block formats need vector granularity in their blocks,
+    /// formats with their own scales need `max`, non-uniform grids cannot use OCTAV/ACIQ/KL.
     pub fn with_format(&self, format: &str) -> Spec {
         let mut s = self.clone();
         s.format = format.to_string();
-        match format {
-            f if f.starts_with("mx") => {
-                s.gran = "vector".into();
-                s.vsize = 32;
-                s.clip = "max".into();
-            }
-            "nvfp4" => {
-                s.gran = "vector".into();
-                s.vsize = 16;
-                s.clip = "max".into();
-            }
-            "ternary" => s.clip = "max".into(),
-            f if (f.starts_with("fp") || f.starts_with("bf"))
-                && !matches!(s.clip.as_str(), "max" | "mse")
-                && !s.clip.starts_with("percentile") =>
-            {
-                s.clip = "mse".into()
-            }
-            _ => {}
+        let Some(info) = s.info() else { return s };
+        if let Some(block) = info.block {
+            s.gran = "vector".into();
+            s.vsize = block;
         }
-        if !s.has_bits() {
+        if !s.clip_applies(&s.clip) {
+            s.clip = if info.own_scales { "max" } else { "mse" }.into();
+        }
+        if !info.two_level {
             s.scale_bits = 0;
         }
         s
@@ -400,6 +404,21 @@ mod tests {
         for s in [Spec::default(), Spec::default().with_format("mxfp4"), Spec::default().with_format("fp8-e4m3")] {
             assert_eq!(Spec::from_quant_spec(&s.quant_spec()), s);
             s.quant_spec().resolve().expect("the controls always make a valid configuration");
+        }
+    }
+
+    #[test]
+    fn the_controls_follow_cores_description_of_every_format() {
+        // Whatever was set before, choosing a format and then any clip the controls offer for it makes a
+        // configuration core accepts; a clip the controls disable is one core refuses.
+        let from = Spec { gran: "vector".into(), vsize: 64, clip: "kl".into(), scale_bits: 6, ..Spec::default() };
+        for f in lowbit_core::quant::FORMAT_NAMES {
+            let s = from.with_format(f);
+            s.quant_spec().resolve().unwrap_or_else(|e| panic!("{f} from {from:?}: {e}"));
+            for clip in ["max", "mse", "percentile:99.9", "octav", "aciq-gauss", "aciq-laplace", "kl"] {
+                let c = Spec { clip: clip.into(), ..s.clone() };
+                assert_eq!(c.quant_spec().resolve().is_ok(), s.clip_applies(clip), "{f} with {clip}");
+            }
         }
     }
 

@@ -134,14 +134,10 @@ pub struct QuantConfig {
 }
 
 impl QuantConfig {
-    /// The format's defaults: per tensor, max clipping (MX: blocks of 32; NVFP4: blocks of 16).
+    /// The format's defaults: per tensor, max clipping; block formats in their blocks (MX 32, NVFP4 16).
     pub fn new(format: Format) -> Self {
-        let granularity = match format {
-            Format::Mx(_) => Granularity::vector(32),
-            Format::Nvfp4 => Granularity::vector(16),
-            _ => Ok(Granularity::Tensor),
-        }
-        .unwrap_or(Granularity::Tensor);
+        let granularity =
+            format.info().block.map_or(Ok(Granularity::Tensor), Granularity::vector).unwrap_or(Granularity::Tensor);
         Self {
             format,
             granularity,
@@ -179,23 +175,21 @@ impl QuantConfig {
 
     /// Checks that the parts fit together; every quantizer calls it first.
     pub fn validate(&self) -> Result<()> {
-        let name = self.format.name();
-        let fixed_scale = matches!(self.format, Format::Mx(_) | Format::Nvfp4 | Format::Ternary);
-        if fixed_scale && self.clip != ClipMethod::Max {
+        let info = self.format.info();
+        let name = info.name;
+        if info.own_scales && self.clip != ClipMethod::Max {
             return Err(Error::param(format!(
                 "{name} sets its scales by its own rule; --clip {} does not apply (use max)",
                 self.clip
             )));
         }
-        if matches!(self.format, Format::Mx(_) | Format::Nvfp4)
-            && !matches!(self.granularity, Granularity::Vector { .. })
-        {
+        if info.block.is_some() && !matches!(self.granularity, Granularity::Vector { .. }) {
             return Err(Error::param(format!(
                 "{name} scales blocks: use --granularity vector:V, not {}",
                 self.granularity
             )));
         }
-        if self.clip.needs_uniform_grid() && matches!(self.format, Format::Float(_)) {
+        if self.clip.needs_uniform_grid() && !info.uniform_grid {
             return Err(Error::param(format!(
                 "clip method `{}` models a uniform integer grid; {name} is a floating-point format (use max, percentile:P or mse)",
                 self.clip
@@ -205,7 +199,7 @@ impl QuantConfig {
             if !(1..=16).contains(&m) {
                 return Err(Error::param(format!("--scale-bits takes 1 to 16, not {m}")));
             }
-            if !matches!(self.format, Format::Int { .. } | Format::UInt { .. }) {
+            if !info.two_level {
                 return Err(Error::param(format!(
                     "--scale-bits (two-level VS-Quant) applies to int and uint, not {name}"
                 )));

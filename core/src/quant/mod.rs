@@ -13,7 +13,7 @@ pub mod ternary;
 pub mod uniform;
 
 pub use config::{MxScaleMode, QuantConfig, QuantSpec, ScaleDtype, ScaleRounding, TernaryRule};
-pub use format::{FORMAT_NAMES, FloatFormat, Format, MxElement};
+pub use format::{FORMAT_NAMES, FloatFormat, Format, FormatInfo, MxElement, format_info};
 
 use crate::error::{Error, Result};
 use crate::formats::IntGrid;

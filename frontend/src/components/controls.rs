@@ -3,7 +3,7 @@
 
 use crate::state::{Ctx, Spec};
 use leptos::prelude::*;
-use lowbit_core::quant::FORMAT_NAMES;
+use lowbit_core::quant::Format;
 
 const CLIPS: [(&str, &str); 8] = [
     ("max", "max"),
@@ -29,7 +29,7 @@ pub fn Controls(
             <label>"Format"
                 <select data-testid="format-select" disabled=readonly
                     on:change=move |ev| { let f = event_target_value(&ev); spec.update(|s| *s = s.with_format(&f)); }>
-                    {FORMAT_NAMES.iter().map(|&f| view! { <option value=f selected=move || spec.get().format == f>{f}</option> }).collect_view()}
+                    {Format::ALL.iter().map(|f| { let i = f.info(); view! { <option value=i.name title=i.help selected=move || spec.get().format == i.name>{i.name}</option> } }).collect_view()}
                 </select>
             </label>
             <label>"Bits"
@@ -51,11 +51,11 @@ pub fn Controls(
             <label>"Clipping"
                 <select data-testid="clip-select" disabled=readonly
                     on:change=move |ev| { let c = event_target_value(&ev); update(&|s| s.clip = c.clone()) }>
-                    {CLIPS.into_iter().map(|(v, l)| view! { <option value=v selected=move || spec.get().clip == v>{l}</option> }).collect_view()}
+                    {CLIPS.into_iter().map(|(v, l)| view! { <option value=v disabled=move || !spec.get().clip_applies(v) selected=move || spec.get().clip == v>{l}</option> }).collect_view()}
                 </select>
             </label>
             <label title="VS-Quant two-level: bits of the per-vector integer scale (0: float scales)">"Scale bits"
-                <input type="number" min="0" max="16" data-testid="scale-bits-input" disabled=move || readonly || !spec.get().has_bits() || spec.get().gran != "vector"
+                <input type="number" min="0" max="16" data-testid="scale-bits-input" disabled=move || readonly || !spec.get().two_level() || spec.get().gran != "vector"
                     prop:value=move || spec.get().scale_bits
                     on:input=move |ev| { if let Ok(m) = event_target_value(&ev).parse::<u32>() && m <= 16 { update(&|s| s.scale_bits = m) } }/>
             </label>

@@ -66,12 +66,18 @@ pub struct InfoArgs {
     pub json: bool,
 }
 
+/// Every format core describes, with its one-line help, for `--format`.
+fn format_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        lowbit_core::quant::Format::ALL.map(|f| clap::builder::PossibleValue::new(f.info().name).help(f.info().help)),
+    )
+}
+
 /// The quantization settings shared by `quant` and `curve`, in the API's vocabulary.
 #[derive(Args, Debug, Clone)]
 pub struct QuantSettings {
-    /// Number format: int, uint, int-asym, fp8-e4m3, fp8-e5m2, fp6-e3m2, fp6-e2m3, fp4-e2m1, bf16, fp16,
-    /// mxfp8-e4m3, mxfp8-e5m2, mxfp6-e3m2, mxfp6-e2m3, mxfp4, mxint8, nvfp4, ternary.
-    #[arg(long)]
+    /// Number format (each described by core: `--help` lists them with what they are).
+    #[arg(long, value_parser = format_names())]
     pub format: Option<String>,
     /// Bits per element for int, uint and int-asym (2–16, default 8).
     #[arg(long)]

@@ -81,6 +81,7 @@ async fn health(State(s): State<AppState>) -> ApiResult<Json<Value>> {
         "workers": s.jobs.workers(),
         "job_kinds": crate::jobs::JobSpec::KINDS,
         "formats": lowbit_core::quant::FORMAT_NAMES,
+        "format_info": lowbit_core::quant::Format::ALL.map(|f| f.info()),
     })))
 }
 

@@ -13,7 +13,9 @@ fn op(summary: &str, ok: &str) -> Value {
 /// The document.
 pub fn document() -> Value {
     let quant_spec = json!({"type": "object", "required": ["format"], "properties": {
-        "format": {"type": "string", "enum": lowbit_core::quant::FORMAT_NAMES}, "bits": {"type": "integer", "minimum": 2, "maximum": 16},
+        "format": {"type": "string", "enum": lowbit_core::quant::FORMAT_NAMES,
+            "description": lowbit_core::quant::Format::ALL.iter().map(|f| { let i = f.info(); format!("{}: {}", i.name, i.help) }).collect::<Vec<_>>().join("; ")},
+        "bits": {"type": "integer", "minimum": 2, "maximum": 16, "description": "element width of the formats that take one"},
         "granularity": {"type": "string", "description": "tensor | channel[:AXIS] | vector:V"},
         "clip": {"type": "string", "description": "max | percentile:P | mse | octav | aciq-gauss | aciq-laplace | kl"},
         "scale_bits": {"type": "integer"}, "scale_rounding": {"type": "string"}, "mx_scale": {"type": "string"},
