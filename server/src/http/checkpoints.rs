@@ -426,3 +426,32 @@ pub fn upload_router() -> Router<AppState> {
         .route("/api/checkpoints/{id}/shards", post(add_shard))
         .layer(DefaultBodyLimit::disable())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cataloguing_stops_when_the_request_is_gone_and_counts_every_element() {
+        let dir = std::env::temp_dir().join(format!("lowbit-catalogue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.safetensors");
+        let x: Vec<f32> = (0..300_000).map(|i| (i % 1000) as f32 - 500.0).collect();
+        let w = readers::safetensors::WriteTensor::f32("w", &[300, 1000], &x);
+        std::fs::write(&path, readers::safetensors::write(&[w], &Default::default()).unwrap()).unwrap();
+        let limits = readers::Limits::default();
+        let live = Abandoned::default();
+        let (format, rows) = catalogue(&path, &limits, &live).map_err(|e| format!("{e:?}")).unwrap();
+        assert_eq!(format, "safetensors");
+        let whole = TensorStats::of(&x);
+        let st = rows[0].3;
+        assert_eq!((st.numel, st.min, st.max, st.sparsity), (whole.numel, whole.min, whole.max, whole.sparsity));
+        assert!((st.std - whole.std).abs() < 1e-9 * whole.std);
+        let gone = Abandoned::default();
+        drop(gone.on_drop());
+        assert!(gone.is_set(), "dropping the request's guard raises the flag");
+        let e = catalogue(&path, &limits, &gone).unwrap_err();
+        assert!(matches!(e, ApiError::BadRequest(ref m) if m.contains("went away")), "{e:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
