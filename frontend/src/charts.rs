@@ -95,7 +95,7 @@ pub fn curve(c: &Curve, chosen: &str) -> Value {
 
 /// The chosen clips per group as a heatmap (rows: output channels; columns: vectors along the row).
 pub fn scales(h: &Heat) -> Value {
-    let rows_title = if h.row_step > 1 { format!("row (every {}th)", h.row_step) } else { "row".to_string() };
+    let rows_title = if h.row_step > 1 { format!("row ({})", every(h.row_step)) } else { "row".to_string() };
     let mut l = layout("Clip per group", "group in row", &rows_title, false);
     l["showlegend"] = json!(false);
     json!({"data": [{"type": "heatmap", "z": h.z, "colorscale": "Viridis", "colorbar": {"title": {"text": "clip"}}}], "layout": l})
@@ -149,6 +149,18 @@ pub fn experiments_bars(series: &[(String, Vec<String>, Vec<f64>)], measure: &st
     l["barmode"] = json!("group");
     l["xaxis"]["showticklabels"] = json!(series.first().is_some_and(|s| s.1.len() <= 40));
     json!({"data": data, "layout": l})
+}
+
+/// "every 2nd row" in words: the ordinal of `k` as a reader writes it.
+fn every(k: usize) -> String {
+    let suffix = match (k % 10, k % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("every {k}{suffix}")
 }
 
 /// A job's metric series (a training curve, SQNR along the checkpoint…): one line per name over its steps.
@@ -220,6 +232,15 @@ pub fn to_csv(fig: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordinals_read_as_words() {
+        assert_eq!(every(2), "every 2nd");
+        assert_eq!(every(3), "every 3rd");
+        assert_eq!(every(11), "every 11th");
+        assert_eq!(every(21), "every 21st");
+        assert_eq!(every(112), "every 112th");
+    }
 
     #[test]
     fn metric_series_are_one_line_per_name() {

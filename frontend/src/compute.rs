@@ -156,6 +156,21 @@ pub fn explore(d: &TensorData, spec: &QuantSpec) -> Result<Explore, String> {
     })
 }
 
+/// Each clip method's whole-tensor MSE, by method name.
+pub type MethodMse = Vec<(String, f64)>;
+
+/// The whole-tensor MSE of `spec` with each of `methods` as the clip: what the main panel shows when that
+/// method is chosen (computed in the worker, so the legend's numbers are the panel's numbers).
+pub fn method_mse(d: &TensorData, spec: &QuantSpec, methods: &[String]) -> MethodMse {
+    methods
+        .iter()
+        .map(|m| {
+            let s = QuantSpec { clip: Some(m.clone()), ..spec.clone() };
+            (m.clone(), explore(d, &s).map_or(f64::NAN, |e| e.mse))
+        })
+        .collect()
+}
+
 /// The clipping curve and every method's marker, on at most [`CURVE_SAMPLE`] elements taken as whole rows.
 pub fn curve(d: &TensorData, spec: &QuantSpec) -> Result<Curve, String> {
     let cfg = spec.resolve().map_err(|e| e.to_string())?;
@@ -438,6 +453,17 @@ mod tests {
         assert!(sparsify(&gaussian(4, 4), "nm:4:2", 0.0, "l1", &spec).is_err());
         assert!(scnn(&[0.0; 16], &[4, 4], 0, 0.5).is_err());
         assert!(mac(0, 4, 16, 6).is_err());
+    }
+
+    #[test]
+    fn each_methods_mse_is_the_panels_number_for_that_method() {
+        let d = gaussian(16, 64);
+        let spec = crate::state::Spec::default().quant_spec();
+        let methods: Vec<String> = ["max", "mse", "octav"].map(String::from).to_vec();
+        for (m, mse) in method_mse(&d, &spec, &methods) {
+            let panel = explore(&d, &QuantSpec { clip: Some(m.clone()), ..spec.clone() }).unwrap().mse;
+            assert_eq!(mse, panel, "{m}");
+        }
     }
 
     #[test]

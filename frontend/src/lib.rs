@@ -12,6 +12,7 @@ pub mod compute;
 pub mod pages;
 pub mod session;
 pub mod state;
+pub mod worker;
 
 use leptos::prelude::*;
 use state::{Ctx, Tab};
@@ -20,7 +21,10 @@ use wasm_bindgen::prelude::*;
 /// Mounts the app. The `/e/{share}` page embeds it too; then it shows that shared experiment read-only.
 #[wasm_bindgen(start)]
 pub fn start() {
-    leptos::mount::mount_to_body(App);
+    // The same module also runs in the page's Web Worker (`worker::worker_main`), which has no window.
+    if web_sys::window().is_some() {
+        leptos::mount::mount_to_body(App);
+    }
 }
 
 #[component]

@@ -204,6 +204,8 @@ pub struct Ctx {
     pub missing_local: RwSignal<Option<String>>,
     /// The last finished job, for keeping it as an experiment.
     pub job: RwSignal<Option<serde_json::Value>>,
+    /// The worker's answer for the explorer's legend: (request id, every method's whole-tensor MSE).
+    pub legend_mse: RwSignal<Option<(f64, crate::compute::MethodMse)>>,
 }
 
 impl Ctx {
@@ -219,6 +221,7 @@ impl Ctx {
             upload: RwSignal::new(None),
             missing_local: RwSignal::new(None),
             job: RwSignal::new(None),
+            legend_mse: RwSignal::new(None),
         }
     }
 

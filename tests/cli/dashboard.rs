@@ -73,6 +73,15 @@ fn the_dashboard_end_to_end() {
     let (sqnr4, bpe4) = (number(&s, "sqnr-value"), number(&s, "bpe-value"));
     assert!(sqnr4 > 10.0 && sqnr4 < 30.0, "int4 per-channel OCTAV SQNR {sqnr4}");
     assert!(bpe4 > 4.0 && bpe4 < 4.1, "int4 per-channel: 4 bits plus a scale per row, {bpe4}");
+    // The legend's MSE for the chosen method is the panel's MSE (computed in the page's worker).
+    let mse = s.text("mse-value");
+    let chosen = || {
+        s.exec("const e = document.querySelector('[data-testid=\"method-legend\"] li.chosen'); return e ? e.textContent : ''", json!([]))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    s.until("the legend's MSE from the worker", || chosen().contains(&format!("MSE {mse}")));
     s.screenshot("explorer");
 
     // Bits 4 → 6: about 12 dB better, charts redrawn.

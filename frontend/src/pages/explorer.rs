@@ -36,6 +36,16 @@ pub fn Explorer(
         crate::api::record_ms("lowbitCurveMs", crate::api::now_ms() - t0);
         r
     });
+    // The legend's MSEs are every method's whole-tensor MSE — the panel's number for that method — computed
+    // in the page's worker, so the page never waits for them.
+    let legend_id = StoredValue::new(None::<f64>);
+    Effect::new(move |_| {
+        let (Some(d), Some(c)) = (ctx.data.get(), curve.get()) else { return };
+        let methods: Vec<String> = c.thresholds.iter().map(|(m, _)| m.clone()).collect();
+        legend_id.set_value(crate::worker::request_methods(ctx, &d, &curve_key.get_untracked(), &methods));
+    });
+    let legend_mse =
+        Memo::new(move |_| ctx.legend_mse.get().filter(|(id, _)| Some(*id) == legend_id.get_value()).map(|(_, m)| m));
     // Read in place: the result holds every group's clip, so a clone per number shown would add up.
     let with_ok = move |f: &dyn Fn(&compute::Explore) -> String| {
         explore.with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).map(f))
@@ -71,13 +81,14 @@ pub fn Explorer(
             {(!readonly).then(|| view! { <ShareBar/> })}
             <ul class="legend" data-testid="method-legend">
                 {move || curve.get().map(|c| {
-                    let mse: Vec<(String, f64)> = c.curve.as_ref().map(|cc| cc.markers.iter().map(|m| (m.method.clone(), m.mse)).collect()).unwrap_or_default();
+                    let mse = legend_mse.get();
                     let chosen = ctx.spec.get().clip;
                     c.thresholds.iter().map(|(m, clip)| {
-                        let e = mse.iter().find(|(n, _)| n == m).map_or(f64::NAN, |x| x.1);
+                        let e = mse.as_ref().map_or("…".to_string(), |v| compute::fmt_num(v.iter().find(|(n, _)| n == m).map_or(f64::NAN, |x| x.1)));
                         let style = format!("background:{}", charts::method_colour(m));
-                        view! { <li class:chosen=chosen == *m><span class="swatch" style=style></span>
-                            <strong>{m.clone()}</strong>{format!(" ±{} · MSE {}", compute::fmt_num(*clip), compute::fmt_num(e))}</li> }
+                        let what = if c.per_group { "typical clip" } else { "clip" };
+                        view! { <li class:chosen=chosen == *m title=format!("{what} on the histogram; MSE of the whole tensor with this method")><span class="swatch" style=style></span>
+                            <strong>{m.clone()}</strong>{format!(" ±{} · MSE {e}", compute::fmt_num(*clip))}</li> }
                     }).collect_view()
                 })}
             </ul>
