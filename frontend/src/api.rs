@@ -109,9 +109,14 @@ pub async fn upload(url: &str, bytes: &[u8], progress: impl Fn(f64) + 'static) -
 
 /// Resolves after the browser had a chance to paint: long computations yield with it between pieces.
 pub async fn yield_now() {
+    sleep_ms(0).await
+}
+
+/// Resolves after `ms` milliseconds (a timer task).
+pub async fn sleep_ms(ms: i32) {
     let p = Promise::new(&mut |resolve, _| {
         if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
     });
     let _ = JsFuture::from(p).await;

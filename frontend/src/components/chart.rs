@@ -105,10 +105,20 @@ pub fn Chart(
 ) -> impl IntoView {
     let el = NodeRef::<leptos::html::Div>::new();
     let theme = expect_context::<crate::components::theme::Theme>();
+    // Drawn in a task of its own after the change: the numbers a change produces reach the screen first,
+    // never waiting for Plotly; of several changes in a row only the newest figure is drawn.
+    let pending = StoredValue::new(0u64);
     Effect::new(move |_| {
         let t = theme.0.get();
         if let (Some(div), Some(f)) = (el.get(), fig.get()) {
-            draw(&div, &f, &t);
+            let n = pending.get_value() + 1;
+            pending.set_value(n);
+            leptos::task::spawn_local(async move {
+                crate::api::yield_now().await;
+                if pending.get_value() == n {
+                    draw(&div, &f, &t);
+                }
+            });
         }
     });
     let save = move |_| {

@@ -38,11 +38,23 @@ pub fn Explorer(
     });
     // The legend's MSEs are every method's whole-tensor MSE — the panel's number for that method — computed
     // in the page's worker, so the page never waits for them.
+    // Asked once the controls have rested for 150 ms: a slider being dragged does not queue seven whole-tensor
+    // quantizations per step.
     let legend_id = StoredValue::new(None::<f64>);
+    let legend_gen = StoredValue::new(0u64);
     Effect::new(move |_| {
         let (Some(d), Some(c)) = (ctx.data.get(), curve.get()) else { return };
         let methods: Vec<String> = c.thresholds.iter().map(|(m, _)| m.clone()).collect();
-        legend_id.set_value(crate::worker::request_methods(ctx, &d, &curve_key.get_untracked(), &methods));
+        let spec = curve_key.get_untracked();
+        let g = legend_gen.get_value() + 1;
+        legend_gen.set_value(g);
+        legend_id.set_value(None);
+        leptos::task::spawn_local(async move {
+            crate::api::sleep_ms(150).await;
+            if legend_gen.get_value() == g {
+                legend_id.set_value(crate::worker::request_methods(ctx, &d, &spec, &methods));
+            }
+        });
     });
     let legend_mse =
         Memo::new(move |_| ctx.legend_mse.get().filter(|(id, _)| Some(*id) == legend_id.get_value()).map(|(_, m)| m));
