@@ -23,6 +23,16 @@ use wasm_bindgen::prelude::*;
 pub fn start() {
     // The same module also runs in the page's Web Worker (`worker::worker_main`), which has no window.
     if web_sys::window().is_some() {
+        // A panic stops the app: say so on the page instead of leaving it silently frozen.
+        std::panic::set_hook(Box::new(|info| {
+            if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+                let _ = body.insert_adjacent_html(
+                    "afterbegin",
+                    &format!("<p class=\"banner error\" data-testid=\"panic\">The dashboard stopped: {}</p>", info)
+                        .replace('&', "&amp;"),
+                );
+            }
+        }));
         leptos::mount::mount_to_body(App);
     }
 }
