@@ -10,8 +10,30 @@ fn op(summary: &str, ok: &str) -> Value {
     json!({"summary": summary, "responses": {ok: {"description": "success"}, "default": {"description": "an error: {\"error\": {\"code\", \"message\"}}"}}})
 }
 
-/// The document.
+/// The document, every `{name}` in a path declared as a required path parameter of each of its operations.
 pub fn document() -> Value {
+    let mut doc = paths_document();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, ops) in paths.iter_mut() {
+            let params: Vec<Value> = path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+                .collect();
+            for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                let mut all = params.clone();
+                all.extend(op["parameters"].as_array().cloned().unwrap_or_default());
+                if !all.is_empty() {
+                    op["parameters"] = Value::Array(all);
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// The paths and their operations, as written by hand.
+fn paths_document() -> Value {
     let quant_spec = json!({"type": "object", "required": ["format"], "properties": {
         "format": {"type": "string", "enum": lowbit_core::quant::FORMAT_NAMES,
             "description": lowbit_core::quant::Format::ALL.iter().map(|f| { let i = f.info(); format!("{}: {}", i.name, i.help) }).collect::<Vec<_>>().join("; ")},
@@ -69,4 +91,26 @@ async fn openapi() -> Json<Value> {
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/openapi.json", get(openapi))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_path_parameter_is_declared() {
+        let doc = super::document();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let names: Vec<&str> =
+                path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect();
+            for (method, op) in ops.as_object().unwrap() {
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                assert_eq!(declared, names, "{method} {path}");
+            }
+        }
+    }
 }
