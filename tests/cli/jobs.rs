@@ -175,3 +175,48 @@ fn job_specifications_are_checked_by_their_kind() {
     assert_eq!(request(&a, "DELETE", &format!("/api/jobs/{jid}"), b"", None).status, 409);
     assert_eq!(get(&a, &format!("/api/jobs/{jid}/artifacts/nothing.safetensors")).status, 404);
 }
+
+#[test]
+fn export_copies_a_tensor_it_cannot_quantize_and_says_why() {
+    let data = temp_dir("jobs-export-nan");
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    use lowbit_core::readers::safetensors::{WriteTensor, write};
+    let good: Vec<f32> = (0..64).map(|i| i as f32 / 7.0 - 4.0).collect();
+    let mut bad = good.clone();
+    bad[5] = f32::NAN;
+    bad[9] = f32::INFINITY;
+    let file =
+        write(&[WriteTensor::f32("good", &[8, 8], &good), WriteTensor::f32("bad", &[8, 8], &bad)], &Default::default())
+            .unwrap();
+    let up = request(&a, "POST", "/api/checkpoints?name=nan.safetensors", &file, None);
+    assert_eq!(up.status, 201, "{}", up.text());
+    let id = up.json()["id"].as_str().unwrap().to_string();
+    let r = post_json(
+        &a,
+        "/api/jobs",
+        &json!({"kind": "export", "checkpoint": id, "config": {"format": "int", "bits": 4}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    wait_for(&a, &jid, "the export", |j| j["state"] == "succeeded");
+
+    let rows = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].clone();
+    let row = |name: &str| rows.as_array().unwrap().iter().find(|r| r["tensor"] == name).unwrap().clone();
+    let bad_row = row("bad");
+    assert_eq!(bad_row["copied"], true, "{bad_row}");
+    let why = bad_row["error"].as_str().unwrap();
+    assert!(why.contains("`bad`") && (why.contains("NaN") || why.contains("non-finite")), "{why}");
+    assert!(row("good")["sqnr_db"].as_f64().unwrap() > 15.0, "{}", row("good"));
+
+    let art = get(&a, &format!("/api/jobs/{jid}/artifacts")).json()["artifacts"][0].clone();
+    let body = get(&a, art["url"].as_str().unwrap()).body;
+    let c = lowbit_core::readers::read(&body).unwrap();
+    let got = |name: &str| c.tensors.iter().find(|t| t.name == name).unwrap().to_f32().unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&got("bad")), bits(&bad), "the unquantizable tensor is kept bit for bit");
+    let q = got("good");
+    assert_ne!(q, good, "the other tensor is quantized");
+    // int4 per tensor, max clip: scale 5/8, the top value saturates at 7 × 5/8 (error 5/8), the rest round.
+    assert!(q.iter().zip(&good).all(|(a, b)| (a - b).abs() <= 0.625 + 1e-6), "{q:?}");
+}

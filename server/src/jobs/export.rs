@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::store::CheckpointRow;
 use lowbit_core::prune::{self, PruneSpec};
 use lowbit_core::quant::{self, QuantSpec};
-use lowbit_core::readers::{DType, safetensors};
+use lowbit_core::readers::{DType, TensorEntry, safetensors};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -96,27 +96,27 @@ impl Kind for ExportSpec {
                 return Ok(());
             }
             let row = if chosen[i] {
-                let mut x = t.to_f32()?;
-                let mut pruned = None;
-                if let Some(pc) = &pruning {
-                    let p = prune::prune(&x, &t.shape, pc).map_err(|e| e.context(format!("tensor `{}`", t.name)))?;
-                    pruned = Some(json!({"pattern": pc.pattern.to_string(), "sparsity": p.sparsity}));
-                    x = p.pruned;
-                }
-                let a = quant::analyze(&x, &t.shape, &cfg).map_err(|e| e.context(format!("tensor `{}`", t.name)))?;
+                let (values, row) = match quantize_one(t, &cfg, pruning.as_ref()) {
+                    Ok((values, row, [sqnr_db, bits])) => {
+                        // The per-tensor measures as series along the checkpoint (step = tensor index).
+                        ctx.metric(i as i64, "sqnr_db", sqnr_db)?;
+                        ctx.metric(i as i64, "bits_per_element", bits)?;
+                        (values, row)
+                    }
+                    // A tensor that cannot be quantized (NaN/Inf, a pattern that does not fit its rank) is
+                    // written unchanged (as F32, what the header says) and its row says why, as
+                    // `lowbit quant --out` does; the rest of the checkpoint is still exported.
+                    Err(e) => (
+                        t.to_f32()?,
+                        json!({"tensor": t.name, "shape": t.shape, "dtype": t.dtype.name(), "copied": true, "error": e.to_string()}),
+                    ),
+                };
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut file);
-                for v in &a.output.dequant {
+                for v in &values {
                     w.write_all(&v.to_le_bytes()).map_err(failed)?;
                 }
                 w.flush().map_err(failed)?;
                 drop(w);
-                // The per-tensor measures as series along the checkpoint (step = tensor index).
-                ctx.metric(i as i64, "sqnr_db", a.metrics.sqnr_db)?;
-                ctx.metric(i as i64, "bits_per_element", a.output.bits_per_element())?;
-                let mut row = lowbit_core::report::result_json(&t.name, &t.shape, &cfg, &a);
-                if let Some(p) = pruned {
-                    row["prune"] = p;
-                }
                 row
             } else {
                 file.write_all(&t.data).map_err(failed)?;
@@ -142,4 +142,28 @@ impl Kind for ExportSpec {
             .collect();
         ctx.artifact(&format!("{stem}-{tag}.safetensors"), &part)
     }
+}
+
+/// One chosen tensor pruned (when asked) and quantized: the dequantized values, its result row and its
+/// (SQNR dB, bits per element).
+fn quantize_one(
+    t: &TensorEntry<'_>,
+    cfg: &quant::QuantConfig,
+    pruning: Option<&prune::PruneConfig>,
+) -> Result<(Vec<f32>, Value, [f64; 2]), lowbit_core::Error> {
+    let named = |e: lowbit_core::Error| e.context(format!("tensor `{}`", t.name));
+    let mut x = t.to_f32().map_err(named)?;
+    let mut pruned = None;
+    if let Some(pc) = pruning {
+        let p = prune::prune(&x, &t.shape, pc).map_err(named)?;
+        pruned = Some(json!({"pattern": pc.pattern.to_string(), "sparsity": p.sparsity}));
+        x = p.pruned;
+    }
+    let a = quant::analyze(&x, &t.shape, cfg).map_err(named)?;
+    let mut row = lowbit_core::report::result_json(&t.name, &t.shape, cfg, &a);
+    if let Some(p) = pruned {
+        row["prune"] = p;
+    }
+    let measures = [a.metrics.sqnr_db, a.output.bits_per_element()];
+    Ok((a.output.dequant, row, measures))
 }
