@@ -7,6 +7,7 @@ mod hostile;
 mod http;
 mod info;
 mod jobs;
+mod openapi;
 mod quant;
 mod serve;
 mod server;

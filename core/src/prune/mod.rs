@@ -63,11 +63,15 @@ impl PruneConfig {
 /// Pruning in the API's words (`{"pattern": "kernel", "sparsity": 0.5, "saliency": "l1"}`), as requests
 /// and job specifications carry it; [`PruneSpec::resolve`] checks it and gives the [`PruneConfig`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PruneSpec {
+    /// `fine`, `vector[:V]`, `kernel`, `filter`, `channel`, `block:RxC` or `N:M`.
     pub pattern: String,
+    /// Target fraction of pruned weights in [0, 1) (fixed by the pattern for N:M).
     #[serde(default)]
     pub sparsity: f64,
+    /// `l1` (default) or `l2`: how groups are ranked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saliency: Option<String>,
 }

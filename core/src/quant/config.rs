@@ -86,8 +86,10 @@ pub enum TernaryRule {
 /// A configuration as the CLI and the API spell it: `{"format": "int", "bits": 4, "granularity": "channel:0",
 /// "clip": "octav"}`. Absent fields take the format's defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QuantSpec {
+    #[cfg_attr(feature = "openapi", schema(schema_with = format_schema))]
     pub format: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bits: Option<u32>,
@@ -116,6 +118,24 @@ pub struct QuantSpec {
     /// `fp32`, `fp16` or `bf16`: how float scales are stored (default fp32, fp16 for vector granularity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_dtype: Option<String>,
+}
+
+/// `format` in the API schema: every name, each with its help line.
+#[cfg(feature = "openapi")]
+fn format_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, schema::Type};
+    let help: Vec<String> = Format::ALL
+        .iter()
+        .map(|f| {
+            let i = f.info();
+            format!("{}: {}", i.name, i.help)
+        })
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(super::FORMAT_NAMES))
+        .description(Some(help.join("; ")))
+        .build()
 }
 
 /// A validated configuration.

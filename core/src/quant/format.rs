@@ -89,6 +89,7 @@ pub enum Format {
 /// Everything the rest of lowbit asks of a format — parsing, validation, CLI help, the API schema and the
 /// dashboard's controls all derive from this one description ([`Format::info`], an exhaustive match).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormatInfo {
     /// The CLI/API name.
     pub name: &'static str,

@@ -8,25 +8,11 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use lowbit_api::{AnalyzeRequest, ErrorBody};
 use lowbit_core::curve::clip_curve;
 use lowbit_core::prune::{self, PruneSpec};
-use lowbit_core::quant::{self, QuantSpec};
-use serde::Deserialize;
+use lowbit_core::quant;
 use serde_json::{Value, json};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnalyzeRequest {
-    pub checkpoint: String,
-    /// Tensor name, or its index as a string or number.
-    pub tensor: Value,
-    pub config: QuantSpec,
-    #[serde(default)]
-    pub prune: Option<PruneSpec>,
-    /// Points of the clipping curve (0: no curve; default 50).
-    #[serde(default)]
-    pub curve_points: Option<usize>,
-}
 
 /// A tensor named by the API — its name, or its index as a number or a string.
 pub fn tensor_ref(v: &Value) -> Option<String> {
@@ -75,7 +61,15 @@ pub async fn analyze_one(s: &AppState, req: &AnalyzeRequest) -> ApiResult<Value>
     .map_err(ApiError::internal)?
 }
 
-async fn analyze(State(s): State<AppState>, AppJson(req): AppJson<AnalyzeRequest>) -> ApiResult<Json<Value>> {
+/// Quantize (optionally prune first) one tensor: the CLI's result object plus `checkpoint`, `config`, the
+/// clipping `curve` and `prune`.
+#[utoipa::path(post, operation_id = "analyze", path = "/api/analyze", tag = "checkpoints", request_body = AnalyzeRequest,
+    responses((status = 200, description = "measures, clips, curve", body = Object),
+        (status = 400, description = "bad configuration, pruning or tensor reference", body = ErrorBody),
+        (status = 404, description = "no such checkpoint or tensor", body = ErrorBody),
+        (status = 413, description = "over the decoding limit", body = ErrorBody),
+        (status = 422, description = "the tensor cannot be quantized (NaN/Inf, shape)", body = ErrorBody)))]
+pub async fn analyze(State(s): State<AppState>, AppJson(req): AppJson<AnalyzeRequest>) -> ApiResult<Json<Value>> {
     let mut out = analyze_one(&s, &req).await?;
     out["checkpoint"] = json!(req.checkpoint);
     out["config"] = serde_json::to_value(&req.config).map_err(ApiError::internal)?;

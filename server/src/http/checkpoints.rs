@@ -12,10 +12,13 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use lowbit_api::{
+    Checkpoint, CheckpointList, ErrorBody, HistogramQuery, HistogramResponse, Page, Sample, SampleQuery, Shard,
+    ShardAdded, TensorList,
+};
 use lowbit_core::readers;
 use lowbit_core::stats::{StatsAccumulator, TensorStats, linear_histogram, log_histogram};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,8 +36,11 @@ impl Drop for TempFile {
     }
 }
 
-#[derive(Deserialize)]
+/// `?name=` of an upload.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// What the checkpoint is called (default `upload`; a shard's default is `shard`).
     name: Option<String>,
 }
 
@@ -106,11 +112,21 @@ fn new_tensors(rows: &[Catalogued]) -> Vec<NewTensor<'_>> {
     rows.iter().map(|(name, dtype, shape, stats)| NewTensor { name, dtype, shape, stats }).collect()
 }
 
-async fn upload(
+/// Upload a checkpoint or tensor file as the raw body; 201 new, 200 already stored (`deduplicated`).
+#[utoipa::path(post, operation_id = "upload_checkpoint", path = "/api/checkpoints", tag = "checkpoints", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file"),
+    responses(
+        (status = 201, description = "stored and catalogued", body = Checkpoint),
+        (status = 200, description = "these bytes were already stored", body = Checkpoint),
+        (status = 400, description = "bad name or interrupted upload", body = ErrorBody),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 413, description = "larger than the upload or decoding limits", body = ErrorBody),
+        (status = 422, description = "not a readable checkpoint (the reader says why)", body = ErrorBody)))]
+pub async fn upload(
     State(s): State<AppState>,
     Query(q): Query<UploadQuery>,
     body: Body,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Checkpoint>)> {
     let name = q.name.unwrap_or_else(|| "upload".to_string());
     let stream = body.into_data_stream().map(|c| c.map_err(|e| format!("the upload was interrupted: {e}")));
     ingest(&s, &name, stream).await
@@ -174,14 +190,12 @@ pub async fn ingest(
     s: &AppState,
     name: &str,
     stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Checkpoint>)> {
     check_name(name)?;
     let staged = stage(s, stream).await?;
     let (sha, size, tmp_path) = (staged.sha.clone(), staged.size, staged.path.clone());
     if let Some(existing) = s.store.checkpoint_by_sha(&sha).await? {
-        let mut j = existing.json();
-        j["deduplicated"] = json!(true);
-        return Ok((StatusCode::OK, Json(j)));
+        return Ok((StatusCode::OK, Json(Checkpoint { deduplicated: true, ..existing.api() })));
     }
     let (format, rows) = catalogue_blocking(s, tmp_path.clone()).await?;
     if rows.len() > s.limits.max_tensors {
@@ -205,42 +219,52 @@ pub async fn ingest(
         created_at: crate::util::now(),
     };
     match s.store.insert_checkpoint(&row, &new_tensors(&rows)).await? {
-        Inserted::Created(row) => Ok((StatusCode::CREATED, Json(row.json()))),
-        Inserted::Existing(existing) => {
-            // The same content finished uploading concurrently: answer with that one.
-            let mut j = existing.json();
-            j["deduplicated"] = json!(true);
-            Ok((StatusCode::OK, Json(j)))
-        }
+        Inserted::Created(row) => Ok((StatusCode::CREATED, Json(row.api()))),
+        // The same content finished uploading concurrently: answer with that one.
+        Inserted::Existing(existing) => Ok((StatusCode::OK, Json(Checkpoint { deduplicated: true, ..existing.api() }))),
     }
 }
 
-async fn list(State(s): State<AppState>, Query(page): Query<super::Page>) -> ApiResult<Json<Value>> {
-    let rows = s.store.checkpoints(page.window(&s)?).await?;
-    let (rows, next) = page.finish(&s, rows);
-    Ok(Json(json!({"checkpoints": rows.iter().map(CheckpointRow::json).collect::<Vec<_>>(), "next_offset": next})))
+/// List checkpoints, newest first.
+#[utoipa::path(get, operation_id = "list_checkpoints", path = "/api/checkpoints", tag = "checkpoints", params(Page),
+    responses((status = 200, body = CheckpointList), (status = 400, description = "bad page", body = ErrorBody)))]
+pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<CheckpointList>> {
+    let rows = s.store.checkpoints(super::window(page, &s)?).await?;
+    let (rows, next_offset) = super::finish(page, &s, rows);
+    Ok(Json(CheckpointList { checkpoints: rows.iter().map(CheckpointRow::api).collect(), next_offset }))
 }
 
-async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let mut j = find_checkpoint(&s, &id).await?.json();
-    j["shards"] = s
-        .store
-        .shards(&id)
-        .await?
-        .iter()
-        .map(|sh| json!({"shard": sh.seq, "name": sh.name, "sha256": sh.sha256, "size_bytes": sh.size_bytes}))
+/// One checkpoint, with the further files of a sharded one.
+#[utoipa::path(get, operation_id = "get_checkpoint", path = "/api/checkpoints/{id}", tag = "checkpoints", params(("id" = String, Path)),
+    responses((status = 200, body = Checkpoint), (status = 404, description = "no such checkpoint", body = ErrorBody)))]
+pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Checkpoint>> {
+    let c = find_checkpoint(&s, &id).await?;
+    let shards = s.store.shards(&id).await?;
+    let shards = shards
+        .into_iter()
+        .map(|sh| Shard { shard: sh.seq, name: sh.name, sha256: sh.sha256, size_bytes: sh.size_bytes })
         .collect();
-    Ok(Json(j))
+    Ok(Json(Checkpoint { shards: Some(shards), ..c.api() }))
 }
 
 /// `POST /api/checkpoints/{id}/shards?name=`: another file of a sharded safetensors checkpoint, streamed like
 /// an upload; its tensors join the checkpoint's catalogue. Names must not repeat across shards.
-async fn add_shard(
+#[utoipa::path(post, operation_id = "add_shard", path = "/api/checkpoints/{id}/shards", tag = "checkpoints", params(("id" = String, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "a safetensors file"),
+    responses(
+        (status = 201, description = "added; its tensors joined the catalogue", body = ShardAdded),
+        (status = 400, description = "bad name or interrupted upload", body = ErrorBody),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = "no such checkpoint", body = ErrorBody),
+        (status = 409, description = "already part of it, a tensor name repeats, or not a safetensors checkpoint", body = ErrorBody),
+        (status = 413, description = "larger than the upload limit", body = ErrorBody),
+        (status = 422, description = "not a readable safetensors file", body = ErrorBody)))]
+pub async fn add_shard(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
     body: Body,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ShardAdded>)> {
     let c = find_checkpoint(&s, &id).await?;
     let name = q.name.unwrap_or_else(|| "shard".to_string());
     check_name(&name)?;
@@ -276,16 +300,17 @@ async fn add_shard(
     let (sha, size) = (staged.sha.clone(), staged.size);
     staged.commit(&s)?;
     let seq = s.store.add_shard(&id, &name, &sha, size as i64, &new_tensors(&rows)).await?;
-    let mut j = find_checkpoint(&s, &id).await?.json();
-    j["shard"] = json!(seq);
-    j["added_tensors"] = json!(rows.len());
-    Ok((StatusCode::CREATED, Json(j)))
+    let checkpoint = find_checkpoint(&s, &id).await?.api();
+    Ok((StatusCode::CREATED, Json(ShardAdded { checkpoint, shard: seq, added_tensors: rows.len() })))
 }
 
-async fn tensors(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// A checkpoint's tensors with their statistics.
+#[utoipa::path(get, operation_id = "list_tensors", path = "/api/checkpoints/{id}/tensors", tag = "checkpoints", params(("id" = String, Path)),
+    responses((status = 200, body = TensorList), (status = 404, description = "no such checkpoint", body = ErrorBody)))]
+pub async fn tensors(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TensorList>> {
     let c = find_checkpoint(&s, &id).await?;
     let rows = s.store.tensors(&id).await?;
-    Ok(Json(json!({"checkpoint": c.json(), "tensors": rows.iter().map(TensorRow::json).collect::<Vec<_>>()})))
+    Ok(Json(TensorList { checkpoint: c.api(), tensors: rows.iter().map(TensorRow::api).collect() }))
 }
 
 /// A tensor by index (a number) or name, with its values decoded to f32 (blocking work done off the runtime).
@@ -319,20 +344,17 @@ pub async fn load_tensor(s: &AppState, id: &str, tensor: &str) -> ApiResult<(Ten
     Ok((row, values))
 }
 
-#[derive(Deserialize)]
-pub struct HistogramQuery {
-    /// `log` (default: |x| in eighth-octave bins) or `linear`.
-    scale: Option<String>,
-    bins: Option<usize>,
-    /// For linear histograms: bin |x| instead of x.
-    abs: Option<bool>,
-}
-
-async fn histogram(
+/// A tensor's histogram.
+#[utoipa::path(get, operation_id = "tensor_histogram", path = "/api/checkpoints/{id}/tensors/{tensor}/histogram", tag = "checkpoints",
+    params(("id" = String, Path), ("tensor" = String, Path, description = "name or index"), HistogramQuery),
+    responses((status = 200, body = HistogramResponse), (status = 400, description = "bad scale or bins", body = ErrorBody),
+        (status = 404, description = "no such checkpoint or tensor", body = ErrorBody),
+        (status = 413, description = "over the decoding limit", body = ErrorBody)))]
+pub async fn histogram(
     State(s): State<AppState>,
     Path((id, t)): Path<(String, String)>,
     Query(q): Query<HistogramQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HistogramResponse>> {
     let (row, x) = load_tensor(&s, &id, &t).await?;
     let h = match q.scale.as_deref().unwrap_or("log") {
         "log" => log_histogram(&x),
@@ -351,30 +373,39 @@ async fn histogram(
         }
         other => return Err(ApiError::BadRequest(format!("scale `{other}` is not log or linear"))),
     };
-    Ok(Json(json!({"tensor": row.json(), "histogram": h})))
+    let histogram = serde_json::to_value(&h).map_err(ApiError::internal)?;
+    Ok(Json(HistogramResponse { tensor: row.api(), histogram }))
 }
 
-#[derive(Deserialize)]
-pub struct SampleQuery {
-    n: Option<usize>,
-}
-
-async fn sample(
+/// A strided sample of a tensor's values (non-finite values are `null`).
+#[utoipa::path(get, operation_id = "tensor_sample", path = "/api/checkpoints/{id}/tensors/{tensor}/sample", tag = "checkpoints",
+    params(("id" = String, Path), ("tensor" = String, Path, description = "name or index"), SampleQuery),
+    responses((status = 200, body = Sample), (status = 400, description = "bad n", body = ErrorBody),
+        (status = 404, description = "no such checkpoint or tensor", body = ErrorBody),
+        (status = 413, description = "over the decoding limit", body = ErrorBody)))]
+pub async fn sample(
     State(s): State<AppState>,
     Path((id, t)): Path<(String, String)>,
     Query(q): Query<SampleQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Sample>> {
     let n = q.n.unwrap_or(4096);
     if n == 0 || n > 1 << 20 {
         return Err(ApiError::BadRequest("n must be 1 to 1048576".into()));
     }
     let (row, x) = load_tensor(&s, &id, &t).await?;
     let stride = x.len().div_ceil(n).max(1);
-    let values: Vec<Value> = x.iter().step_by(stride).map(|&v| lowbit_core::report::num(v as f64)).collect();
-    Ok(Json(json!({"tensor": row.json(), "stride": stride, "values": values})))
+    let values = x.iter().step_by(stride).map(|&v| v.is_finite().then_some(v)).collect();
+    Ok(Json(Sample { tensor: row.api(), stride, values }))
 }
 
-async fn raw(State(s): State<AppState>, Path((id, t)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+/// The whole tensor as little-endian f32, its shape as JSON in the `x-lowbit-shape` header.
+#[utoipa::path(get, operation_id = "tensor_raw", path = "/api/checkpoints/{id}/tensors/{tensor}/raw", tag = "checkpoints",
+    params(("id" = String, Path), ("tensor" = String, Path, description = "name or index")),
+    responses((status = 200, description = "the values", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-lowbit-shape" = String, description = "the shape, a JSON array"))),
+        (status = 404, description = "no such checkpoint or tensor", body = ErrorBody),
+        (status = 413, description = "over the raw download or decoding limit", body = ErrorBody)))]
+pub async fn raw(State(s): State<AppState>, Path((id, t)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
     raw_response(&s, &id, &t).await
 }
 
@@ -398,7 +429,11 @@ pub async fn raw_response(s: &AppState, id: &str, t: &str) -> ApiResult<impl Int
     ))
 }
 
-async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+/// Delete a checkpoint (and the files nothing else refers to).
+#[utoipa::path(delete, operation_id = "delete_checkpoint", path = "/api/checkpoints/{id}", tag = "checkpoints", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = "no such checkpoint", body = ErrorBody)))]
+pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let c = find_checkpoint(&s, &id).await?;
     // A file may also be another checkpoint's (or shard's, or a job's artifact): only orphans are removed.
     for sha in s.store.delete_checkpoint(&c).await? {

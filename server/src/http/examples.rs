@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use lowbit_api::{Checkpoint, ErrorBody, Example, ExampleList};
 use tokio::io::AsyncReadExt;
 
 /// (name, file in the examples folder, what it is).
@@ -21,17 +21,26 @@ const EXAMPLES: [(&str, &str, &str); 4] = [
     ("minilm-int8", "minilm_int8.onnx", "MiniLM quantized to INT8 (ONNX)"),
 ];
 
-async fn list(State(s): State<AppState>) -> Json<Value> {
-    let mut out = Vec::new();
+/// The example checkpoints this server has (`scripts/fetch-data.sh`).
+#[utoipa::path(get, operation_id = "list_examples", path = "/api/examples", tag = "checkpoints", responses((status = 200, body = ExampleList)))]
+pub async fn list(State(s): State<AppState>) -> Json<ExampleList> {
+    let mut examples = Vec::new();
     for (name, file, description) in EXAMPLES {
         if let Ok(m) = tokio::fs::metadata(s.examples_dir.join(file)).await {
-            out.push(json!({"name": name, "file": file, "description": description, "size_bytes": m.len()}));
+            let (name, file, description) = (name.into(), file.into(), description.into());
+            examples.push(Example { name, file, description, size_bytes: m.len() });
         }
     }
-    Json(json!({"examples": out}))
+    Json(ExampleList { examples })
 }
 
-async fn add(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<(StatusCode, Json<Value>)> {
+/// Add an example to the catalogue, as an upload would (201 new, 200 already stored).
+#[utoipa::path(post, operation_id = "add_example", path = "/api/examples/{name}", tag = "checkpoints", params(("name" = String, Path)),
+    responses((status = 201, description = "stored and catalogued", body = Checkpoint),
+        (status = 200, description = "already stored", body = Checkpoint),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = "no such example, or not fetched on this server", body = ErrorBody)))]
+pub async fn add(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<(StatusCode, Json<Checkpoint>)> {
     let (_, file, _) = EXAMPLES.iter().find(|e| e.0 == name).ok_or_else(|| {
         ApiError::NotFound(format!("no example `{name}` (known: minilm, digit-cnn, ppocr-cls, minilm-int8)"))
     })?;

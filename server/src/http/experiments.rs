@@ -5,33 +5,30 @@
 use super::AppJson;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{ExperimentFilter, ExperimentRow, JobState, NewExperiment};
+use crate::store::{ExperimentFilter, ExperimentRow, JobState};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use lowbit_api::{ErrorBody, Experiment, ExperimentList, ExperimentQuery, ExportQuery, NewExperiment, Page};
 use serde_json::{Value, json};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateExperiment {
-    name: String,
-    #[serde(default)]
-    notes: String,
-    /// Keep a finished job's results...
-    #[serde(default)]
-    job: Option<String>,
-    /// ...or one analysis: the request of `POST /api/analyze`, run again and kept.
-    #[serde(default)]
-    analysis: Option<super::analyze::AnalyzeRequest>,
-}
+const BAD_EXPORT: &str = "bad format, or (combined) no ids";
+const NO_EXPERIMENT: &str = "no such experiment";
+const NO_SHARE: &str = "no shared experiment with this link";
 
-async fn create(
+/// Keep a succeeded job's results or one analysis (run again) as a named experiment with a share link.
+#[utoipa::path(post, operation_id = "create_experiment", path = "/api/experiments", tag = "experiments", request_body = NewExperiment,
+    responses((status = 201, body = Experiment),
+        (status = 400, description = "bad name, notes, or not exactly one of job and analysis", body = ErrorBody),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = "no such job, checkpoint or tensor", body = ErrorBody),
+        (status = 409, description = "the job has not succeeded", body = ErrorBody)))]
+pub async fn create(
     State(s): State<AppState>,
-    AppJson(req): AppJson<CreateExperiment>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    AppJson(req): AppJson<NewExperiment>,
+) -> ApiResult<(StatusCode, Json<Experiment>)> {
     if req.name.trim().is_empty() || req.name.len() > 256 || req.notes.len() > 64 * 1024 {
         return Err(ApiError::BadRequest("name must be 1 to 256 characters and notes at most 64 KiB".into()));
     }
@@ -57,7 +54,7 @@ async fn create(
     };
     let (id, _) = s
         .store
-        .insert_experiment(&NewExperiment {
+        .insert_experiment(&crate::store::NewExperiment {
             name: req.name.trim(),
             notes: &req.notes,
             kind: &kind,
@@ -67,7 +64,7 @@ async fn create(
             results: &results,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(find(&s, &id).await?.json(false))))
+    Ok((StatusCode::CREATED, Json(find(&s, &id).await?.api(false))))
 }
 
 async fn find(s: &AppState, id: &str) -> ApiResult<ExperimentRow> {
@@ -81,35 +78,41 @@ async fn find_shared(s: &AppState, share: &str) -> ApiResult<ExperimentRow> {
         .ok_or_else(|| ApiError::NotFound("no shared experiment with this link".into()))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    /// Substring of the name or notes.
-    q: Option<String>,
-    kind: Option<String>,
-    checkpoint: Option<String>,
-}
-
-async fn list(
+/// List experiments, newest first, filtered.
+#[utoipa::path(get, operation_id = "list_experiments", path = "/api/experiments", tag = "experiments", params(ExperimentQuery, Page),
+    responses((status = 200, body = ExperimentList), (status = 400, description = "bad page", body = ErrorBody)))]
+pub async fn list(
     State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
-    Query(page): Query<super::Page>,
-) -> ApiResult<Json<Value>> {
+    Query(q): Query<ExperimentQuery>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<ExperimentList>> {
     let filter = ExperimentFilter { text: q.q, kind: q.kind, checkpoint: q.checkpoint };
-    let rows = s.store.experiments(&filter, page.window(&s)?).await?;
-    let (rows, next) = page.finish(&s, rows);
-    Ok(Json(json!({"experiments": rows.iter().map(|r| r.json(false)).collect::<Vec<_>>(), "next_offset": next})))
+    let rows = s.store.experiments(&filter, super::window(page, &s)?).await?;
+    let (rows, next_offset) = super::finish(page, &s, rows);
+    Ok(Json(ExperimentList { experiments: rows.iter().map(|r| r.api(false)).collect(), next_offset }))
 }
 
-async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(find(&s, &id).await?.json(true)))
+/// One experiment with its results.
+#[utoipa::path(get, operation_id = "get_experiment", path = "/api/experiments/{id}", tag = "experiments", params(("id" = String, Path)),
+    responses((status = 200, body = Experiment), (status = 404, description = NO_EXPERIMENT, body = ErrorBody)))]
+pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Experiment>> {
+    Ok(Json(find(&s, &id).await?.api(true)))
 }
 
-async fn shared(State(s): State<AppState>, Path(share): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(find_shared(&s, &share).await?.shared_json()))
+/// A shared experiment, read-only (no internal ids).
+#[utoipa::path(get, operation_id = "get_shared", path = "/api/shared/{share}", tag = "shared", params(("share" = String, Path)),
+    responses((status = 200, body = Experiment), (status = 404, description = NO_SHARE, body = ErrorBody)))]
+pub async fn shared(State(s): State<AppState>, Path(share): Path<String>) -> ApiResult<Json<Experiment>> {
+    Ok(Json(find_shared(&s, &share).await?.shared()))
 }
 
 /// The tensor a shared analysis was made on, raw, so the read-only view recomputes exactly what was shared.
-async fn shared_tensor(State(s): State<AppState>, Path(share): Path<String>) -> ApiResult<Response> {
+#[utoipa::path(get, operation_id = "shared_tensor", path = "/api/shared/{share}/tensor", tag = "shared", params(("share" = String, Path)),
+    responses((status = 200, description = "the values", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-lowbit-shape" = String, description = "the shape, a JSON array"))),
+        (status = 404, description = "no such shared analysis, or it has no tensor", body = ErrorBody),
+        (status = 413, description = "over the raw download limit", body = ErrorBody)))]
+pub async fn shared_tensor(State(s): State<AppState>, Path(share): Path<String>) -> ApiResult<Response> {
     let e = find_shared(&s, &share).await?;
     let config: Value = serde_json::from_str(&e.config).unwrap_or(Value::Null);
     let (Some(checkpoint), "analysis") = (e.checkpoint_id.as_deref(), e.kind.as_str()) else {
@@ -218,13 +221,6 @@ fn rows_of(e: &ExperimentRow) -> Vec<Vec<Value>> {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct ExportQuery {
-    format: Option<String>,
-    /// For the combined export: comma-separated experiment ids.
-    ids: Option<String>,
-}
-
 fn export_response(name: &str, (columns, rows): (Vec<String>, Vec<Vec<Value>>), format: &str) -> ApiResult<Response> {
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
     let (bytes, mime, ext) = match format {
@@ -255,7 +251,11 @@ fn export_response(name: &str, (columns, rows): (Vec<String>, Vec<Vec<Value>>), 
         .into_response())
 }
 
-async fn export(
+/// An experiment's results as a table.
+#[utoipa::path(get, operation_id = "export_experiment", path = "/api/experiments/{id}/export", tag = "experiments", params(("id" = String, Path), ExportQuery),
+    responses((status = 200, description = "CSV, Parquet or JSON, as an attachment", content((String = "text/csv"), (Vec<u8> = "application/vnd.apache.parquet"), (Vec<Object> = "application/json"))),
+        (status = 400, description = BAD_EXPORT, body = ErrorBody), (status = 404, description = NO_EXPERIMENT, body = ErrorBody)))]
+pub async fn export(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
@@ -264,7 +264,11 @@ async fn export(
     export_response(&e.name, table(&e), q.format.as_deref().unwrap_or("csv"))
 }
 
-async fn export_combined(State(s): State<AppState>, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
+/// Several experiments' results as one table (the union of their columns).
+#[utoipa::path(get, operation_id = "export_experiments", path = "/api/experiments/export", tag = "experiments", params(ExportQuery),
+    responses((status = 200, description = "CSV, Parquet or JSON, as an attachment", content((String = "text/csv"), (Vec<u8> = "application/vnd.apache.parquet"), (Vec<Object> = "application/json"))),
+        (status = 400, description = BAD_EXPORT, body = ErrorBody), (status = 404, description = NO_EXPERIMENT, body = ErrorBody)))]
+pub async fn export_combined(State(s): State<AppState>, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
     let ids: Vec<&str> = q.ids.as_deref().unwrap_or("").split(',').filter(|s| !s.is_empty()).collect();
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::BadRequest("give 1 to 100 experiment ids as ?ids=a,b".into()));
@@ -276,7 +280,11 @@ async fn export_combined(State(s): State<AppState>, Query(q): Query<ExportQuery>
     export_response("experiments", union(tables), q.format.as_deref().unwrap_or("csv"))
 }
 
-async fn shared_export(
+/// A shared experiment's results as a table.
+#[utoipa::path(get, operation_id = "export_shared", path = "/api/shared/{share}/export", tag = "shared", params(("share" = String, Path), ExportQuery),
+    responses((status = 200, description = "CSV, Parquet or JSON, as an attachment", content((String = "text/csv"), (Vec<u8> = "application/vnd.apache.parquet"), (Vec<Object> = "application/json"))),
+        (status = 400, description = BAD_EXPORT, body = ErrorBody), (status = 404, description = NO_SHARE, body = ErrorBody)))]
+pub async fn shared_export(
     State(s): State<AppState>,
     Path(share): Path<String>,
     Query(q): Query<ExportQuery>,
@@ -301,7 +309,11 @@ fn esc(s: &str) -> String {
 }
 
 /// The read-only page a shared link opens: the experiment's name, notes, configuration and results table.
-async fn page(State(s): State<AppState>, Path(share): Path<String>) -> Response {
+/// The share page (HTML): the live dashboard view when it is built, a results table without script.
+#[utoipa::path(get, operation_id = "share_page", path = "/e/{share}", tag = "shared", params(("share" = String, Path)),
+    responses((status = 200, description = "the page", content_type = "text/html", body = String),
+        (status = 404, description = "the page saying the link leads nowhere", content_type = "text/html", body = String)))]
+pub async fn page(State(s): State<AppState>, Path(share): Path<String>) -> Response {
     let e = match find_shared(&s, &share).await {
         Ok(e) => e,
         Err(err) => {

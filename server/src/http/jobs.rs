@@ -5,7 +5,6 @@
 
 use super::AppJson;
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::JobSpec;
 use crate::state::AppState;
 use crate::store::{JobRow, JobState};
 use axum::body::Body;
@@ -16,7 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
-use serde::Deserialize;
+use lowbit_api::{
+    Artifact, ArtifactList, ErrorBody, Job, JobEvent, JobList, JobResults, JobSpec, Metrics, NumberedRow, Page, Rerun,
+    Series,
+};
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::time::Duration;
@@ -25,10 +27,18 @@ pub async fn find_job(s: &AppState, id: &str) -> ApiResult<JobRow> {
     s.store.job(id).await?.ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
 
-/// `POST /api/jobs`: `{"kind": "sweep" | "export" | …, …the kind's fields}`.
-async fn create(State(s): State<AppState>, AppJson(req): AppJson<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
-    let spec = JobSpec::parse(req)?;
-    let summary = spec.validate(&s).await?;
+const NO_JOB: &str = "no such job";
+
+/// Start a job of any registered kind: `{"kind": "sweep" | "export" | …, …the kind's fields}`.
+#[utoipa::path(post, operation_id = "create_job", path = "/api/jobs", tag = "jobs", request_body = JobSpec,
+    responses((status = 201, description = "queued", body = Job),
+        (status = 400, description = "an unknown kind or a specification its kind refuses", body = ErrorBody),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = "the checkpoint it names does not exist", body = ErrorBody),
+        (status = 413, description = "more work or a larger specification than the server's limits", body = ErrorBody)))]
+pub async fn create(State(s): State<AppState>, AppJson(req): AppJson<Value>) -> ApiResult<(StatusCode, Json<Job>)> {
+    let spec = crate::jobs::parse(req)?;
+    let summary = crate::jobs::validate(&spec, &s).await?;
     let text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
     if text.len() > s.limits.max_job_spec_bytes {
         return Err(ApiError::TooLarge(format!(
@@ -42,18 +52,24 @@ async fn create(State(s): State<AppState>, AppJson(req): AppJson<Value>) -> ApiR
     let id = crate::util::random_id();
     s.store.insert_job(&id, spec.kind(), &text, &summary).await?;
     s.jobs.wake();
-    Ok((StatusCode::CREATED, Json(find_job(&s, &id).await?.json())))
+    Ok((StatusCode::CREATED, Json(find_job(&s, &id).await?.api())))
 }
 
-/// Newest first, a page at a time; payloads are neither loaded nor parsed (each row carries its summary).
-async fn list(State(s): State<AppState>, Query(page): Query<super::Page>) -> ApiResult<Json<Value>> {
-    let rows = s.store.jobs(page.window(&s)?).await?;
-    let (rows, next) = page.finish(&s, rows);
-    Ok(Json(json!({"jobs": rows.iter().map(JobRow::json).collect::<Vec<_>>(), "next_offset": next})))
+/// List jobs, newest first, a page at a time; payloads are neither loaded nor parsed (each row carries its
+/// summary).
+#[utoipa::path(get, operation_id = "list_jobs", path = "/api/jobs", tag = "jobs", params(Page),
+    responses((status = 200, body = JobList), (status = 400, description = "bad page", body = ErrorBody)))]
+pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<JobList>> {
+    let rows = s.store.jobs(super::window(page, &s)?).await?;
+    let (rows, next_offset) = super::finish(page, &s, rows);
+    Ok(Json(JobList { jobs: rows.iter().map(JobRow::api).collect(), next_offset }))
 }
 
-async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(find_job(&s, &id).await?.json()))
+/// A job's state, progress and specification.
+#[utoipa::path(get, operation_id = "get_job", path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = Job), (status = 404, description = NO_JOB, body = ErrorBody)))]
+pub async fn one(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Job>> {
+    Ok(Json(find_job(&s, &id).await?.api()))
 }
 
 /// Every result row of a job, in order.
@@ -61,13 +77,18 @@ pub async fn job_results(s: &AppState, id: &str) -> ApiResult<Vec<Value>> {
     Ok(s.store.results(id, 0, i64::MAX).await?.into_iter().map(|(_, r)| r).collect())
 }
 
-async fn results(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// A job's result rows, in order (their columns depend on its kind).
+#[utoipa::path(get, operation_id = "job_results", path = "/api/jobs/{id}/results", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = JobResults), (status = 404, description = NO_JOB, body = ErrorBody)))]
+pub async fn results(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobResults>> {
     let job = find_job(&s, &id).await?;
-    Ok(Json(json!({"job": job.json(), "results": job_results(&s, &id).await?})))
+    Ok(Json(JobResults { job: job.api(), results: job_results(&s, &id).await? }))
 }
 
-/// `GET /api/jobs/{id}/metrics`: every metric point, and the same grouped into series by name.
-async fn metrics(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// A job's metric series: every point, and the same grouped into series by name.
+#[utoipa::path(get, operation_id = "job_metrics", path = "/api/jobs/{id}/metrics", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = Metrics), (status = 404, description = NO_JOB, body = ErrorBody)))]
+pub async fn metrics(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Metrics>> {
     find_job(&s, &id).await?;
     let points = s.store.metrics(&id, 0, i64::MAX).await?;
     let mut series: std::collections::BTreeMap<&str, (Vec<i64>, Vec<Option<f64>>)> = Default::default();
@@ -76,31 +97,37 @@ async fn metrics(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult
         e.0.push(p.step);
         e.1.push(p.value);
     }
-    let series: Vec<Value> = series
-        .into_iter()
-        .map(|(name, (steps, values))| json!({"name": name, "steps": steps, "values": values}))
-        .collect();
-    Ok(Json(json!({"points": points, "series": series})))
+    let series =
+        series.into_iter().map(|(name, (steps, values))| Series { name: name.to_string(), steps, values }).collect();
+    Ok(Json(Metrics { points, series }))
 }
 
-/// `GET /api/jobs/{id}/artifacts`: each with its name, size, sha256 and download URL.
-async fn artifacts(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// A job's artifacts, each with its name, size, sha256 and download URL.
+#[utoipa::path(get, operation_id = "job_artifacts", path = "/api/jobs/{id}/artifacts", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = ArtifactList), (status = 404, description = NO_JOB, body = ErrorBody)))]
+pub async fn artifacts(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ArtifactList>> {
     find_job(&s, &id).await?;
-    let list: Vec<Value> = s
+    let artifacts = s
         .store
         .artifacts(&id)
         .await?
         .into_iter()
-        .map(|a| {
-            json!({"name": a.name, "size_bytes": a.size_bytes, "sha256": a.sha256, "created_at": a.created_at,
-                "url": format!("/api/jobs/{id}/artifacts/{}", super::encode_path(&a.name))})
+        .map(|a| Artifact {
+            url: format!("/api/jobs/{id}/artifacts/{}", super::encode_path(&a.name)),
+            name: a.name,
+            size_bytes: a.size_bytes,
+            sha256: a.sha256,
+            created_at: a.created_at,
         })
         .collect();
-    Ok(Json(json!({"artifacts": list})))
+    Ok(Json(ArtifactList { artifacts }))
 }
 
-/// Downloads one artifact (streamed from the blob store).
-async fn artifact(State(s): State<AppState>, Path((id, name)): Path<(String, String)>) -> ApiResult<Response> {
+/// Download one artifact (streamed from the blob store).
+#[utoipa::path(get, operation_id = "job_artifact", path = "/api/jobs/{id}/artifacts/{name}", tag = "jobs", params(("id" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "the file, as an attachment", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "no such job or artifact", body = ErrorBody)))]
+pub async fn artifact(State(s): State<AppState>, Path((id, name)): Path<(String, String)>) -> ApiResult<Response> {
     find_job(&s, &id).await?;
     let a = s
         .store
@@ -141,8 +168,13 @@ fn tokio_util_stream(f: tokio::fs::File) -> impl Stream<Item = std::io::Result<V
     })
 }
 
-/// Cancels a queued or running job; 409 if it has already finished.
-async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// Cancel a queued or running job.
+#[utoipa::path(delete, operation_id = "cancel_job", path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, description = "cancelled (or stopping)", body = Job),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = NO_JOB, body = ErrorBody),
+        (status = 409, description = "it has already finished, or runs in another process", body = ErrorBody)))]
+pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Job>> {
     let job = find_job(&s, &id).await?;
     match job.state {
         // A worker may have claimed it in between: then stop it where it runs.
@@ -154,7 +186,7 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
         JobState::Running => stop_running(&s, &id).await?,
         other => return Err(ApiError::Conflict(format!("job {id} has already finished ({other})"))),
     }
-    Ok(Json(find_job(&s, &id).await?.json()))
+    Ok(Json(find_job(&s, &id).await?.api()))
 }
 
 /// Raises a running job's cancel flag. A worker registers the flag just after claiming the row, so a job seen
@@ -178,17 +210,16 @@ async fn stop_running(s: &AppState, id: &str) -> ApiResult<()> {
     Err(ApiError::Conflict(format!("job {id} is running in another process")))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rerun {
-    /// Start over (drop results, metrics, artifacts and the saved point) instead of resuming.
-    #[serde(default)]
-    fresh: bool,
-}
-
-/// Queues an interrupted, failed or cancelled job again from its saved point, or any finished job from
-/// scratch (`{"fresh": true}`).
-async fn rerun(State(s): State<AppState>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+/// Queue an interrupted, failed or cancelled job again from its saved point, or from scratch with
+/// `{"fresh": true}` (an empty body resumes).
+#[utoipa::path(post, operation_id = "rerun_job", path = "/api/jobs/{id}/rerun", tag = "jobs", params(("id" = String, Path)),
+    request_body(content = Option<Rerun>, description = "options; may be empty"),
+    responses((status = 200, description = "queued again", body = Job),
+        (status = 400, description = "the options are not the expected JSON", body = ErrorBody),
+        (status = 401, description = "a token is required", body = ErrorBody),
+        (status = 404, description = NO_JOB, body = ErrorBody),
+        (status = 409, description = "it is queued, running or succeeded", body = ErrorBody)))]
+pub async fn rerun(State(s): State<AppState>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Job>> {
     let job = find_job(&s, &id).await?;
     let opts: Rerun = if body.iter().all(u8::is_ascii_whitespace) {
         Rerun::default()
@@ -204,7 +235,7 @@ async fn rerun(State(s): State<AppState>, Path(id): Path<String>, body: axum::bo
         ))
     })?;
     s.jobs.wake();
-    Ok(Json(queued.json()))
+    Ok(Json(queued.api()))
 }
 
 /// Most rows and points one event carries; the next event carries the rest.
@@ -213,7 +244,10 @@ const EVENT_BATCH: i64 = 500;
 /// Server-sent events: a `progress` event whenever the job's state, progress, result rows or metric points
 /// change — the job's row plus `new_results` (`[{seq, result}]`) and `new_metrics` (points) since the last
 /// event — ending with its final state. Reads the store, so it works for jobs of any worker and across restarts.
-async fn events(
+#[utoipa::path(get, operation_id = "job_events", path = "/api/jobs/{id}/events", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, description = "`event: progress` whose data is a JobEvent, until the job has finished", content_type = "text/event-stream", body = JobEvent),
+        (status = 404, description = NO_JOB, body = ErrorBody)))]
+pub async fn events(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
@@ -239,11 +273,13 @@ async fn events(
                     new_rows.last().map_or(rows, |(seq, _)| seq + 1).max(rows),
                     new_points.last().map_or(points, |p| p.seq + 1).max(points),
                 );
-                let mut j = job.json();
-                j["new_results"] = new_rows.into_iter().map(|(seq, r)| json!({"seq": seq, "result": r})).collect();
-                j["new_metrics"] = json!(new_points);
+                let data = JobEvent {
+                    job: job.api(),
+                    new_results: new_rows.into_iter().map(|(seq, result)| NumberedRow { seq, result }).collect(),
+                    new_metrics: new_points,
+                };
                 let ended = job.state.finished() && caught_up;
-                let ev = Event::default().event("progress").data(j.to_string());
+                let ev = Event::default().event("progress").data(serde_json::to_string(&data).unwrap_or_default());
                 return Some((Ok(ev), (s, id, rows, points, Some(key), ended)));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -13,7 +13,7 @@ use crate::state::AppState;
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use lowbit_api::{Health, Page};
 
 /// A JSON request body whatever its Content-Type (so `curl -d '{…}'` works), within the body limit;
 /// rejections (too large, not JSON, wrong fields) are API errors.
@@ -31,34 +31,24 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AppJson<
     }
 }
 
-/// `?limit=&offset=` of a listing. Listings are newest first; a page holds at most the server's
-/// `max_page` rows (also the default), and the response's `next_offset` is where the next page starts
-/// (`null` on the last page).
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
-pub struct Page {
-    pub limit: Option<usize>,
-    pub offset: Option<usize>,
+/// The store's window for a page (`?limit=&offset=`): one row more than the page is fetched to know if
+/// there is a next. A page holds at most the server's `max_page` rows (also the default).
+pub fn window(page: Page, s: &AppState) -> ApiResult<crate::store::Window> {
+    let limit = page.limit.unwrap_or(s.limits.max_page);
+    if limit == 0 || limit > s.limits.max_page {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {}", s.limits.max_page)));
+    }
+    let offset =
+        i64::try_from(page.offset.unwrap_or(0)).map_err(|_| ApiError::BadRequest("offset is too large".into()))?;
+    Ok(crate::store::Window { limit: limit as i64 + 1, offset })
 }
 
-impl Page {
-    /// The store's window: one row more than the page is fetched to know if there is a next.
-    pub fn window(self, s: &AppState) -> ApiResult<crate::store::Window> {
-        let limit = self.limit.unwrap_or(s.limits.max_page);
-        if limit == 0 || limit > s.limits.max_page {
-            return Err(ApiError::BadRequest(format!("limit must be 1 to {}", s.limits.max_page)));
-        }
-        let offset =
-            i64::try_from(self.offset.unwrap_or(0)).map_err(|_| ApiError::BadRequest("offset is too large".into()))?;
-        Ok(crate::store::Window { limit: limit as i64 + 1, offset })
-    }
-    /// Trims the extra row and says where the next page starts.
-    pub fn finish<T>(self, s: &AppState, mut rows: Vec<T>) -> (Vec<T>, Value) {
-        let limit = self.limit.unwrap_or(s.limits.max_page);
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = if more { json!(self.offset.unwrap_or(0) + limit) } else { Value::Null };
-        (rows, next)
-    }
+/// Trims the extra row and says where the next page starts (`None` on the last page).
+pub fn finish<T>(page: Page, s: &AppState, mut rows: Vec<T>) -> (Vec<T>, Option<usize>) {
+    let limit = page.limit.unwrap_or(s.limits.max_page);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, more.then(|| page.offset.unwrap_or(0) + limit))
 }
 
 /// A path segment percent-encoded (what an artifact's URL holds).
@@ -71,18 +61,19 @@ pub fn encode_path(s: &str) -> String {
         .collect()
 }
 
-async fn health(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let n = s.store.checkpoint_count().await?;
-    Ok(Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "data_dir": s.data_dir.display().to_string(),
-        "checkpoints": n,
-        "workers": s.jobs.workers(),
-        "job_kinds": crate::jobs::JobSpec::KINDS,
-        "formats": lowbit_core::quant::FORMAT_NAMES,
-        "format_info": lowbit_core::quant::Format::ALL.map(|f| f.info()),
-    })))
+/// Server status: version, data folder, workers, the job kinds and the formats it knows.
+#[utoipa::path(get, operation_id = "health", path = "/api/health", tag = "server", responses((status = 200, body = Health)))]
+pub async fn health(State(s): State<AppState>) -> ApiResult<Json<Health>> {
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        data_dir: s.data_dir.display().to_string(),
+        checkpoints: s.store.checkpoint_count().await?,
+        workers: s.jobs.workers(),
+        job_kinds: lowbit_api::JobSpec::KINDS.iter().map(|k| k.to_string()).collect(),
+        formats: lowbit_core::quant::FORMAT_NAMES.iter().map(|k| k.to_string()).collect(),
+        format_info: lowbit_core::quant::Format::ALL.map(|f| f.info()).to_vec(),
+    }))
 }
 
 /// Every JSON route (uploads have their own body limit and are merged separately).

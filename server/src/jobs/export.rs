@@ -6,28 +6,14 @@
 use super::{JobContext, JobError, Kind};
 use crate::state::AppState;
 use crate::store::CheckpointRow;
+use lowbit_api::ExportSpec;
 use lowbit_core::prune::{self, PruneSpec};
-use lowbit_core::quant::{self, QuantSpec};
+use lowbit_core::quant;
 use lowbit_core::readers::{DType, TensorEntry, safetensors};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportSpec {
-    pub checkpoint: String,
-    /// The analyze vocabulary (`{"format": "int", "bits": 4, "granularity": "channel", "clip": "octav"}`).
-    pub config: QuantSpec,
-    /// Pruning applied to each quantized tensor before it is quantized.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prune: Option<PruneSpec>,
-    /// Only floating-point tensors whose name matches are quantized; the others are copied unchanged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tensor: Option<String>,
-}
 
 fn failed(e: std::io::Error) -> JobError {
     JobError::Failed(format!("cannot write the exported file: {e}"))

@@ -12,8 +12,7 @@ pub mod runner;
 mod sweep;
 
 pub use context::JobContext;
-pub use export::ExportSpec;
-pub use sweep::SweepSpec;
+pub use lowbit_api::JobSpec;
 
 use crate::catalog::OpenError;
 use crate::state::AppState;
@@ -94,57 +93,40 @@ pub trait Kind: serde::Serialize + serde::de::DeserializeOwned + Send + Sized + 
     fn run(self, prepared: Self::Prepared, ctx: &JobContext) -> Result<(), JobError>;
 }
 
-/// The registry: every kind, by the name `POST /api/jobs` takes in `kind`.
+/// The registry: what runs each kind of [`JobSpec`] (the specifications are the API's types). A kind added
+/// to `JobSpec` is a compile error here until its arm is added.
 macro_rules! registry {
-    ($($variant:ident($spec:ty) = $name:literal),+ $(,)?) => {
-        /// A job's specification: `{"kind": "<name>", …the kind's fields}`.
-        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-        #[serde(tag = "kind")]
-        // One per job, parsed once: the size of the largest kind does not matter.
-        #[allow(clippy::large_enum_variant)]
-        pub enum JobSpec {
-            $(#[serde(rename = $name)] $variant($spec),)+
+    ($($variant:ident),+ $(,)?) => {
+        /// Checks a specification against the store and the limits; the summary listings show.
+        pub async fn validate(spec: &JobSpec, s: &AppState) -> Result<Value, JobError> {
+            match spec { $(JobSpec::$variant(k) => k.validate(s).await,)+ }
         }
 
-        impl JobSpec {
-            /// Every kind's name.
-            pub const KINDS: &[&str] = &[$($name),+];
-            pub fn kind(&self) -> &'static str {
-                match self { $(Self::$variant(_) => $name,)+ }
-            }
-            pub async fn validate(&self, s: &AppState) -> Result<Value, JobError> {
-                match self { $(Self::$variant(k) => k.validate(s).await,)+ }
-            }
-            /// Prepares and runs the job to its end (the blocking part on the blocking pool).
-            pub async fn run(self, s: &AppState, ctx: JobContext) -> Result<(), JobError> {
-                match self {
-                    $(Self::$variant(k) => {
-                        let prepared = k.prepare(s).await?;
-                        tokio::task::spawn_blocking(move || k.run(prepared, &ctx))
-                            .await
-                            .map_err(|e| JobError::Failed(format!("the job's work stopped: {e}")))?
-                    })+
-                }
+        /// Prepares and runs the job to its end (the blocking part on the blocking pool).
+        pub async fn run(spec: JobSpec, s: &AppState, ctx: JobContext) -> Result<(), JobError> {
+            match spec {
+                $(JobSpec::$variant(k) => {
+                    let prepared = k.prepare(s).await?;
+                    tokio::task::spawn_blocking(move || k.run(prepared, &ctx))
+                        .await
+                        .map_err(|e| JobError::Failed(format!("the job's work stopped: {e}")))?
+                })+
             }
         }
     };
 }
 
-registry! {
-    Sweep(SweepSpec) = "sweep",
-    Export(ExportSpec) = "export",
-}
+registry!(Sweep, Export);
 
-impl JobSpec {
-    /// Parses a request body or a stored specification; an unknown kind names the known ones.
-    pub fn parse(v: Value) -> Result<Self, JobError> {
-        let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
-        serde_json::from_value(v).map_err(|e| match kind {
-            Some(k) if !Self::KINDS.contains(&k.as_str()) => {
-                JobError::Invalid(format!("job kind `{k}` is not known (kinds: {})", Self::KINDS.join(", ")))
-            }
-            None => JobError::Invalid(format!("a job needs a `kind` ({})", Self::KINDS.join(", "))),
-            Some(_) => JobError::Invalid(format!("the job is not the expected JSON: {e}")),
-        })
-    }
+/// Parses a request body or a stored specification; an unknown kind names the known ones.
+pub fn parse(v: Value) -> Result<JobSpec, JobError> {
+    let kinds = JobSpec::KINDS;
+    let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
+    serde_json::from_value(v).map_err(|e| match kind {
+        Some(k) if !kinds.contains(&k.as_str()) => {
+            JobError::Invalid(format!("job kind `{k}` is not known (kinds: {})", kinds.join(", ")))
+        }
+        None => JobError::Invalid(format!("a job needs a `kind` ({})", kinds.join(", "))),
+        Some(_) => JobError::Invalid(format!("the job is not the expected JSON: {e}")),
+    })
 }

@@ -1,8 +1,8 @@
 //! The workers: each claims the oldest queued job through the store's [`JobQueue`], runs it with a
 //! [`JobContext`], beats a heartbeat while it runs, and records how it ended.
 
+use super::JobError;
 use super::context::{JobContext, record};
-use super::{JobError, JobSpec};
 use crate::state::AppState;
 use crate::store::{Claimed, JobQueue, JobState};
 use std::sync::atomic::Ordering;
@@ -61,9 +61,9 @@ async fn run(s: &AppState, job: Claimed) {
     let outcome = async {
         let spec = serde_json::from_str(&job.payload)
             .map_err(|e| JobError::Failed(format!("stored specification does not parse: {e}")))
-            .and_then(JobSpec::parse)?;
+            .and_then(super::parse)?;
         let recorder = record(&s.store, &job.id, rx);
-        let (ran, recorded) = tokio::join!(spec.run(s, ctx), recorder);
+        let (ran, recorded) = tokio::join!(super::run(spec, s, ctx), recorder);
         ran?;
         recorded.map_err(JobError::Failed)
     }

@@ -3,20 +3,10 @@
 
 use super::{JobContext, JobError, Kind};
 use crate::state::AppState;
+use lowbit_api::SweepSpec;
 use lowbit_core::quant::{self, QuantSpec};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SweepSpec {
-    pub checkpoint: String,
-    pub configs: Vec<QuantSpec>,
-    /// Only tensors whose name matches this regular expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tensor: Option<String>,
-}
 
 impl Kind for SweepSpec {
     type Prepared = Vec<PathBuf>;

@@ -1,7 +1,6 @@
 //! Checkpoints, their tensors (with statistics) and the further shards of sharded checkpoints.
 
 use super::{Store, StoreResult, Window};
-use serde_json::{Value, json};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CheckpointRow {
@@ -15,9 +14,18 @@ pub struct CheckpointRow {
 }
 
 impl CheckpointRow {
-    pub fn json(&self) -> Value {
-        json!({"id": self.id, "name": self.name, "sha256": self.sha256, "format": self.format, "size_bytes": self.size_bytes,
-            "tensor_count": self.tensor_count, "created_at": self.created_at})
+    pub fn api(&self) -> lowbit_api::Checkpoint {
+        lowbit_api::Checkpoint {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            sha256: self.sha256.clone(),
+            format: self.format.clone(),
+            size_bytes: self.size_bytes,
+            tensor_count: self.tensor_count,
+            created_at: self.created_at,
+            deduplicated: false,
+            shards: None,
+        }
     }
 }
 
@@ -39,10 +47,20 @@ pub struct TensorRow {
 }
 
 impl TensorRow {
-    pub fn json(&self) -> Value {
-        let shape: Value = serde_json::from_str(&self.shape).unwrap_or(Value::Null);
-        json!({"index": self.idx, "name": self.name, "dtype": self.dtype, "shape": shape, "numel": self.numel,
-            "min": self.min, "max": self.max, "mean": self.mean, "std": self.std, "sparsity": self.sparsity, "shard": self.shard})
+    pub fn api(&self) -> lowbit_api::Tensor {
+        lowbit_api::Tensor {
+            index: self.idx,
+            name: self.name.clone(),
+            dtype: self.dtype.clone(),
+            shape: self.shape(),
+            numel: self.numel,
+            min: self.min,
+            max: self.max,
+            mean: self.mean,
+            std: self.std,
+            sparsity: self.sparsity,
+            shard: self.shard,
+        }
     }
     pub fn shape(&self) -> Vec<usize> {
         serde_json::from_str(&self.shape).unwrap_or_default()

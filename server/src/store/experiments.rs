@@ -1,7 +1,7 @@
 //! Experiments: a finished job's results or one analysis, kept with a name, notes and a share link.
 
 use super::{Store, StoreResult, Window};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExperimentRow {
@@ -25,26 +25,27 @@ impl ExperimentRow {
     pub fn results(&self) -> Vec<Value> {
         serde_json::from_str(&self.results).unwrap_or_default()
     }
-    /// Summary (`with_results` adds the rows).
-    pub fn json(&self, with_results: bool) -> Value {
-        let config: Value = serde_json::from_str(&self.config).unwrap_or(Value::Null);
+    /// As the API sends it (`with_results` adds the rows).
+    pub fn api(&self, with_results: bool) -> lowbit_api::Experiment {
         let results = if with_results || self.result_count.is_none() { self.results() } else { Vec::new() };
-        let count = self.result_count.map_or(results.len(), |n| n as usize);
-        let mut j = json!({"id": self.id, "share_id": self.share_id, "name": self.name, "notes": self.notes, "kind": self.kind,
-            "job": self.job_id, "checkpoint": self.checkpoint_id, "config": config, "result_count": count,
-            "created_at": self.created_at, "share_url": format!("/e/{}", self.share_id)});
-        if with_results {
-            j["results"] = Value::Array(results);
+        lowbit_api::Experiment {
+            id: Some(self.id.clone()),
+            share_id: self.share_id.clone(),
+            name: self.name.clone(),
+            notes: self.notes.clone(),
+            kind: self.kind.clone(),
+            job: self.job_id.clone(),
+            checkpoint: self.checkpoint_id.clone(),
+            config: serde_json::from_str(&self.config).unwrap_or(Value::Null),
+            result_count: self.result_count.map_or(results.len(), |n| n as usize),
+            created_at: self.created_at,
+            share_url: format!("/e/{}", self.share_id),
+            results: with_results.then_some(results),
         }
-        j
     }
     /// The public view: no internal ids.
-    pub fn shared_json(&self) -> Value {
-        let mut j = self.json(true);
-        for k in ["id", "job", "checkpoint"] {
-            j.as_object_mut().expect("an object").remove(k);
-        }
-        j
+    pub fn shared(&self) -> lowbit_api::Experiment {
+        lowbit_api::Experiment { id: None, job: None, checkpoint: None, ..self.api(true) }
     }
 }
 

@@ -3,57 +3,9 @@
 //! library on PostgreSQL replaces for workers on other machines.
 
 use super::{Store, StoreError, StoreResult, Window, json_col};
-use serde_json::{Value, json};
-use std::fmt;
+use serde_json::Value;
 
-/// Where a job is in its life. The database keeps the same words under a CHECK constraint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    /// The process stopped while it ran; it can be resumed from its saved point.
-    Interrupted,
-}
-
-impl JobState {
-    pub const ALL: [Self; 6] =
-        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Interrupted];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-            Self::Interrupted => "interrupted",
-        }
-    }
-    /// Whether the job will not change any more by itself.
-    pub fn finished(self) -> bool {
-        !matches!(self, Self::Queued | Self::Running)
-    }
-    /// Whether a re-run may take it up again.
-    pub fn rerunnable(self) -> bool {
-        matches!(self, Self::Interrupted | Self::Failed | Self::Cancelled)
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl TryFrom<String> for JobState {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown job state `{s}`"))
-    }
-}
+pub use lowbit_api::JobState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -75,14 +27,21 @@ pub struct JobRow {
 }
 
 impl JobRow {
-    pub fn json(&self) -> Value {
-        let summary: Value = serde_json::from_str(&self.summary).unwrap_or(Value::Null);
-        let mut j = json!({"id": self.id, "kind": self.kind, "state": self.state, "progress": self.progress, "done": self.done, "total": self.total,
-            "error": self.error, "summary": summary, "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at});
-        if !self.payload.is_empty() {
-            j["payload"] = serde_json::from_str(&self.payload).unwrap_or(Value::Null);
+    pub fn api(&self) -> lowbit_api::Job {
+        lowbit_api::Job {
+            id: self.id.clone(),
+            kind: self.kind.clone(),
+            state: self.state,
+            progress: self.progress,
+            done: self.done,
+            total: self.total,
+            error: self.error.clone(),
+            summary: serde_json::from_str(&self.summary).unwrap_or(Value::Null),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            payload: (!self.payload.is_empty()).then(|| serde_json::from_str(&self.payload).unwrap_or(Value::Null)),
         }
-        j
     }
     /// The stored specification (`{"kind": …, …}`).
     pub fn spec(&self) -> StoreResult<Value> {
@@ -102,14 +61,7 @@ pub struct Claimed {
     pub metric_points: i64,
 }
 
-/// One point of a metric series.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct MetricPoint {
-    pub seq: i64,
-    pub step: i64,
-    pub name: String,
-    pub value: Option<f64>,
-}
+pub use lowbit_api::MetricPoint;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ArtifactRow {
@@ -296,14 +248,15 @@ impl Store {
 
     /// Metric points numbered `after` and later, at most `limit`.
     pub async fn metrics(&self, id: &str, after: i64, limit: i64) -> StoreResult<Vec<MetricPoint>> {
-        Ok(sqlx::query_as(
+        let rows: Vec<(i64, i64, String, Option<f64>)> = sqlx::query_as(
             "SELECT seq, step, name, value FROM job_metrics WHERE job_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
         )
         .bind(id)
         .bind(after)
         .bind(limit)
         .fetch_all(&self.db)
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(|(seq, step, name, value)| MetricPoint { seq, step, name, value }).collect())
     }
 
     /// Counts of result rows and metric points (what an event stream has to catch up with).

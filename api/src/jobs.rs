@@ -1,0 +1,234 @@
+//! Jobs: the specification of every kind (`POST /api/jobs` takes `{"kind": …, …its fields}`), a job's row,
+//! its results, metric series, artifacts and live events. The server gives each kind its run; a new kind
+//! is a variant of [`JobSpec`] and its specification type here, and the match arm the server's registry
+//! then asks for.
+
+use crate::Row;
+use lowbit_core::prune::PruneSpec;
+use lowbit_core::quant::QuantSpec;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A job's specification, tagged by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind")]
+// One per job, parsed once: the size of the largest kind does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum JobSpec {
+    #[serde(rename = "sweep")]
+    Sweep(SweepSpec),
+    #[serde(rename = "export")]
+    Export(ExportSpec),
+}
+
+impl JobSpec {
+    /// Every kind's name, as `kind` spells it.
+    pub const KINDS: &[&str] = &["sweep", "export"];
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Sweep(_) => "sweep",
+            Self::Export(_) => "export",
+        }
+    }
+}
+
+/// `sweep`: every selected floating-point tensor × every configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub checkpoint: String,
+    pub configs: Vec<QuantSpec>,
+    /// Only tensors whose name matches this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
+}
+
+/// `export`: a whole checkpoint quantized (optionally pruned first) with one configuration, kept as a
+/// downloadable safetensors artifact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExportSpec {
+    pub checkpoint: String,
+    /// The analyze vocabulary (`{"format": "int", "bits": 4, "granularity": "channel", "clip": "octav"}`).
+    pub config: QuantSpec,
+    /// Pruning applied to each quantized tensor before it is quantized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneSpec>,
+    /// Only floating-point tensors whose name matches are quantized; the others are copied unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
+}
+
+/// Where a job is in its life. The database keeps the same words under a CHECK constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The process stopped while it ran; it can be resumed from its saved point.
+    Interrupted,
+}
+
+impl JobState {
+    pub const ALL: [Self; 6] =
+        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled, Self::Interrupted];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+    /// Whether the job will not change any more by itself.
+    pub fn finished(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+    /// Whether a re-run may take it up again.
+    pub fn rerunnable(self) -> bool {
+        matches!(self, Self::Interrupted | Self::Failed | Self::Cancelled)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for JobState {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown job state `{s}`"))
+    }
+}
+
+/// A job's row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub state: JobState,
+    /// done / total, in [0, 1].
+    pub progress: f64,
+    pub done: i64,
+    pub total: i64,
+    pub error: Option<String>,
+    /// What the job runs on, small enough to list (`checkpoint`, `checkpoint_name`, `format`, `configs`, …
+    /// as its kind reports them).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub summary: serde_json::Value,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// The specification (not in listings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// `GET /api/jobs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobList {
+    pub jobs: Vec<Job>,
+    pub next_offset: Option<usize>,
+}
+
+/// `GET /api/jobs/{id}/results`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobResults {
+    pub job: Job,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub results: Vec<Row>,
+}
+
+/// One point of a metric series (a training curve, a delay curve, SQNR along a checkpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetricPoint {
+    /// Order of emission (resumes continue it).
+    pub seq: i64,
+    pub step: i64,
+    pub name: String,
+    /// `null` when not finite.
+    pub value: Option<f64>,
+}
+
+/// A metric series: the points of one name in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Series {
+    pub name: String,
+    pub steps: Vec<i64>,
+    pub values: Vec<Option<f64>>,
+}
+
+/// `GET /api/jobs/{id}/metrics`: every point, and the same grouped by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Metrics {
+    pub points: Vec<MetricPoint>,
+    pub series: Vec<Series>,
+}
+
+/// A file a job produced, in the blob store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Artifact {
+    pub name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub created_at: i64,
+    /// Where to download it.
+    pub url: String,
+}
+
+/// `GET /api/jobs/{id}/artifacts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactList {
+    pub artifacts: Vec<Artifact>,
+}
+
+/// `POST /api/jobs/{id}/rerun` (the body may be empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Rerun {
+    /// Start over (drop results, metrics, artifacts and the saved point) instead of resuming.
+    #[serde(default)]
+    pub fresh: bool,
+}
+
+/// A result row with its number, as events carry it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NumberedRow {
+    pub seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub result: Row,
+}
+
+/// The data of one `progress` server-sent event: the job's row and what is new since the last event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobEvent {
+    #[serde(flatten)]
+    pub job: Job,
+    #[serde(default)]
+    pub new_results: Vec<NumberedRow>,
+    #[serde(default)]
+    pub new_metrics: Vec<MetricPoint>,
+}
