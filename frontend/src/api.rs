@@ -1,8 +1,10 @@
-//! Calls to the lowbit server: JSON in and out, raw tensors, and uploads with progress. Errors come back as
-//! the server's own message (`{"error": {"code", "message"}}`), so the page can say what went wrong.
+//! Calls to the lowbit server: the API's own types in and out (`lowbit-api`, the crate the server compiles
+//! too), raw tensors, and uploads with progress. Errors come back as the server's own message
+//! (`{"error": {"code", "message"}}`), so the page can say what went wrong.
 
 use js_sys::{Promise, Uint8Array};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -14,14 +16,15 @@ fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| "the request failed (is the lowbit server running?)".into())
 }
 
-async fn send(method: &str, url: &str, body: Option<&Value>) -> Result<Response, String> {
+async fn send(method: &str, url: &str, body: Option<String>) -> Result<Response, String> {
     let init = RequestInit::new();
     init.set_method(method);
+    let has_body = body.is_some();
     if let Some(b) = body {
-        init.set_body(&JsValue::from_str(&b.to_string()));
+        init.set_body(&JsValue::from_str(&b));
     }
     let req = Request::new_with_str_and_init(url, &init).map_err(js_err)?;
-    if body.is_some() {
+    if has_body {
         req.headers().set("Content-Type", "application/json").map_err(js_err)?;
     }
     let w = web_sys::window().ok_or("no window")?;
@@ -37,27 +40,31 @@ async fn send(method: &str, url: &str, body: Option<&Value>) -> Result<Response,
 
 /// The server's message for a failed request.
 pub fn error_message(status: u16, body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("the server answered {status}"))
+    serde_json::from_str::<lowbit_api::ErrorBody>(body)
+        .map(|e| e.error.message)
+        .unwrap_or_else(|_| format!("the server answered {status}"))
 }
 
-async fn json_of(resp: Response) -> Result<Value, String> {
-    let v = JsFuture::from(resp.json().map_err(js_err)?).await.map_err(js_err)?;
-    let s = js_sys::JSON::stringify(&v).map_err(js_err)?.as_string().unwrap_or_default();
-    serde_json::from_str(&s).map_err(|e| e.to_string())
+/// The body parsed as the type the API answers with; a mismatch says which field.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("the server's answer is not what this page expects: {e}"))
 }
 
-pub async fn get_json(url: &str) -> Result<Value, String> {
+async fn json_of<T: DeserializeOwned>(resp: Response) -> Result<T, String> {
+    let text = JsFuture::from(resp.text().map_err(js_err)?).await.map_err(js_err)?.as_string().unwrap_or_default();
+    parse(&text)
+}
+
+pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, String> {
     json_of(send("GET", url, None).await?).await
 }
 
-pub async fn post_json(url: &str, body: &Value) -> Result<Value, String> {
-    json_of(send("POST", url, Some(body)).await?).await
+pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, String> {
+    let text = serde_json::to_string(body).map_err(|e| e.to_string())?;
+    json_of(send("POST", url, Some(text)).await?).await
 }
 
-pub async fn delete(url: &str) -> Result<Value, String> {
+pub async fn delete<T: DeserializeOwned>(url: &str) -> Result<T, String> {
     json_of(send("DELETE", url, None).await?).await
 }
 
@@ -81,7 +88,11 @@ pub async fn get_f32(url: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
 
 /// Uploads bytes to `url` (a new checkpoint, or a shard of one), calling `progress` with the fraction sent;
 /// returns the server's answer. XMLHttpRequest, because fetch reports no upload progress.
-pub async fn upload(url: &str, bytes: &[u8], progress: impl Fn(f64) + 'static) -> Result<Value, String> {
+pub async fn upload<T: DeserializeOwned>(
+    url: &str,
+    bytes: &[u8],
+    progress: impl Fn(f64) + 'static,
+) -> Result<T, String> {
     let xhr = web_sys::XmlHttpRequest::new().map_err(js_err)?;
     xhr.open("POST", url).map_err(js_err)?;
     let on_progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
@@ -104,7 +115,7 @@ pub async fn upload(url: &str, bytes: &[u8], progress: impl Fn(f64) + 'static) -
     if !(200..300).contains(&status) {
         return Err(error_message(status, &text));
     }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    parse(&text)
 }
 
 /// Resolves after the browser had a chance to paint: long computations yield with it between pieces.

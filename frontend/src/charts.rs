@@ -1,9 +1,15 @@
-//! Plotly figure specs (`{data, layout}` as JSON) for every chart of the dashboard. Built from core's
-//! results by the pages, drawn by [`crate::components::chart::Chart`].
+//! Every chart of the dashboard as a [`Figure`], built from core's results with the plotly crate's typed
+//! builders (a misspelt attribute does not compile); drawn by [`crate::components::chart::Chart`].
 
 use crate::compute::{CompareRow, Curve, Heat};
 use lowbit_core::stats::Histogram;
-use serde_json::{Value, json};
+use plotly::common::{
+    Anchor, ColorBar, ColorScale, ColorScalePalette, DashType, Fill, Font, Line, Marker, MarkerSymbol, Mode,
+    Orientation, Position, Title,
+};
+use plotly::layout::{Axis, AxisType, BarMode, Layout, Legend, Margin, Shape, ShapeLine, ShapeType};
+use plotly::{Bar, HeatMap, Plot, Scatter};
+use serde_json::Value;
 
 /// Colours of the clip methods, shared by the histogram's lines and the curve's markers.
 pub fn method_colour(m: &str) -> &'static str {
@@ -19,20 +25,57 @@ pub fn method_colour(m: &str) -> &'static str {
     }
 }
 
-fn layout(title: &str, x: &str, y: &str, ylog: bool) -> Value {
-    json!({
-        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        "margin": {"l": 56, "r": 16, "t": 36, "b": 44},
-        "xaxis": {"title": {"text": x}},
-        "yaxis": {"title": {"text": y}, "type": if ylog { "log" } else { "linear" }},
-        "showlegend": true,
-        "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"},
-        "height": 360,
-    })
+/// A figure ready to draw: a [`Plot`] built with the plotly crate's typed builders, kept as the JSON it
+/// serializes to (`{data, layout, config}`) so that signals can carry it between the page's tasks (a `Plot`
+/// holds its traces as `Box<dyn Trace>`, which is neither `Send` nor comparable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure(pub Value);
+
+impl From<Plot> for Figure {
+    fn from(p: Plot) -> Self {
+        Self(serde_json::to_value(&p).unwrap_or(Value::Null))
+    }
+}
+
+impl std::ops::Index<&str> for Figure {
+    type Output = Value;
+    fn index(&self, k: &str) -> &Value {
+        &self.0[k]
+    }
+}
+
+fn title(text: &str) -> Title {
+    Title::with_text(text).font(Font::new().size(14)).x(0.01).x_anchor(Anchor::Left)
+}
+
+/// An axis titled in words, with grid lines that read on both themes.
+fn axis(text: &str) -> Axis {
+    Axis::new()
+        .title(Title::with_text(text))
+        .grid_color("rgba(128,128,128,0.25)")
+        .zero_line_color("rgba(128,128,128,0.5)")
+}
+
+fn layout(heading: &str, x: Axis, y: Axis) -> Layout {
+    Layout::new()
+        .title(title(heading))
+        .margin(Margin::new().left(56).right(16).top(36).bottom(44))
+        .x_axis(x)
+        .y_axis(y)
+        .show_legend(true)
+        .legend(Legend::new().orientation(Orientation::Horizontal).y(-0.22).y_anchor(Anchor::Top))
+        .height(360)
+}
+
+fn plot(traces: Vec<Box<dyn plotly::Trace>>, layout: Layout) -> Figure {
+    let mut p = Plot::new();
+    p.add_traces(traces);
+    p.set_layout(layout);
+    p.into()
 }
 
 /// Histogram of the values (log count axis) with a pair of lines at ±clip for every method on the curve.
-pub fn histogram(h: &Histogram, c: Option<&Curve>) -> Value {
+pub fn histogram(h: &Histogram, c: Option<&Curve>) -> Figure {
     // One filled step line rather than a bar per bin: the same picture, drawn as a single path (redraws on
     // every control change stay cheap).
     let mut xs = Vec::with_capacity(2 * h.counts.len());
@@ -43,66 +86,88 @@ pub fn histogram(h: &Histogram, c: Option<&Curve>) -> Value {
         xs.extend([w[0], w[1]]);
         ys.extend([y, y]);
     }
-    let data = vec![json!({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "values", "fill": "tozeroy",
-        "line": {"color": "#4e79a7", "width": 1}, "fillcolor": "rgba(78,121,167,0.55)"})];
+    let values = Scatter::new(xs, ys)
+        .mode(Mode::Lines)
+        .name("values")
+        .fill(Fill::ToZeroY)
+        .line(Line::new().color("#4e79a7").width(1.0))
+        .fill_color("rgba(78,121,167,0.55)");
     let top = h.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-    let mut title = "Values (log count) and each method's clip";
+    let mut heading = "Values (log count) and each method's clip";
     // The clip lines are layout shapes, not traces: one trace to lay out instead of eight.
     let mut shapes = Vec::new();
     if let Some(c) = c {
         if c.per_group {
-            title = "Values (log count) and each method's typical clip (ratio × mean group max)";
+            heading = "Values (log count) and each method's typical clip (ratio × mean group max)";
         }
         for (m, clip) in &c.thresholds {
             for x in [-clip, *clip] {
-                shapes.push(json!({"type": "line", "name": m, "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
-                    "line": {"color": method_colour(m), "width": 2, "dash": if m == "max" { "dot" } else { "solid" }}}));
+                let dash = if m == "max" { DashType::Dot } else { DashType::Solid };
+                shapes.push(
+                    Shape::new()
+                        .shape_type(ShapeType::Line)
+                        .name(m.as_str())
+                        .x0(x)
+                        .x1(x)
+                        .y_ref("paper")
+                        .y0(0)
+                        .y1(1)
+                        .line(ShapeLine::new().color(method_colour(m)).width(2.0).dash(dash)),
+                );
             }
         }
     }
-    let mut l = layout(title, "value", "count", true);
-    l["yaxis"]["range"] = json!([-0.35, (top * 2.0).log10()]);
+    let y = axis("count").type_(AxisType::Log).range(vec![-0.35, (top * 2.0).log10()]);
     // The methods are named in the page's own legend beside the charts (Plotly's legend is slow to lay out).
-    l["showlegend"] = json!(false);
-    l["shapes"] = Value::Array(shapes);
-    json!({"data": data, "layout": l})
+    let l = layout(heading, axis("value"), y).show_legend(false).shapes(shapes);
+    plot(vec![values], l)
 }
 
 /// MSE against clip ratio, with every method's marker; the chosen method's is a star.
-pub fn curve(c: &Curve, chosen: &str) -> Value {
+pub fn curve(c: &Curve, chosen: &str) -> Figure {
+    let log_mse = || axis("MSE").type_(AxisType::Log);
     let Some(cc) = &c.curve else {
-        return json!({"data": [], "layout": layout("No clipping curve for this format", "clip / max", "MSE", true)});
+        return plot(Vec::new(), layout("No clipping curve for this format", axis("clip / max"), log_mse()));
     };
-    let mut data = vec![json!({"type": "scatter", "mode": "lines", "x": cc.ratios, "y": cc.mse, "name": "MSE(r)",
-        "line": {"color": "#9aa0a6"}})];
-    // Every method's marker in one trace (colours, sizes and symbols per point).
-    let ms = &cc.markers;
-    data.push(json!({"type": "scatter", "mode": "markers", "name": "methods",
-        "x": ms.iter().map(|m| m.ratio).collect::<Vec<_>>(), "y": ms.iter().map(|m| m.mse).collect::<Vec<_>>(),
-        "text": ms.iter().map(|m| m.method.clone()).collect::<Vec<_>>(),
-        "marker": {"color": ms.iter().map(|m| method_colour(&m.method)).collect::<Vec<_>>(),
-                   "size": ms.iter().map(|m| if m.method == chosen { 14 } else { 9 }).collect::<Vec<_>>(),
-                   "symbol": ms.iter().map(|m| if m.method == chosen { "star" } else { "circle" }).collect::<Vec<_>>()}}));
-    let note = if c.elements < c.total {
+    let line = Scatter::new(cc.ratios.clone(), cc.mse.clone())
+        .mode(Mode::Lines)
+        .name("MSE(r)")
+        .line(Line::new().color("#9aa0a6"));
+    // The methods in one trace, the chosen one in another (a marker symbol is per trace).
+    let markers = |pick: bool, symbol: MarkerSymbol, size: usize| {
+        let ms: Vec<_> = cc.markers.iter().filter(|m| (m.method == chosen) == pick).collect();
+        Scatter::new(ms.iter().map(|m| m.ratio).collect(), ms.iter().map(|m| m.mse).collect())
+            .mode(Mode::Markers)
+            .name(if pick { "chosen" } else { "methods" })
+            .text_array(ms.iter().map(|m| m.method.clone()).collect())
+            .marker(
+                Marker::new()
+                    .color_array(ms.iter().map(|m| method_colour(&m.method)).collect())
+                    .size(size)
+                    .symbol(symbol),
+            )
+    };
+    let heading = if c.elements < c.total {
         format!("Clipping curve (on {} of {} elements, whole rows)", c.elements, c.total)
     } else {
         "Clipping curve".to_string()
     };
-    let mut l = layout(&note, "clip / max of each group", "MSE", true);
-    l["showlegend"] = json!(false);
-    json!({"data": data, "layout": l})
+    let l = layout(&heading, axis("clip / max of each group"), log_mse()).show_legend(false);
+    plot(vec![line, markers(false, MarkerSymbol::Circle, 9), markers(true, MarkerSymbol::Star, 14)], l)
 }
 
 /// The chosen clips per group as a heatmap (rows: output channels; columns: vectors along the row).
-pub fn scales(h: &Heat) -> Value {
+pub fn scales(h: &Heat) -> Figure {
     let rows_title = if h.row_step > 1 { format!("row ({})", every(h.row_step)) } else { "row".to_string() };
-    let mut l = layout("Clip per group", "group in row", &rows_title, false);
-    l["showlegend"] = json!(false);
-    json!({"data": [{"type": "heatmap", "z": h.z, "colorscale": "Viridis", "colorbar": {"title": {"text": "clip"}}}], "layout": l})
+    let l = layout("Clip per group", axis("group in row"), axis(&rows_title)).show_legend(false);
+    let map = HeatMap::new_z(h.z.clone())
+        .color_scale(ColorScale::Palette(ColorScalePalette::Viridis))
+        .color_bar(ColorBar::new().title("clip"));
+    plot(vec![map], l)
 }
 
 /// Per-tensor SQNR bars, worst first highlighted by colour.
-pub fn sqnr_bars(names: &[String], sqnr: &[f64]) -> Value {
+pub fn sqnr_bars(names: &[String], sqnr: &[f64]) -> Figure {
     let colours: Vec<&str> = sqnr
         .iter()
         .map(|&s| {
@@ -115,40 +180,43 @@ pub fn sqnr_bars(names: &[String], sqnr: &[f64]) -> Value {
             }
         })
         .collect();
-    let mut l = layout("SQNR per tensor", "tensor", "SQNR (dB)", false);
-    l["xaxis"]["showticklabels"] = json!(names.len() <= 40);
-    l["showlegend"] = json!(false);
-    json!({"data": [{"type": "bar", "x": names, "y": sqnr, "marker": {"color": colours}}], "layout": l})
+    let x = axis("tensor").show_tick_labels(names.len() <= 40);
+    let l = layout("SQNR per tensor", x, axis("SQNR (dB)")).show_legend(false);
+    plot(vec![Bar::new(names.to_vec(), sqnr.to_vec()).marker(Marker::new().color_array(colours))], l)
 }
 
 /// Error against bits per element for every comparison row; the Pareto front as a line.
-pub fn compare_scatter(rows: &[CompareRow]) -> Value {
+pub fn compare_scatter(rows: &[CompareRow]) -> Figure {
     let ok: Vec<(&CompareRow, (f64, f64, f64))> =
         rows.iter().filter_map(|r| r.outcome.clone().ok().map(|o| (r, o))).collect();
     let mut front: Vec<(f64, f64)> = ok.iter().filter(|(r, _)| r.pareto).map(|(_, o)| (o.0, o.1)).collect();
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let data = json!([
-        {"type": "scatter", "mode": "markers+text", "name": "configurations",
-         "x": ok.iter().map(|(_, o)| o.0).collect::<Vec<_>>(), "y": ok.iter().map(|(_, o)| o.1).collect::<Vec<_>>(),
-         "text": ok.iter().map(|(r, _)| r.label.clone()).collect::<Vec<_>>(), "textposition": "top center",
-         "textfont": {"size": 10},
-         "marker": {"size": 9, "color": ok.iter().map(|(r, _)| if r.pareto { "#e15759" } else { "#4e79a7" }).collect::<Vec<_>>()}},
-        {"type": "scatter", "mode": "lines", "name": "Pareto front", "x": front.iter().map(|p| p.0).collect::<Vec<_>>(),
-         "y": front.iter().map(|p| p.1).collect::<Vec<_>>(), "line": {"color": "#e15759", "dash": "dash"}},
-    ]);
-    let mut l = layout("Error against bits per element", "bits per element (scales included)", "MSE", true);
-    l["height"] = json!(420);
-    json!({"data": data, "layout": l})
+    let points = Scatter::new(ok.iter().map(|(_, o)| o.0).collect(), ok.iter().map(|(_, o)| o.1).collect())
+        .mode(Mode::MarkersText)
+        .name("configurations")
+        .text_array(ok.iter().map(|(r, _)| r.label.clone()).collect())
+        .text_position(Position::TopCenter)
+        .text_font(Font::new().size(10))
+        .marker(
+            Marker::new()
+                .size(9)
+                .color_array(ok.iter().map(|(r, _)| if r.pareto { "#e15759" } else { "#4e79a7" }).collect()),
+        );
+    let pareto = Scatter::new(front.iter().map(|p| p.0).collect(), front.iter().map(|p| p.1).collect())
+        .mode(Mode::Lines)
+        .name("Pareto front")
+        .line(Line::new().color("#e15759").dash(DashType::Dash));
+    let x = axis("bits per element (scales included)");
+    let l = layout("Error against bits per element", x, axis("MSE").type_(AxisType::Log)).height(420);
+    plot(vec![points, pareto], l)
 }
 
 /// Grouped bars of one measure across experiments (per tensor).
-pub fn experiments_bars(series: &[(String, Vec<String>, Vec<f64>)], measure: &str) -> Value {
-    let data: Vec<Value> =
-        series.iter().map(|(name, x, y)| json!({"type": "bar", "name": name, "x": x, "y": y})).collect();
-    let mut l = layout(&format!("{measure} per tensor"), "tensor", measure, false);
-    l["barmode"] = json!("group");
-    l["xaxis"]["showticklabels"] = json!(series.first().is_some_and(|s| s.1.len() <= 40));
-    json!({"data": data, "layout": l})
+pub fn experiments_bars(series: &[(String, Vec<String>, Vec<f64>)], measure: &str) -> Figure {
+    let traces = series.iter().map(|(name, x, y)| Bar::new(x.clone(), y.clone()).name(name) as Box<dyn plotly::Trace>);
+    let x = axis("tensor").show_tick_labels(series.first().is_some_and(|s| s.1.len() <= 40));
+    let l = layout(&format!("{measure} per tensor"), x, axis(measure)).bar_mode(BarMode::Group);
+    plot(traces.collect(), l)
 }
 
 /// "every 2nd row" in words: the ordinal of `k` as a reader writes it.
@@ -164,35 +232,43 @@ fn every(k: usize) -> String {
 }
 
 /// A job's metric series (a training curve, SQNR along the checkpoint…): one line per name over its steps.
-pub fn metric_series(points: &[(String, i64, f64)]) -> Value {
+pub fn metric_series(points: &[(String, i64, f64)]) -> Figure {
     let mut names: Vec<&str> = Vec::new();
     for (n, _, _) in points {
         if !names.contains(&n.as_str()) {
             names.push(n);
         }
     }
-    let data: Vec<Value> = names
+    let traces = names
         .iter()
         .map(|name| {
             let (x, y): (Vec<i64>, Vec<f64>) =
                 points.iter().filter(|(n, _, _)| n == name).map(|(_, s, v)| (*s, *v)).unzip();
-            json!({"type": "scatter", "mode": "lines+markers", "name": name, "x": x, "y": y, "marker": {"size": 4}})
+            Scatter::new(x, y).mode(Mode::LinesMarkers).name(*name).marker(Marker::new().size(4))
+                as Box<dyn plotly::Trace>
         })
         .collect();
-    json!({"data": data, "layout": layout("Metric series", "step", "value", false)})
+    plot(traces, layout("Metric series", axis("step"), axis("value")))
 }
 
 /// Cycles and energy of SCNN and the dense baselines, normalised to DCNN.
-pub fn scnn_bars(labels: &[&str], cycles: &[f64], energy: &[f64]) -> Value {
-    json!({"data": [
-        {"type": "bar", "name": "cycles", "x": labels, "y": cycles},
-        {"type": "bar", "name": "energy", "x": labels, "y": energy},
-    ], "layout": {"title": {"text": "Relative to DCNN", "font": {"size": 14}}, "barmode": "group", "height": 300,
-        "margin": {"l": 48, "r": 16, "t": 36, "b": 36}}})
+pub fn scnn_bars(labels: &[&str], cycles: &[f64], energy: &[f64]) -> Figure {
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let l = Layout::new()
+        .title(title("Relative to DCNN"))
+        .bar_mode(BarMode::Group)
+        .height(300)
+        .margin(Margin::new().left(48).right(16).top(36).bottom(36));
+    let bars: Vec<Box<dyn plotly::Trace>> = vec![
+        Bar::new(labels.clone(), cycles.to_vec()).name("cycles"),
+        Bar::new(labels, energy.to_vec()).name("energy"),
+    ];
+    plot(bars, l)
 }
 
 /// The chart's data as CSV (one row per point: trace, x, y, z), for the "data" download of every chart.
-pub fn to_csv(fig: &Value) -> String {
+pub fn to_csv(fig: &Figure) -> String {
+    let fig = &fig.0;
     let mut out = String::from("trace,x,y,z\n");
     let cell = |v: &Value| match v {
         Value::Null => String::new(),
@@ -232,6 +308,7 @@ pub fn to_csv(fig: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn ordinals_read_as_words() {
@@ -254,8 +331,9 @@ mod tests {
 
     #[test]
     fn every_point_of_a_figure_goes_into_its_csv() {
-        let fig = json!({"data": [{"name": "a \"b\"", "x": [1, 2, null], "y": [3, 4, null]}, {"z": [[1, 2], [3, 4]]},
-            {"x": [0.5], "y": [0.1], "text": ["octav"]}], "layout": {"shapes": [{"name": "kl", "x0": 0.7}]}});
+        let fig =
+            Figure(json!({"data": [{"name": "a \"b\"", "x": [1, 2, null], "y": [3, 4, null]}, {"z": [[1, 2], [3, 4]]},
+            {"x": [0.5], "y": [0.1], "text": ["octav"]}], "layout": {"shapes": [{"name": "kl", "x0": 0.7}]}}));
         let csv = to_csv(&fig);
         assert_eq!(csv.lines().count(), 1 + 2 + 4 + 1 + 1, "{csv}");
         assert!(csv.contains("\"octav\",0.5,0.1,"));

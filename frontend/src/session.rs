@@ -7,7 +7,6 @@ use crate::api;
 use crate::compute::LocalError;
 use crate::state::{Ckpt, Ctx, Tab, TensorInfo};
 use leptos::prelude::*;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Files up to this size are read in the page and never leave the machine.
@@ -17,20 +16,14 @@ pub const LOCAL_LIMIT: f64 = 100.0 * 1024.0 * 1024.0;
 pub fn open_server(ctx: Ctx, id: String) {
     leptos::task::spawn_local(async move {
         ctx.busy.set(Some("Loading the checkpoint's catalogue…".into()));
-        let r = async {
-            let c = api::get_json(&format!("/api/checkpoints/{id}")).await?;
-            let t = api::get_json(&format!("/api/checkpoints/{id}/tensors")).await?;
-            Ok::<_, String>((c, t))
-        }
-        .await;
+        let r = async { api::get::<lowbit_api::TensorList>(&format!("/api/checkpoints/{id}/tensors")).await }.await;
         ctx.busy.set(None);
         match r {
-            Ok((c, t)) => {
-                let tensors: Vec<TensorInfo> = t["tensors"].as_array().into_iter().flatten().map(tensor_info).collect();
+            Ok(list) => {
                 let ckpt = Ckpt {
-                    name: c["name"].as_str().unwrap_or("checkpoint").to_string(),
-                    format: c["format"].as_str().unwrap_or("").to_string(),
-                    tensors,
+                    name: list.checkpoint.name,
+                    format: list.checkpoint.format,
+                    tensors: list.tensors.iter().map(tensor_info).collect(),
                     local: None,
                     server_id: Some(id),
                 };
@@ -41,17 +34,17 @@ pub fn open_server(ctx: Ctx, id: String) {
     });
 }
 
-fn tensor_info(v: &Value) -> TensorInfo {
-    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+fn tensor_info(t: &lowbit_api::Tensor) -> TensorInfo {
+    let f = |v: Option<f64>| v.unwrap_or(f64::NAN);
     TensorInfo {
-        name: v["name"].as_str().unwrap_or_default().to_string(),
-        dtype: v["dtype"].as_str().unwrap_or_default().to_string(),
-        shape: v["shape"].as_array().into_iter().flatten().filter_map(|d| d.as_u64().map(|d| d as usize)).collect(),
-        numel: v["numel"].as_u64().unwrap_or(0) as usize,
-        min: f("min"),
-        max: f("max"),
-        std: f("std"),
-        sparsity: f("sparsity"),
+        name: t.name.clone(),
+        dtype: t.dtype.clone(),
+        shape: t.shape.clone(),
+        numel: t.numel.max(0) as usize,
+        min: f(t.min),
+        max: f(t.max),
+        std: f(t.std),
+        sparsity: f(t.sparsity),
     }
 }
 
@@ -167,10 +160,10 @@ pub async fn upload(ctx: Ctx, name: &str, bytes: &[u8]) -> Option<String> {
 
 async fn send(ctx: Ctx, url: &str, name: &str, bytes: &[u8]) -> Option<String> {
     ctx.upload.set(Some(0.0));
-    let r = api::upload(url, bytes, move |p| ctx.upload.set(Some(p))).await;
+    let r = api::upload::<lowbit_api::Checkpoint>(url, bytes, move |p| ctx.upload.set(Some(p))).await;
     ctx.upload.set(None);
     match r {
-        Ok(v) => v["id"].as_str().map(str::to_string),
+        Ok(c) => Some(c.id),
         Err(e) => {
             ctx.error.set(Some(format!("{name}: {e}")));
             None

@@ -203,7 +203,7 @@ pub struct Ctx {
     /// A local file named in the URL that has to be dropped again after a reload.
     pub missing_local: RwSignal<Option<String>>,
     /// The last finished job, for keeping it as an experiment.
-    pub job: RwSignal<Option<serde_json::Value>>,
+    pub job: RwSignal<Option<lowbit_api::Job>>,
     /// The worker's answer for the explorer's legend: (request id, every method's whole-tensor MSE).
     pub legend_mse: RwSignal<Option<(f64, crate::compute::MethodMse)>>,
 }

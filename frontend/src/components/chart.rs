@@ -38,7 +38,8 @@ fn bump_draws() {
 }
 
 /// Draws `fig` (`{"data": [...], "layout": {...}}`) into `div`, themed; counts the draw when it is done.
-pub fn draw(div: &web_sys::HtmlElement, fig: &Value, theme: &str) {
+pub fn draw(div: &web_sys::HtmlElement, fig: &crate::charts::Figure, theme: &str) {
+    let fig = &fig.0;
     let mut layout = fig["layout"].clone();
     layout["paper_bgcolor"] = Value::from("rgba(0,0,0,0)");
     layout["plot_bgcolor"] = Value::from("rgba(0,0,0,0)");
@@ -101,7 +102,7 @@ pub fn Chart(
     name: &'static str,
     /// The figure; `None` draws nothing (the caller shows why).
     #[prop(into)]
-    fig: Signal<Option<Value>>,
+    fig: Signal<Option<crate::charts::Figure>>,
 ) -> impl IntoView {
     let el = NodeRef::<leptos::html::Div>::new();
     let theme = expect_context::<crate::components::theme::Theme>();

@@ -8,7 +8,6 @@ use crate::components::controls::Controls;
 use crate::compute::fmt_num;
 use crate::state::{Ckpt, Ctx, Spec, Tab, TensorInfo};
 use leptos::prelude::*;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,11 +44,16 @@ async fn score_all(
         let r = match (&ckpt.local, &ckpt.server_id) {
             (Some(bytes), _) => crate::compute::local_tensor(bytes, &t.name)
                 .and_then(|d| crate::compute::tensor_summary(&d.values, &d.shape, &qs)),
-            (None, Some(id)) => api::post_json(
-                "/api/analyze",
-                &json!({"checkpoint": id, "tensor": t.name, "config": qs, "curve_points": 0}),
-            )
-            .await
+            (None, Some(id)) => {
+                let req = lowbit_api::AnalyzeRequest {
+                    checkpoint: id.clone(),
+                    tensor: t.name.clone().into(),
+                    config: qs.clone(),
+                    prune: None,
+                    curve_points: Some(0),
+                };
+                api::post::<_, serde_json::Value>("/api/analyze", &req).await
+            }
             .map(|v| {
                 (v["sqnr_db"].as_f64().unwrap_or(f64::INFINITY), v["bits_per_element"].as_f64().unwrap_or(f64::NAN))
             }),

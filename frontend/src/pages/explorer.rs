@@ -7,7 +7,6 @@ use crate::components::controls::Controls;
 use crate::compute::{self, fmt_num};
 use crate::state::Ctx;
 use leptos::prelude::*;
-use serde_json::json;
 
 #[component]
 pub fn Explorer(
@@ -136,12 +135,23 @@ fn ShareBar() -> impl IntoView {
             };
             let spec = ctx.spec.get_untracked();
             let tensor = ctx.tensor.get_untracked().unwrap_or_default();
-            let body = json!({"name": format!("{tensor} · {}", spec.label()),
-                "analysis": {"checkpoint": id, "tensor": tensor, "config": spec.quant_spec()}});
-            match crate::api::post_json("/api/experiments", &body).await {
-                Ok(v) => {
+            let analysis = lowbit_api::AnalyzeRequest {
+                checkpoint: id,
+                tensor: tensor.clone().into(),
+                config: spec.quant_spec(),
+                prune: None,
+                curve_points: None,
+            };
+            let new = lowbit_api::NewExperiment {
+                name: format!("{tensor} · {}", spec.label()),
+                notes: String::new(),
+                job: None,
+                analysis: Some(analysis),
+            };
+            match crate::api::post::<_, lowbit_api::Experiment>("/api/experiments", &new).await {
+                Ok(e) => {
                     let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-                    link.set(Some(format!("{origin}{}", v["share_url"].as_str().unwrap_or_default())));
+                    link.set(Some(format!("{origin}{}", e.share_url)));
                 }
                 Err(e) => ctx.error.set(Some(format!("Could not share: {e}"))),
             }

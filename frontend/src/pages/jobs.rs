@@ -8,19 +8,23 @@ use crate::components::chart::Chart;
 use crate::compute::COMPARE;
 use crate::state::Ctx;
 use leptos::prelude::*;
-use serde_json::{Value, json};
+use lowbit_api::{
+    Artifact, ArtifactList, Experiment, ExperimentList, ExportSpec, Job, JobEvent, JobSpec, JobState, NewExperiment,
+    SweepSpec,
+};
+use lowbit_core::quant::QuantSpec;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-/// Follows a job's server-sent events until it ends, calling `on` with every state.
-fn follow(id: &str, on: impl Fn(Value) + 'static) {
+/// Follows a job's server-sent events until it ends, calling `on` with every event.
+fn follow(id: &str, on: impl Fn(JobEvent) + 'static) {
     let Ok(es) = web_sys::EventSource::new(&format!("/api/jobs/{id}/events")) else { return };
     let es2 = es.clone();
     let cb = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
         let Some(text) = e.data().as_string() else { return };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else { return };
-        let finished = matches!(v["state"].as_str(), Some("succeeded" | "failed" | "cancelled" | "interrupted"));
-        on(v);
+        let Ok(ev) = api::parse::<JobEvent>(&text) else { return };
+        let finished = ev.job.state.finished();
+        on(ev);
         if finished {
             es2.close();
         }
@@ -31,17 +35,8 @@ fn follow(id: &str, on: impl Fn(Value) + 'static) {
 }
 
 /// A job's artifacts: (name, download URL, size in bytes).
-async fn artifacts(id: &str) -> Result<Vec<(String, String, u64)>, String> {
-    let v = api::get_json(&format!("/api/jobs/{id}/artifacts")).await?;
-    Ok(v["artifacts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            let s = |k: &str| a[k].as_str().unwrap_or_default().to_string();
-            (s("name"), s("url"), a["size_bytes"].as_u64().unwrap_or(0))
-        })
-        .collect())
+async fn artifacts(id: &str) -> Result<Vec<Artifact>, String> {
+    Ok(api::get::<ArtifactList>(&format!("/api/jobs/{id}/artifacts")).await?.artifacts)
 }
 
 /// What the page shows of the job it follows: the job row (from its events), its metric points so far,
@@ -49,7 +44,7 @@ async fn artifacts(id: &str) -> Result<Vec<(String, String, u64)>, String> {
 #[derive(Clone, Copy)]
 struct Followed {
     metrics: RwSignal<Vec<(String, i64, f64)>>,
-    artifacts: RwSignal<Vec<(String, String, u64)>>,
+    artifacts: RwSignal<Vec<Artifact>>,
 }
 
 impl Followed {
@@ -57,22 +52,18 @@ impl Followed {
     fn follow(self, ctx: Ctx, id: String, on_end: impl Fn() + 'static) {
         self.metrics.set(Vec::new());
         self.artifacts.set(Vec::new());
-        follow(&id.clone(), move |v| {
-            let new: Vec<(String, i64, f64)> = v["new_metrics"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["step"].as_i64()?, p["value"].as_f64()?)))
-                .collect();
+        follow(&id.clone(), move |ev| {
+            let new: Vec<(String, i64, f64)> =
+                ev.new_metrics.into_iter().filter_map(|p| Some((p.name, p.step, p.value?))).collect();
             if !new.is_empty() {
                 self.metrics.update(|m| m.extend(new));
             }
-            let state = v["state"].as_str().unwrap_or_default().to_string();
-            ctx.job.set(Some(v));
-            if matches!(state.as_str(), "succeeded" | "failed" | "cancelled" | "interrupted") {
+            let state = ev.job.state;
+            ctx.job.set(Some(ev.job));
+            if state.finished() {
                 on_end();
             }
-            if state == "succeeded" {
+            if state == JobState::Succeeded {
                 let id = id.clone();
                 leptos::task::spawn_local(async move {
                     match artifacts(&id).await {
@@ -91,7 +82,7 @@ fn JobList(refresh: RwSignal<u32>, followed: Followed) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let jobs = LocalResource::new(move || {
         refresh.get();
-        async move { api::get_json("/api/jobs?limit=20").await }
+        async move { api::get::<lowbit_api::JobList>("/api/jobs?limit=20").await }
     });
     view! {
         <h3>"Recent jobs"</h3>
@@ -99,21 +90,21 @@ fn JobList(refresh: RwSignal<u32>, followed: Followed) -> impl IntoView {
             <thead><tr><th>"kind"</th><th>"state"</th><th>"progress"</th><th>"on"</th><th></th></tr></thead>
             <tbody>
                 {move || jobs.get().and_then(|r| r.ok()).map(|v| {
-                    v["jobs"].as_array().cloned().unwrap_or_default().into_iter().map(|j| {
-                        let id = j["id"].as_str().unwrap_or_default().to_string();
-                        let sm = &j["summary"];
+                    v.jobs.into_iter().map(|j| {
+                        let id = j.id.clone();
+                        let sm = &j.summary;
                         let on = sm["checkpoint_name"].as_str().or(sm["checkpoint"].as_str()).unwrap_or("").to_string();
                         let what = match (sm["format"].as_str(), sm["configs"].as_u64()) {
                             (Some(f), _) => format!("{on} · {f}"),
                             (_, Some(n)) => format!("{on} · {n} configurations"),
                             _ => on,
                         };
-                        let pct = format!("{:.0} %", 100.0 * j["progress"].as_f64().unwrap_or(0.0));
+                        let pct = format!("{:.0} %", 100.0 * j.progress);
                         let open = move |_| followed.follow(ctx, id.clone(), move || refresh.update(|r| *r += 1));
                         view! {
-                            <tr data-kind=j["kind"].as_str().unwrap_or_default().to_string()>
-                                <td>{j["kind"].as_str().unwrap_or_default().to_string()}</td>
-                                <td>{j["state"].as_str().unwrap_or_default().to_string()}</td>
+                            <tr data-kind=j.kind.clone()>
+                                <td>{j.kind.clone()}</td>
+                                <td>{j.state.as_str()}</td>
                                 <td>{pct}</td>
                                 <td>{what}</td>
                                 <td><button class="small" on:click=open>"Follow"</button></td>
@@ -140,17 +131,17 @@ pub fn Jobs() -> impl IntoView {
     });
     // Starts a job of `kind` on the open checkpoint (uploading it first if it was read in the page), with the
     // fields `body` gives for the checkpoint's id, and follows it.
-    let launch = move |kind: &'static str, body: fn(&str, Value, bool) -> Value| {
+    let launch = move |kind: &'static str, body: fn(String, QuantSpec, bool) -> JobSpec| {
         starting.set(true);
         leptos::task::spawn_local(async move {
             let Some(id) = crate::session::ensure_on_server(ctx).await else {
                 starting.set(false);
                 return;
             };
-            let config = serde_json::to_value(ctx.spec.get_untracked().quant_spec()).unwrap_or(Value::Null);
-            match api::post_json("/api/jobs", &body(&id, config, with_compare.get_untracked())).await {
+            let config = ctx.spec.get_untracked().quant_spec();
+            match api::post::<_, Job>("/api/jobs", &body(id, config, with_compare.get_untracked())).await {
                 Ok(j) => {
-                    let jid = j["id"].as_str().unwrap_or_default().to_string();
+                    let jid = j.id.clone();
                     keep_name.set(format!(
                         "{kind} · {} · {}",
                         ctx.ckpt.get_untracked().map(|c| c.name.clone()).unwrap_or_default(),
@@ -166,37 +157,40 @@ pub fn Jobs() -> impl IntoView {
         });
     };
     let export = move |_| {
-        launch("export", |id, config, _| json!({"kind": "export", "checkpoint": id, "config": config}));
+        launch("export", |checkpoint, config, _| {
+            JobSpec::Export(ExportSpec { checkpoint, config, prune: None, tensor: None })
+        });
     };
     let start = move |_| {
-        launch("sweep", |id, config, compare| {
+        launch("sweep", |checkpoint, config, compare| {
             let mut configs = vec![config];
             if compare {
-                configs.extend(COMPARE.iter().filter_map(|(_, j)| serde_json::from_str::<Value>(j).ok()));
+                configs.extend(COMPARE.iter().filter_map(|(_, j)| serde_json::from_str::<QuantSpec>(j).ok()));
             }
-            json!({"kind": "sweep", "checkpoint": id, "configs": configs})
+            JobSpec::Sweep(SweepSpec { checkpoint, configs, tensor: None })
         });
     };
     let cancel = move |_| {
-        if let Some(id) = ctx.job.get_untracked().and_then(|j| j["id"].as_str().map(str::to_string)) {
+        if let Some(id) = ctx.job.get_untracked().map(|j| j.id) {
             leptos::task::spawn_local(async move {
-                if let Err(e) = api::delete(&format!("/api/jobs/{id}")).await {
+                if let Err(e) = api::delete::<Job>(&format!("/api/jobs/{id}")).await {
                     ctx.error.set(Some(e));
                 }
             });
         }
     };
     let keep = move |_| {
-        let Some(id) = ctx.job.get_untracked().and_then(|j| j["id"].as_str().map(str::to_string)) else { return };
+        let Some(id) = ctx.job.get_untracked().map(|j| j.id) else { return };
         let name = keep_name.get_untracked();
         leptos::task::spawn_local(async move {
-            match api::post_json("/api/experiments", &json!({"job": id, "name": name})).await {
+            let new = NewExperiment { name, notes: String::new(), job: Some(id), analysis: None };
+            match api::post::<_, Experiment>("/api/experiments", &new).await {
                 Ok(_) => refresh.update(|r| *r += 1),
                 Err(e) => ctx.error.set(Some(format!("Could not keep the job: {e}"))),
             }
         });
     };
-    let state = move || ctx.job.get().map(|j| j["state"].as_str().unwrap_or("").to_string());
+    let state = move || ctx.job.get().map(|j| j.state.as_str());
     view! {
         <section>
             <h2>"Sweep or export the whole checkpoint on the server"</h2>
@@ -214,13 +208,12 @@ pub fn Jobs() -> impl IntoView {
                 <p class="muted">"This checkpoint was read in the page; starting a sweep uploads it to this lowbit server first."</p>
             })}
             {move || ctx.job.get().map(|j| {
-                let p = j["progress"].as_f64().unwrap_or(0.0);
                 view! {
                     <div class="job">
-                        <progress data-testid="job-progress" max="1" value=p data-state=state></progress>
-                        <span data-testid="job-state">{format!("{} {} · {} of {} tasks", j["kind"].as_str().unwrap_or("job"), j["state"].as_str().unwrap_or(""), j["done"], j["total"])}</span>
-                        {matches!(j["state"].as_str(), Some("queued" | "running")).then(|| view! { <button class="small" on:click=cancel>"Cancel"</button> })}
-                        {j["error"].as_str().map(|e| view! { <span class="bad">{e.to_string()}</span> })}
+                        <progress data-testid="job-progress" max="1" value=j.progress data-state=state></progress>
+                        <span data-testid="job-state">{format!("{} {} · {} of {} tasks", j.kind, j.state, j.done, j.total)}</span>
+                        {(!j.state.finished()).then(|| view! { <button class="small" on:click=cancel>"Cancel"</button> })}
+                        {j.error.map(|e| view! { <span class="bad">{e}</span> })}
                     </div>
                 }
             })}
@@ -228,9 +221,9 @@ pub fn Jobs() -> impl IntoView {
                 let a = followed.artifacts.get();
                 (!a.is_empty()).then(|| view! {
                     <ul class="artifacts">
-                        {a.into_iter().map(|(name, url, size)| view! {
-                            <li><a data-testid="artifact-link" href=url download=name.clone()>{format!("⤓ {name}")}</a>
-                                <span class="muted">{format!(" · {:.1} MB", size as f64 / 1e6)}</span></li>
+                        {a.into_iter().map(|a| view! {
+                            <li><a data-testid="artifact-link" href=a.url download=a.name.clone()>{format!("⤓ {}", a.name)}</a>
+                                <span class="muted">{format!(" · {:.1} MB", a.size_bytes as f64 / 1e6)}</span></li>
                         }).collect_view()}
                     </ul>
                 })
@@ -238,7 +231,7 @@ pub fn Jobs() -> impl IntoView {
             <Show when=move || metric_fig.get().is_some()>
                 <Chart testid="metric-chart" name="metrics" fig=metric_fig/>
             </Show>
-            <Show when=move || state().as_deref() == Some("succeeded")>
+            <Show when=move || state() == Some("succeeded")>
                 <div class="row">
                     <input type="text" aria-label="Experiment name" data-testid="keep-name" prop:value=move || keep_name.get() on:input=move |ev| keep_name.set(event_target_value(&ev))/>
                     <button data-testid="keep-button" on:click=keep>"Keep as experiment"</button>
@@ -264,7 +257,7 @@ fn Experiments(
     let list = LocalResource::new(move || {
         refresh.track();
         let q = q.get();
-        async move { api::get_json(&format!("/api/experiments?q={}", crate::state::encode(&q))).await }
+        async move { api::get::<ExperimentList>(&format!("/api/experiments?q={}", crate::state::encode(&q))).await }
     });
     let selected = RwSignal::new(Vec::<String>::new());
     let compared = LocalResource::new(move || {
@@ -272,7 +265,7 @@ fn Experiments(
         async move {
             let mut out = Vec::new();
             for id in ids {
-                if let Ok(v) = api::get_json(&format!("/api/experiments/{id}")).await {
+                if let Ok(v) = api::get::<Experiment>(&format!("/api/experiments/{id}")).await {
                     out.push(v);
                 }
             }
@@ -284,13 +277,13 @@ fn Experiments(
         let series: Vec<(String, Vec<String>, Vec<f64>)> = exps
             .iter()
             .map(|e| {
-                let rs = e["results"].as_array().cloned().unwrap_or_default();
+                let rs = e.results.as_deref().unwrap_or_default();
                 let x = rs
                     .iter()
                     .map(|r| format!("{} · {}", r["tensor"].as_str().unwrap_or(""), r["format"].as_str().unwrap_or("")))
                     .collect();
                 let y = rs.iter().map(|r| r["sqnr_db"].as_f64().unwrap_or(f64::NAN)).collect();
-                (e["name"].as_str().unwrap_or("").to_string(), x, y)
+                (e.name.clone(), x, y)
             })
             .collect();
         (!series.is_empty()).then(|| charts::experiments_bars(&series, "SQNR (dB)"))
@@ -312,20 +305,20 @@ fn Experiments(
                         {move || list.get().map(|r| match r {
                             Err(e) => view! { <tr><td colspan="6" class="bad">{e}</td></tr> }.into_any(),
                             Ok(v) => {
-                                let items = v["experiments"].as_array().cloned().unwrap_or_default();
+                                let items = v.experiments;
                                 if items.is_empty() {
                                     return view! { <tr><td colspan="6" class="muted">"No experiments yet: keep a sweep or share an analysis."</td></tr> }.into_any();
                                 }
                                 items.into_iter().map(|e| {
-                                    let id = e["id"].as_str().unwrap_or_default().to_string();
+                                    let id = e.id.clone().unwrap_or_default();
                                     let (id2, id3) = (id.clone(), id.clone());
                                     view! { <tr>
                                         <td><input type="checkbox" aria-label="Compare" prop:checked=move || selected.get().contains(&id2)
                                             on:change=move |ev| { let on = event_target_checked(&ev); let id = id3.clone(); selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } }) }/></td>
-                                        <td class="name">{e["name"].as_str().unwrap_or("").to_string()}</td>
-                                        <td>{e["kind"].as_str().unwrap_or("").to_string()}</td>
-                                        <td>{e["result_count"].to_string()}</td>
-                                        <td><a href=e["share_url"].as_str().unwrap_or("#").to_string() target="_blank">"share link"</a></td>
+                                        <td class="name">{e.name.clone()}</td>
+                                        <td>{e.kind.clone()}</td>
+                                        <td>{e.result_count}</td>
+                                        <td><a href=e.share_url.clone() target="_blank">"share link"</a></td>
                                         <td><a data-testid="export-csv" href=format!("/api/experiments/{id}/export?format=csv")>"CSV"</a>" · "
                                             <a href=format!("/api/experiments/{id}/export?format=parquet")>"Parquet"</a>" · "
                                             <a href=format!("/api/experiments/{id}/export?format=json")>"JSON"</a></td>
@@ -342,10 +335,10 @@ fn Experiments(
                 <table class="data" data-testid="compare-experiments">
                     <thead><tr><th>"experiment"</th><th>"results"</th><th>"mean SQNR dB"</th><th>"worst SQNR dB"</th><th>"mean bits/el"</th></tr></thead>
                     <tbody>{exps.iter().map(|e| {
-                        let rs = e["results"].as_array().cloned().unwrap_or_default();
+                        let rs = e.results.as_deref().unwrap_or_default();
                         let sq: Vec<f64> = rs.iter().filter_map(|r| r["sqnr_db"].as_f64()).collect();
                         let bpe: Vec<f64> = rs.iter().filter_map(|r| r["bits_per_element"].as_f64()).collect();
-                        view! { <tr><td class="name">{e["name"].as_str().unwrap_or("").to_string()}</td><td>{rs.len()}</td>
+                        view! { <tr><td class="name">{e.name.clone()}</td><td>{rs.len()}</td>
                             <td>{format!("{:.2}", mean(&sq))}</td><td>{format!("{:.2}", sq.iter().cloned().fold(f64::INFINITY, f64::min))}</td><td>{format!("{:.3}", mean(&bpe))}</td></tr> }
                     }).collect_view()}</tbody>
                 </table>

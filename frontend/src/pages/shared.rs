@@ -7,7 +7,7 @@ use crate::charts;
 use crate::components::chart::Chart;
 use crate::state::{Ctx, Spec, TensorData};
 use leptos::prelude::*;
-use lowbit_core::quant::QuantSpec;
+use lowbit_api::{AnalyzeRequest, Experiment};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -17,18 +17,16 @@ pub fn Shared(
     share: String,
 ) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let exp = RwSignal::new(None::<Result<Value, String>>);
+    let exp = RwSignal::new(None::<Result<Experiment, String>>);
     let s2 = share.clone();
     leptos::task::spawn_local(async move {
-        let r = api::get_json(&format!("/api/shared/{s2}")).await;
-        if let Ok(v) = &r
-            && v["kind"] == "analysis"
+        let r = api::get::<Experiment>(&format!("/api/shared/{s2}")).await;
+        if let Ok(e) = &r
+            && e.kind == "analysis"
+            && let Ok(a) = serde_json::from_value::<AnalyzeRequest>(e.config.clone())
         {
-            if let Ok(q) = serde_json::from_value::<QuantSpec>(v["config"]["config"].clone()) {
-                ctx.spec.set(Spec::from_quant_spec(&q));
-            }
-            let tensor =
-                v["config"]["tensor"].as_str().map(str::to_string).unwrap_or_else(|| v["config"]["tensor"].to_string());
+            ctx.spec.set(Spec::from_quant_spec(&a.config));
+            let tensor = a.tensor.as_str().map(str::to_string).unwrap_or_else(|| a.tensor.to_string());
             ctx.busy.set(Some("Loading the shared tensor…".into()));
             match api::get_f32(&format!("/api/shared/{s2}/tensor")).await {
                 Ok((shape, values)) => ctx.data.set(Some(Arc::new(TensorData { name: tensor, shape, values }))),
@@ -43,20 +41,20 @@ pub fn Shared(
             None => view! { <p class="empty">"Loading the shared experiment…"</p> }.into_any(),
             Some(Err(e)) => view! { <p class="banner error" data-testid="error">{format!("No shared experiment here: {e}")}</p> }.into_any(),
             Some(Ok(v)) => {
-                let kind = v["kind"].as_str().unwrap_or("").to_string();
+                let kind = v.kind.clone();
                 let share = share.clone();
                 view! {
                     <section>
-                        <h1 data-testid="experiment-name">{v["name"].as_str().unwrap_or("").to_string()}</h1>
-                        <p class="muted">{v["notes"].as_str().unwrap_or("").to_string()}</p>
-                        <p>{format!("{kind} · {} results · read-only · ", v["result_count"])}
+                        <h1 data-testid="experiment-name">{v.name.clone()}</h1>
+                        <p class="muted">{v.notes.clone()}</p>
+                        <p>{format!("{kind} · {} results · read-only · ", v.result_count)}
                             <a data-testid="export-csv" href=format!("/api/shared/{share}/export?format=csv")>"CSV"</a>" · "
                             <a href=format!("/api/shared/{share}/export?format=parquet")>"Parquet"</a>" · "
                             <a href=format!("/api/shared/{share}/export?format=json")>"JSON"</a></p>
                         {if kind == "analysis" {
-                            view! { <p class="muted">{format!("Tensor {}", v["config"]["tensor"])}</p><crate::pages::explorer::Explorer readonly=true/> }.into_any()
+                            view! { <p class="muted">{format!("Tensor {}", v.config["tensor"])}</p><crate::pages::explorer::Explorer readonly=true/> }.into_any()
                         } else {
-                            view! { <SweepResults results=v["results"].as_array().cloned().unwrap_or_default()/> }.into_any()
+                            view! { <SweepResults results=v.results.clone().unwrap_or_default()/> }.into_any()
                         }}
                     </section>
                 }.into_any()

@@ -6,15 +6,15 @@ use crate::api;
 use crate::session::{open_files, open_server};
 use crate::state::Ctx;
 use leptos::prelude::*;
-use serde_json::Value;
+use lowbit_api::{Checkpoint, CheckpointList, ExampleList, ExperimentList};
 use wasm_bindgen::JsCast;
 
 #[component]
 pub fn Start() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let examples = LocalResource::new(|| api::get_json("/api/examples"));
-    let checkpoints = LocalResource::new(|| api::get_json("/api/checkpoints"));
-    let experiments = LocalResource::new(|| api::get_json("/api/experiments"));
+    let examples = LocalResource::new(|| api::get::<ExampleList>("/api/examples"));
+    let checkpoints = LocalResource::new(|| api::get::<CheckpointList>("/api/checkpoints"));
+    let experiments = LocalResource::new(|| api::get::<ExperimentList>("/api/experiments"));
     let dragging = RwSignal::new(false);
     let on_change = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -29,10 +29,11 @@ pub fn Start() -> impl IntoView {
     let load_example = move |name: String| {
         leptos::task::spawn_local(async move {
             ctx.busy.set(Some(format!("Adding the example {name} to the server…")));
-            let r = api::post_json(&format!("/api/examples/{}", crate::state::encode(&name)), &Value::Null).await;
+            let url = format!("/api/examples/{}", crate::state::encode(&name));
+            let r = api::post::<_, Checkpoint>(&url, &()).await;
             ctx.busy.set(None);
             match r {
-                Ok(v) => open_server(ctx, v["id"].as_str().unwrap_or_default().to_string()),
+                Ok(c) => open_server(ctx, c.id),
                 Err(e) => ctx.error.set(Some(format!("{name}: {e}"))),
             }
         });
@@ -56,15 +57,14 @@ pub fn Start() -> impl IntoView {
                         <Suspense fallback=|| view! { <li class="muted">"Loading…"</li> }>
                             {move || examples.get().map(|r| match r {
                                 Ok(v) => {
-                                    let items: Vec<Value> = v["examples"].as_array().cloned().unwrap_or_default();
+                                    let items = v.examples;
                                     if items.is_empty() {
                                         return view! { <li class="muted">"No example files on this server (scripts/fetch-data.sh fetches them)."</li> }.into_any();
                                     }
                                     items.into_iter().map(|e| {
-                                        let name = e["name"].as_str().unwrap_or_default().to_string();
-                                        let n2 = name.clone();
-                                        view! { <li><button class="link" on:click=move |_| load_example(n2.clone())>{name.clone()}</button>
-                                            <span class="muted">{format!(" {} · {}", e["description"].as_str().unwrap_or(""), size(e["size_bytes"].as_f64().unwrap_or(0.0)))}</span></li> }
+                                        let name = e.name.clone();
+                                        view! { <li><button class="link" on:click=move |_| load_example(name.clone())>{e.name.clone()}</button>
+                                            <span class="muted">{format!(" {} · {}", e.description, size(e.size_bytes as f64))}</span></li> }
                                     }).collect_view().into_any()
                                 }
                                 Err(e) => view! { <li class="muted">{format!("The server is not reachable: {e}")}</li> }.into_any(),
@@ -77,12 +77,12 @@ pub fn Start() -> impl IntoView {
                     <ul class="list" data-testid="checkpoint-list">
                         <Suspense fallback=|| ()>
                             {move || checkpoints.get().and_then(|r| r.ok()).map(|v| {
-                                let items: Vec<Value> = v["checkpoints"].as_array().cloned().unwrap_or_default();
+                                let items = v.checkpoints;
                                 if items.is_empty() { return view! { <li class="muted">"None yet."</li> }.into_any(); }
                                 items.into_iter().take(12).map(|c| {
-                                    let id = c["id"].as_str().unwrap_or_default().to_string();
-                                    view! { <li><button class="link" on:click=move |_| open_server(ctx, id.clone())>{c["name"].as_str().unwrap_or("?").to_string()}</button>
-                                        <span class="muted">{format!(" {} · {} tensors", c["format"].as_str().unwrap_or(""), c["tensor_count"])}</span></li> }
+                                    let id = c.id.clone();
+                                    view! { <li><button class="link" on:click=move |_| open_server(ctx, id.clone())>{c.name.clone()}</button>
+                                        <span class="muted">{format!(" {} · {} tensors", c.format, c.tensor_count)}</span></li> }
                                 }).collect_view().into_any()
                             })}
                         </Suspense>
@@ -91,11 +91,11 @@ pub fn Start() -> impl IntoView {
                     <ul class="list">
                         <Suspense fallback=|| ()>
                             {move || experiments.get().and_then(|r| r.ok()).map(|v| {
-                                let items: Vec<Value> = v["experiments"].as_array().cloned().unwrap_or_default();
+                                let items = v.experiments;
                                 if items.is_empty() { return view! { <li class="muted">"None yet."</li> }.into_any(); }
                                 items.into_iter().take(12).map(|e| view! {
-                                    <li><a href=e["share_url"].as_str().unwrap_or("#").to_string()>{e["name"].as_str().unwrap_or("?").to_string()}</a>
-                                    <span class="muted">{format!(" {} · {} results", e["kind"].as_str().unwrap_or(""), e["result_count"])}</span></li>
+                                    <li><a href=e.share_url.clone()>{e.name.clone()}</a>
+                                    <span class="muted">{format!(" {} · {} results", e.kind, e.result_count)}</span></li>
                                 }).collect_view().into_any()
                             })}
                         </Suspense>
