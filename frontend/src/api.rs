@@ -123,6 +123,18 @@ pub async fn yield_now() {
     sleep_ms(0).await
 }
 
+/// Resolves after the browser has painted the next frame: work started then never delays what the page
+/// just changed from reaching the screen.
+pub async fn after_paint() {
+    let p = Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(&resolve);
+        }
+    });
+    let _ = JsFuture::from(p).await;
+    yield_now().await;
+}
+
 /// Resolves after `ms` milliseconds (a timer task).
 pub async fn sleep_ms(ms: i32) {
     let p = Promise::new(&mut |resolve, _| {

@@ -95,13 +95,17 @@ pub fn histogram(x: &[f32]) -> Histogram {
     linear_histogram(x, HIST_BINS, lo, hi, false)
 }
 
-/// Everything the explorer shows for one configuration.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the explorer shows for one configuration (computed in the page's worker and sent back as
+/// JSON, non-finite numbers included).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Explore {
     /// The CLI's result object (`lowbit quant --json`).
     pub result: Value,
+    #[serde(with = "any_f64")]
     pub mse: f64,
+    #[serde(with = "any_f64")]
     pub sqnr_db: f64,
+    #[serde(with = "any_f64")]
     pub bits_per_element: f64,
     /// The clip, or the range of clips for per-channel/vector.
     pub clip_text: String,
@@ -123,8 +127,32 @@ pub struct Curve {
     pub per_group: bool,
 }
 
-/// A grid of values for a heatmap.
-#[derive(Debug, Clone, PartialEq)]
+/// An f64 in JSON whatever its value: non-finite ones as the strings `inf`, `-inf`, `NaN` (JSON has no
+/// number for them, and a lossless quantization's SQNR is infinite).
+mod any_f64 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Num(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() { Wire::Num(*v) } else { Wire::Text(v.to_string()) }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(match Wire::deserialize(d)? {
+            Wire::Num(v) => v,
+            Wire::Text(t) => t.parse().unwrap_or(f64::NAN),
+        })
+    }
+}
+
+/// A grid of values for a heatmap (clips: finite; a non-finite one would travel as `null`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heat {
     pub z: Vec<Vec<f64>>,
     /// Rows shown are every `row_step`-th row.

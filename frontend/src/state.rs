@@ -206,6 +206,11 @@ pub struct Ctx {
     pub job: RwSignal<Option<lowbit_api::Job>>,
     /// The worker's answer for the explorer's legend: (request id, every method's whole-tensor MSE).
     pub legend_mse: RwSignal<Option<(f64, crate::compute::MethodMse)>>,
+    /// The explorer's numbers for the open tensor and configuration (from the worker, or the page when no
+    /// worker can run); `None` while the first answer is on its way.
+    pub explore: RwSignal<Option<Result<crate::compute::Explore, String>>>,
+    /// An explorer request is with the worker (the charts wait for its numbers).
+    pub explore_pending: RwSignal<bool>,
 }
 
 impl Ctx {
@@ -222,6 +227,8 @@ impl Ctx {
             missing_local: RwSignal::new(None),
             job: RwSignal::new(None),
             legend_mse: RwSignal::new(None),
+            explore: RwSignal::new(None),
+            explore_pending: RwSignal::new(false),
         }
     }
 

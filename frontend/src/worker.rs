@@ -1,15 +1,23 @@
-//! The page's Web Worker: the same wasm module started in a worker (`assets/worker.js`), holding a copy of
-//! the open tensor and answering the computations that would otherwise hold up the page's thread — today
-//! every clip method's whole-tensor MSE for the explorer's legend (seven quantizations of the tensor).
+//! The page's Web Workers: the same wasm module started in a worker (`assets/worker.js`), holding a copy of
+//! the open tensor and answering the computations that would otherwise hold up the page's thread. Two lanes,
+//! each its own worker, so that one never waits behind the other:
+//! - `explore`: the explorer's numbers and scales for the chosen configuration — asked on every change, at
+//!   most one request in flight (a newer configuration waits for the answer, replacing any older waiting one),
+//!   so a dragged slider never builds a queue and the newest configuration is always the next computed;
+//! - `legend`: every clip method's whole-tensor MSE (seven quantizations of the tensor), asked once the
+//!   controls have rested.
 //!
-//! Messages in: `{"op": "tensor", "shape": [..], "values": Float32Array}` then `{"op": "methods", "id": N,
-//! "spec": "<QuantSpec JSON>", "methods": ["max", …]}`; out: `{"id": N, "mse": [["max", 0.1], …]}`.
+//! Messages in: `{"op": "tensor", "name", "shape": [..], "values": ArrayBuffer}`, then
+//! `{"op": "explore", "id": N, "spec": "<QuantSpec JSON>"}` or `{"op": "methods", "id": N, "spec", "methods"}`;
+//! out (a JSON string): `{"id": N, "explore": {…} | "error": "…"}` or `{"id": N, "mse": [["max", 0.1], …]}`.
 
-use crate::state::TensorData;
+use crate::compute::Explore;
+use crate::state::{Ctx, TensorData};
 use leptos::prelude::Set;
 use lowbit_core::quant::QuantSpec;
-use serde_json::json;
-use std::cell::RefCell;
+use serde_json::{Value, json};
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -21,8 +29,11 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// The worker's side of one message.
 fn handle(scope: &web_sys::DedicatedWorkerGlobalScope, msg: JsValue) {
-    match get(&msg, "op").as_string().as_deref() {
+    let id = get(&msg, "id").as_f64().unwrap_or(0.0);
+    let spec = || get(&msg, "spec").as_string().and_then(|s| serde_json::from_str::<QuantSpec>(&s).ok());
+    let answer = match get(&msg, "op").as_string().as_deref() {
         Some("tensor") => {
             let shape: Vec<usize> = js_sys::Array::from(&get(&msg, "shape"))
                 .iter()
@@ -31,22 +42,38 @@ fn handle(scope: &web_sys::DedicatedWorkerGlobalScope, msg: JsValue) {
             let values = js_sys::Float32Array::new(&get(&msg, "values")).to_vec();
             let name = get(&msg, "name").as_string().unwrap_or_default();
             TENSOR.with(|t| *t.borrow_mut() = Some(TensorData { name, shape, values }));
+            return;
+        }
+        Some("explore") => {
+            let r = TENSOR.with(|t| match (t.borrow().as_ref(), spec()) {
+                (Some(d), Some(spec)) => crate::compute::explore(d, &spec),
+                _ => Err("the worker has no tensor or no configuration".to_string()),
+            });
+            // Straight to text, no JSON tree in between: the answer is on the explorer's critical path.
+            let text = serde_json::to_string(&ExploreAnswer { id, result: r }).unwrap_or_default();
+            let _ = scope.post_message(&JsValue::from_str(&text));
+            return;
         }
         Some("methods") => {
-            let id = get(&msg, "id").as_f64().unwrap_or(0.0);
-            let spec: Option<QuantSpec> = get(&msg, "spec").as_string().and_then(|s| serde_json::from_str(&s).ok());
             let methods: Vec<String> =
                 js_sys::Array::from(&get(&msg, "methods")).iter().filter_map(|v| v.as_string()).collect();
-            let mse = TENSOR.with(|t| match (t.borrow().as_ref(), spec) {
+            let mse = TENSOR.with(|t| match (t.borrow().as_ref(), spec()) {
                 (Some(d), Some(spec)) => crate::compute::method_mse(d, &spec, &methods),
                 _ => Vec::new(),
             });
-            let mse: Vec<serde_json::Value> =
-                mse.into_iter().map(|(m, v)| json!([m, lowbit_core::report::num(v)])).collect();
-            let _ = scope.post_message(&JsValue::from_str(&json!({"id": id, "mse": mse}).to_string()));
+            let mse: Vec<Value> = mse.into_iter().map(|(m, v)| json!([m, lowbit_core::report::num(v)])).collect();
+            json!({"id": id, "mse": mse})
         }
-        _ => {}
-    }
+        _ => return,
+    };
+    let _ = scope.post_message(&JsValue::from_str(&answer.to_string()));
+}
+
+/// The explore lane's answer.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ExploreAnswer {
+    id: f64,
+    result: Result<Explore, String>,
 }
 
 /// Started by `assets/worker.js` inside the worker: answers messages until the page goes away.
@@ -59,90 +86,193 @@ pub fn worker_main() {
     on.forget();
 }
 
-/// The page's side: one worker, started on first use; answers go to `on_answer` (the newest request wins,
-/// the caller compares ids).
-pub struct Client {
+/// The page's side of one worker: numbered requests; the tensor sent once per tensor.
+struct Client {
     worker: web_sys::Worker,
-    next: std::cell::Cell<f64>,
+    next: Cell<f64>,
+    /// Which tensor the worker holds (the address of its `Arc`).
+    sent: Cell<usize>,
 }
 
 impl Client {
-    pub fn start(on_answer: impl Fn(f64, crate::compute::MethodMse) + 'static) -> Option<Self> {
+    fn start(on_answer: impl Fn(&str) + 'static, on_error: impl Fn() + 'static) -> Option<Self> {
         let opts = web_sys::WorkerOptions::new();
         opts.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options("/worker.js", &opts).ok()?;
         let on = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            let Some(text) = e.data().as_string() else { return };
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-            let mse = v["mse"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_f64().unwrap_or(f64::NAN))))
-                .collect();
-            on_answer(v["id"].as_f64().unwrap_or(0.0), mse);
+            if let Some(text) = e.data().as_string() {
+                on_answer(&text);
+            }
         });
         worker.set_onmessage(Some(on.as_ref().unchecked_ref()));
         on.forget();
-        Some(Self { worker, next: std::cell::Cell::new(0.0) })
+        // The worker's script or module failed to load or run.
+        let err = Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| on_error());
+        worker.set_onerror(Some(err.as_ref().unchecked_ref()));
+        err.forget();
+        Some(Self { worker, next: Cell::new(0.0), sent: Cell::new(0) })
     }
 
-    /// Gives the worker its own copy of the tensor.
-    pub fn tensor(&self, d: &TensorData) {
-        let msg = js_sys::Object::new();
-        let set = |k: &str, v: &JsValue| {
-            let _ = js_sys::Reflect::set(&msg, &JsValue::from_str(k), v);
-        };
-        set("op", &JsValue::from_str("tensor"));
-        set("name", &JsValue::from_str(&d.name));
-        set("shape", &d.shape.iter().map(|&x| JsValue::from_f64(x as f64)).collect::<js_sys::Array>());
+    /// Gives the worker its own copy of `d` unless it has it already.
+    fn tensor(&self, d: &Arc<TensorData>) {
+        let key = Arc::as_ptr(d) as usize;
+        if self.sent.get() == key {
+            return;
+        }
+        self.sent.set(key);
         let values = js_sys::Float32Array::from(d.values.as_slice());
-        set("values", &values.buffer());
-        let transfer = js_sys::Array::of1(&values.buffer());
-        let _ = self.worker.post_message_with_transfer(&msg, &transfer);
+        let shape: js_sys::Array = d.shape.iter().map(|&x| JsValue::from_f64(x as f64)).collect();
+        let msg = message(&[
+            ("op", "tensor".into()),
+            ("name", d.name.as_str().into()),
+            ("shape", shape.into()),
+            ("values", values.buffer().into()),
+        ]);
+        let _ = self.worker.post_message_with_transfer(&msg, &js_sys::Array::of1(&values.buffer()));
     }
 
-    /// Asks for every method's MSE under `spec`; the request's id.
-    pub fn methods(&self, spec: &QuantSpec, methods: &[String]) -> f64 {
+    /// Sends `op` with `fields` under a new request id; the id.
+    fn ask(&self, op: &str, spec: &QuantSpec, fields: Vec<(&str, JsValue)>) -> f64 {
         let id = self.next.get() + 1.0;
         self.next.set(id);
-        let msg = js_sys::Object::new();
-        let set = |k: &str, v: &JsValue| {
-            let _ = js_sys::Reflect::set(&msg, &JsValue::from_str(k), v);
-        };
-        set("op", &JsValue::from_str("methods"));
-        set("id", &JsValue::from_f64(id));
-        set("spec", &JsValue::from_str(&serde_json::to_string(spec).unwrap_or_default()));
-        set("methods", &methods.iter().map(|m| JsValue::from_str(m)).collect::<js_sys::Array>());
-        let _ = self.worker.post_message(&msg);
+        let mut all = vec![
+            ("op", op.into()),
+            ("id", id.into()),
+            ("spec", serde_json::to_string(spec).unwrap_or_default().into()),
+        ];
+        all.extend(fields);
+        let _ = self.worker.post_message(&message(&all));
         id
     }
 }
 
-thread_local! {
-    static CLIENT: RefCell<Option<(Client, usize)>> = const { RefCell::new(None) };
+fn message(fields: &[(&str, JsValue)]) -> js_sys::Object {
+    let msg = js_sys::Object::new();
+    for (k, v) in fields {
+        let _ = js_sys::Reflect::set(&msg, &JsValue::from_str(k), v);
+    }
+    msg
 }
 
-/// Asks the page's worker (started on first use) for every method's MSE on `d` under `spec`: the tensor is
-/// sent once per tensor; the answer lands in `ctx.legend_mse` under the returned request id.
-pub fn request_methods(
-    ctx: crate::state::Ctx,
-    d: &std::sync::Arc<TensorData>,
-    spec: &QuantSpec,
-    methods: &[String],
-) -> Option<f64> {
-    CLIENT.with(|c| {
+/// The explore lane's bookkeeping: the request in flight (id, when it was asked), and the newest
+/// configuration waiting for it to finish.
+#[derive(Default)]
+struct Lane {
+    in_flight: Option<(f64, f64)>,
+    waiting: Option<(Arc<TensorData>, QuantSpec)>,
+    /// The newest configuration asked, recomputed in the page if the worker fails.
+    last: Option<(Arc<TensorData>, QuantSpec)>,
+    /// The worker failed: the page computes from now on.
+    broken: bool,
+}
+
+thread_local! {
+    static EXPLORE: RefCell<Option<Client>> = const { RefCell::new(None) };
+    static LANE: RefCell<Lane> = RefCell::new(Lane::default());
+    static LEGEND: RefCell<Option<Client>> = const { RefCell::new(None) };
+}
+
+/// Asks the explore worker (started on first use) for the explorer's numbers on `d` under `spec`; the
+/// answer lands in `ctx.explore`. False when no worker can run here (the caller computes on the page).
+pub fn request_explore(ctx: Ctx, d: &Arc<TensorData>, spec: &QuantSpec) -> bool {
+    if LANE.with(|l| l.borrow().broken) {
+        return false;
+    }
+    let started = EXPLORE.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            let client = Client::start(move |id, mse| ctx.legend_mse.set(Some((id, mse))))?;
-            *c = Some((client, 0));
+            *c = Client::start(move |text| explore_answer(ctx, text), move || explore_failed(ctx));
         }
-        let (client, sent) = c.as_mut()?;
-        let key = std::sync::Arc::as_ptr(d) as usize;
-        if *sent != key {
-            client.tensor(d);
-            *sent = key;
+        c.is_some()
+    });
+    if !started {
+        return false;
+    }
+    let busy = LANE.with(|l| {
+        let mut l = l.borrow_mut();
+        l.last = Some((d.clone(), spec.clone()));
+        if l.in_flight.is_some() {
+            l.waiting = Some((d.clone(), spec.clone()));
         }
-        Some(client.methods(spec, methods))
+        l.in_flight.is_some()
+    });
+    if !busy {
+        send_explore(d, spec);
+    }
+    ctx.explore_pending.set(true);
+    true
+}
+
+fn send_explore(d: &Arc<TensorData>, spec: &QuantSpec) {
+    EXPLORE.with(|c| {
+        if let Some(c) = c.borrow().as_ref() {
+            c.tensor(d);
+            let id = c.ask("explore", spec, Vec::new());
+            LANE.with(|l| l.borrow_mut().in_flight = Some((id, crate::api::now_ms())));
+        }
+    });
+}
+
+/// The explore worker failed: the page computes the newest configuration itself, and from now on.
+fn explore_failed(ctx: Ctx) {
+    let last = LANE.with(|l| {
+        let mut l = l.borrow_mut();
+        l.broken = true;
+        l.in_flight = None;
+        l.waiting = None;
+        l.last.take()
+    });
+    EXPLORE.with(|c| c.borrow_mut().take());
+    if let Some((d, spec)) = last {
+        ctx.explore.set(Some(crate::compute::explore(&d, &spec)));
+    }
+    ctx.explore_pending.set(false);
+}
+
+/// An answer of the explore worker: shown unless a newer configuration is waiting (which is sent now).
+fn explore_answer(ctx: Ctx, text: &str) {
+    let answer = serde_json::from_str::<ExploreAnswer>(text);
+    let id = answer.as_ref().map_or(f64::NAN, |a| a.id);
+    let (asked, waiting) = LANE.with(|l| {
+        let mut l = l.borrow_mut();
+        // An answer that cannot be read ends the request it answers all the same.
+        let asked = l.in_flight.take().filter(|(asked, _)| *asked == id || id.is_nan());
+        (asked, l.waiting.take())
+    });
+    if let Some((d, spec)) = waiting {
+        send_explore(&d, &spec);
+        return;
+    }
+    let Some((_, t0)) = asked else { return };
+    crate::api::record_ms("lowbitComputeMs", crate::api::now_ms() - t0);
+    let r = answer.map_err(|e| format!("the worker's answer is unreadable: {e}")).and_then(|a| a.result);
+    ctx.explore.set(Some(r));
+    ctx.explore_pending.set(false);
+}
+
+/// Asks the legend worker (started on first use) for every method's MSE on `d` under `spec`; the answer
+/// lands in `ctx.legend_mse` under the returned request id.
+pub fn request_methods(ctx: Ctx, d: &Arc<TensorData>, spec: &QuantSpec, methods: &[String]) -> Option<f64> {
+    LEGEND.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Client::start(
+                move |text| {
+                    let Ok(v) = serde_json::from_str::<Value>(text) else { return };
+                    let mse = v["mse"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_f64().unwrap_or(f64::NAN))))
+                        .collect();
+                    ctx.legend_mse.set(Some((v["id"].as_f64().unwrap_or(0.0), mse)));
+                },
+                || (),
+            );
+        }
+        let client = c.as_ref()?;
+        client.tensor(d);
+        let names: js_sys::Array = methods.iter().map(|m| JsValue::from_str(m)).collect();
+        Some(client.ask("methods", spec, vec![("methods", names.into())]))
     })
 }

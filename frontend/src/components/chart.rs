@@ -103,6 +103,10 @@ pub fn Chart(
     /// The figure; `None` draws nothing (the caller shows why).
     #[prop(into)]
     fig: Signal<Option<crate::charts::Figure>>,
+    /// While true the chart is not redrawn: the explorer holds its charts until the worker's numbers for
+    /// the same change are on screen, so a Plotly draw never delays them.
+    #[prop(optional, into)]
+    hold: Signal<bool>,
 ) -> impl IntoView {
     let el = NodeRef::<leptos::html::Div>::new();
     let theme = expect_context::<crate::components::theme::Theme>();
@@ -111,11 +115,14 @@ pub fn Chart(
     let pending = StoredValue::new(0u64);
     Effect::new(move |_| {
         let t = theme.0.get();
+        if hold.get() {
+            return;
+        }
         if let (Some(div), Some(f)) = (el.get(), fig.get()) {
             let n = pending.get_value() + 1;
             pending.set_value(n);
             leptos::task::spawn_local(async move {
-                crate::api::yield_now().await;
+                crate::api::after_paint().await;
                 if pending.get_value() == n {
                     draw(&div, &f, &t);
                 }

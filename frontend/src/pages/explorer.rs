@@ -15,12 +15,24 @@ pub fn Explorer(
 ) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let hist = Memo::new(move |_| ctx.data.get().map(|d| compute::histogram(&d.values)));
-    let explore = Memo::new(move |_| {
+    // The numbers come from the page's worker: the controls never wait for a quantization. A new tensor
+    // clears the old numbers; a new configuration keeps them until the new ones arrive.
+    let explore = ctx.explore;
+    Effect::new(move |prev: Option<Option<usize>>| {
         let spec = ctx.spec.get().quant_spec();
-        let t0 = crate::api::now_ms();
-        let r = ctx.data.get().map(|d| compute::explore(&d, &spec));
-        crate::api::record_ms("lowbitComputeMs", crate::api::now_ms() - t0);
-        r
+        let data = ctx.data.get();
+        let key = data.as_ref().map(|d| std::sync::Arc::as_ptr(d) as usize);
+        if prev.is_some_and(|p| p != key) || data.is_none() {
+            explore.set(None);
+        }
+        if let Some(d) = &data
+            && !crate::worker::request_explore(ctx, d, &spec)
+        {
+            let t0 = crate::api::now_ms();
+            explore.set(Some(compute::explore(d, &spec)));
+            crate::api::record_ms("lowbitComputeMs", crate::api::now_ms() - t0);
+        }
+        key
     });
     // The curve depends on format and granularity, not on the chosen clip method.
     let curve_key = Memo::new(move |_| {
@@ -104,11 +116,11 @@ pub fn Explorer(
                 })}
             </ul>
             <div class="grid2">
-                <Chart testid="histogram-chart" name="histogram" fig=hist_fig/>
-                <Chart testid="clip-curve-chart" name="clip-curve" fig=curve_fig/>
+                <Chart testid="histogram-chart" name="histogram" fig=hist_fig hold=ctx.explore_pending/>
+                <Chart testid="clip-curve-chart" name="clip-curve" fig=curve_fig hold=ctx.explore_pending/>
             </div>
             <Show when=move || heat_fig.get().is_some()>
-                <Chart testid="scales-chart" name="scales" fig=heat_fig/>
+                <Chart testid="scales-chart" name="scales" fig=heat_fig hold=ctx.explore_pending/>
             </Show>
         </section>
     }
