@@ -13,4 +13,5 @@ mod serve;
 mod server;
 mod sparsity;
 mod util;
+mod video;
 mod webdriver;

@@ -21,6 +21,7 @@ mod json;
 mod prune;
 mod quant;
 mod sim;
+mod video;
 mod winograd;
 
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +53,10 @@ enum Command {
     Sim(sim::SimCommand),
     /// Multiplication counts of sparse Winograd convolution for the 3×3 conv layers of a checkpoint.
     Winograd(winograd::WinogradArgs),
+    /// Video detection and tracking: `video metrics` (AP, Average Delay), `video mot` (MOTA, IDF1, …),
+    /// `video synth` (a synthetic detector), `video patchnet` (operation count, key frames).
+    #[command(subcommand)]
+    Video(video::VideoCommand),
     /// Start the dashboard server (prints its URL).
     Serve(crate::serve::ServeArgs),
 }
@@ -208,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prune(a) => prune::run(&a),
         Command::Sim(c) => sim::run(&c),
         Command::Winograd(a) => winograd::run(&a),
+        Command::Video(c) => video::run(&c),
         Command::Serve(a) => crate::serve::run(a),
     }
 }

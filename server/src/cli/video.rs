@@ -1,0 +1,273 @@
+//! `lowbit video …`: Average Delay and AP of detections (`metrics`), CLEAR MOT and identity metrics of a
+//! tracker's output (`mot`), a seeded synthetic detector (`synth`, MOTChallenge CSV out) and PatchNet's
+//! operation count and key-frame cost (`patchnet`). The numbers are core's (`lowbit_core::video`).
+
+use super::json::print;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use lowbit_core::video::Video;
+use lowbit_core::video::delay::{DelayOptions, average_delay, mean_delay_at_precision};
+use lowbit_core::video::files::{Parsed, Role, parse, write_mot};
+use lowbit_core::video::mot::mot_metrics;
+use lowbit_core::video::patchnet::{self, PatchNetShape};
+use lowbit_core::video::synth::SynthDetector;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum VideoCommand {
+    /// AP at IoU 0.5 and Average Delay of detections against ground truth (several pairs pool as videos).
+    Metrics(MetricsArgs),
+    /// MOTA, MOTP, IDF1, false positives, misses and identity switches of a tracker's output.
+    Mot(MotArgs),
+    /// Synthetic (seeded) detections on a ground truth, as MOTChallenge CSV.
+    Synth(SynthArgs),
+    /// PatchNet's operation count (`--ops`) and the average operations per frame of a key-frame policy.
+    Patchnet(PatchnetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// Ground truth (MOTChallenge CSV or KITTI labels); repeat with --det for more videos.
+    #[arg(long, required = true)]
+    pub gt: Vec<PathBuf>,
+    /// Scored detections (MOTChallenge CSV with conf as the score, or `frame class score x1 y1 x2 y2`).
+    #[arg(long, required = true)]
+    pub det: Vec<PathBuf>,
+    /// FP ratios (false positives per ground-truth box) at which delays are taken.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.4,0.8,1.6,3.2")]
+    pub fp_ratios: Vec<f64>,
+    /// Delays are clipped at this many frames.
+    #[arg(long, default_value_t = 30.0)]
+    pub clip: f64,
+    /// Scan the last frame too (the official code never does).
+    #[arg(long)]
+    pub fix_last_frame: bool,
+    /// Also the mean delay (unclipped) at this target precision (CaTDet's mD).
+    #[arg(long)]
+    pub precision: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MotArgs {
+    #[arg(long)]
+    pub gt: PathBuf,
+    /// The tracker's output (MOTChallenge CSV with track ids).
+    #[arg(long)]
+    pub hyp: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    #[arg(long)]
+    pub gt: PathBuf,
+    /// Write here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value_t = 0.9)]
+    pub recall_start: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub recall_full: f64,
+    /// Frames over which recall rises from --recall-start to --recall-full after an object appears.
+    #[arg(long, default_value_t = 0.0)]
+    pub ramp_frames: f64,
+    #[arg(long, default_value_t = 0.8)]
+    pub tp_score_mean: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub tp_score_std: f64,
+    /// False positives per frame (Poisson).
+    #[arg(long, default_value_t = 0.5)]
+    pub fp_per_frame: f64,
+    #[arg(long, default_value_t = 0.3)]
+    pub fp_score_mean: f64,
+    #[arg(long, default_value_t = 0.15)]
+    pub fp_score_std: f64,
+    /// Box edges move by N(0, this × the box's width or height).
+    #[arg(long, default_value_t = 0.05)]
+    pub loc_noise: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct PatchnetArgs {
+    /// Print the operation table of PatchNetG.
+    #[arg(long)]
+    pub ops: bool,
+    #[arg(long, default_value_t = 8)]
+    pub patch: usize,
+    #[arg(long, default_value_t = 8)]
+    pub patches: usize,
+    #[arg(long, default_value_t = 7)]
+    pub resp: usize,
+    /// Operations of the detector run on key frames (default: R-FCN ResNet-101's, as reported: 60 G).
+    #[arg(long, default_value_t = 60e9)]
+    pub detector_ops: f64,
+    /// Objects tracked between key frames.
+    #[arg(long, default_value_t = 5.0)]
+    pub objects: f64,
+    /// Key-frame interval (the official default is 6).
+    #[arg(long, default_value_t = 6.0)]
+    pub interval: f64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(c: &VideoCommand) -> Result<()> {
+    match c {
+        VideoCommand::Metrics(a) => metrics(a),
+        VideoCommand::Mot(a) => mot(a),
+        VideoCommand::Synth(a) => synth(a),
+        VideoCommand::Patchnet(a) => patchnet_cmd(a),
+    }
+}
+
+fn read(path: &Path, role: Role) -> Result<Parsed> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(parse(&text, &path.display().to_string(), role)?)
+}
+
+fn metrics(a: &MetricsArgs) -> Result<()> {
+    if a.gt.len() != a.det.len() {
+        bail!("give one --det for every --gt ({} --gt, {} --det)", a.gt.len(), a.det.len());
+    }
+    let videos: Vec<Video> =
+        a.gt.iter()
+            .zip(&a.det)
+            .map(|(g, d)| {
+                Ok(Video {
+                    name: g.display().to_string(),
+                    gt: read(g, Role::GroundTruth)?.gt,
+                    dets: read(d, Role::Detections)?.dets,
+                })
+            })
+            .collect::<Result<_>>()?;
+    let o = DelayOptions { fp_ratios: a.fp_ratios.clone(), clip: a.clip, fix_last_frame: a.fix_last_frame };
+    let t0 = std::time::Instant::now();
+    let r = average_delay(&videos, &o)?;
+    let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let md = a.precision.map(|p| mean_delay_at_precision(&videos, p, a.fix_last_frame)).transpose()?;
+    if a.json {
+        let mut v = serde_json::to_value(&r)?;
+        if let (Some(p), Some(md)) = (a.precision, md) {
+            v["mean_delay_at_precision"] = json!({"precision": p,
+                "score_threshold": md.map(|m| m.0), "mean_delay": md.map(|m| m.1)});
+        }
+        v["elapsed_ms"] = json!(elapsed_ms);
+        print(&v);
+        return Ok(());
+    }
+    outln!(
+        "{} video(s) · {} tracks · {} ground-truth boxes · {} detections",
+        videos.len(),
+        r.n_tracks,
+        r.n_gt_boxes,
+        r.n_detections
+    );
+    outln!("AP50 {:.4} · Average Delay {:.3} frames", r.ap50, r.average_delay);
+    outln!("{:>9} {:>11} {:>11}", "FP ratio", "threshold", "mean delay");
+    for p in &r.delays {
+        outln!("{:>9} {:>11.4} {:>11.3}", p.fp_ratio, p.score_threshold, p.mean_delay);
+    }
+    for (name, s) in
+        [("small", &r.small), ("medium", &r.medium), ("large", &r.large), ("non-first-frame", &r.non_first_frame)]
+    {
+        let ad = s.average_delay.map_or("—".to_string(), |v| format!("{v:.3}"));
+        outln!("AD {name}: {ad} ({} tracks)", s.n_tracks);
+    }
+    if let (Some(p), Some(md)) = (a.precision, md) {
+        match md {
+            Some((th, d)) => outln!("mean delay at precision {p}: {d:.3} frames (score ≥ {th:.4})"),
+            None => outln!("mean delay at precision {p}: no threshold reaches it"),
+        }
+    }
+    Ok(())
+}
+
+fn mot(a: &MotArgs) -> Result<()> {
+    let gt = read(&a.gt, Role::GroundTruth)?.gt;
+    let hyp = read(&a.hyp, Role::Tracks)?.dets;
+    let r = mot_metrics(&gt, &hyp)?;
+    if a.json {
+        print(&serde_json::to_value(&r)?);
+        return Ok(());
+    }
+    outln!(
+        "{} frames · {} objects ({} boxes) · {} hypothesis boxes",
+        r.frames,
+        r.num_unique_objects,
+        r.num_objects,
+        r.num_predictions
+    );
+    outln!(
+        "MOTA {:.1} % · MOTP {:.3} (1 − IoU) · IDF1 {:.1} % · FP {} · FN {} · ID switches {} · MT/PT/ML {}/{}/{}",
+        100.0 * r.mota,
+        r.motp,
+        100.0 * r.idf1,
+        r.fp,
+        r.fn_,
+        r.id_switches,
+        r.mostly_tracked,
+        r.partially_tracked,
+        r.mostly_lost
+    );
+    Ok(())
+}
+
+fn synth(a: &SynthArgs) -> Result<()> {
+    let gt = read(&a.gt, Role::GroundTruth)?.gt;
+    let d = SynthDetector {
+        recall_start: a.recall_start,
+        recall_full: a.recall_full,
+        ramp_frames: a.ramp_frames,
+        tp_score_mean: a.tp_score_mean,
+        tp_score_std: a.tp_score_std,
+        fp_per_frame: a.fp_per_frame,
+        fp_score_mean: a.fp_score_mean,
+        fp_score_std: a.fp_score_std,
+        loc_noise: a.loc_noise,
+        seed: a.seed,
+    };
+    let dets = d.run(&gt)?;
+    let text = write_mot(&dets);
+    match &a.out {
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!("{} synthetic detections written to {}", dets.len(), p.display());
+        }
+        None => outln!("{}", text.trim_end()),
+    }
+    Ok(())
+}
+
+fn patchnet_cmd(a: &PatchnetArgs) -> Result<()> {
+    let shape = PatchNetShape { patch: a.patch, patches: a.patches, resp: a.resp, ..Default::default() };
+    let stages = patchnet::ops(&shape)?;
+    let total: u64 = stages.iter().map(|s| s.ops).sum();
+    let per_frame = patchnet::ops_per_frame(a.detector_ops, total as f64, a.objects, a.interval)?;
+    if a.json {
+        print(&json!({"ops": total, "stages": stages, "shape": shape,
+            "system": {"detector_ops": a.detector_ops, "objects": a.objects, "interval": a.interval,
+                "ops_per_frame": per_frame, "reduction": a.detector_ops / per_frame}}));
+        return Ok(());
+    }
+    if a.ops {
+        outln!("{:<22} {:>10} {:>12}", "stage", "output", "ops");
+        for s in &stages {
+            outln!("{:<22} {:>10} {:>12}", s.name, s.output, s.ops);
+        }
+        outln!("{:<22} {:>10} {:>12}", "total", "", total);
+    }
+    outln!(
+        "key frame every {} frames, {} objects: {:.3e} ops per frame ({:.2}× fewer than the detector on every frame)",
+        a.interval,
+        a.objects,
+        per_frame,
+        a.detector_ops / per_frame
+    );
+    Ok(())
+}
