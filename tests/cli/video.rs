@@ -106,3 +106,38 @@ fn bad_video_files_are_named_with_their_line() {
     let e = err(&["video", "synth", "--gt", &tud("TUD-Campus", "gt.txt"), "--recall-full", "2"]);
     assert!(e.contains("recall_full 2 is outside [0, 1]"), "{e}");
 }
+
+#[test]
+fn a_catdet_sweep_reports_operations_accuracy_and_delay() {
+    let g = tud("TUD-Stadtmitte", "gt.txt");
+    let v = lowbit_json([
+        "video",
+        "catdet",
+        "--gt",
+        &g,
+        "--proposal-threshold",
+        "0.1,0.5",
+        "--margin",
+        "0,0.3",
+        "--keep-alive",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(v["synthetic"], true);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    for r in runs {
+        let ap = r["ap50"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&ap), "{r}");
+        assert!(r["ops_reduction"].as_f64().unwrap() > 1.0, "{r}");
+        assert!(r["average_delay"].as_f64().unwrap() >= 0.0);
+    }
+    // A wider margin covers more of the frame: fewer operations saved.
+    let red = |k: usize| runs[k]["ops_reduction"].as_f64().unwrap();
+    assert!(red(0) > red(1), "{v}");
+    let o = lowbit(["video", "catdet", "--gt", &g, "--config", "{\"ops_refine\": 0}"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ops_refine"));
+    let o = lowbit(["video", "catdet", "--gt", &g, "--config", "{\"nonsense\": 1}"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a CaTDet configuration"));
+}

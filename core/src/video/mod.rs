@@ -1,10 +1,12 @@
 //! Video: what a detector's and a tracker's output cost in accuracy and in **delay** — reading annotations
 //! and detections ([`files`]), AP and the Average Delay of the official VMetrics code ([`delay`]), CLEAR MOT
 //! and identity metrics as motmetrics computes them ([`mot`]), a seeded synthetic detector for when no
-//! detector can be run ([`synth`]), and PatchNet's operation count and key-frame policies ([`patchnet`]).
+//! detector can be run ([`synth`]), the CaTDet cascade of proposal detector, tracker and refinement
+//! detector ([`catdet`]), and PatchNet's operation count and key-frame policies ([`patchnet`]).
 //! Frames are integers as the files number them; boxes are corner coordinates in pixels.
 
 pub mod assign;
+pub mod catdet;
 pub mod delay;
 pub mod files;
 pub mod mot;
