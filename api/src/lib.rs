@@ -75,3 +75,21 @@ pub struct Example {
 pub struct ExampleList {
     pub examples: Vec<Example>,
 }
+
+/// A video example this server has (`scripts/fetch-data.sh tud`): its ground truth and a real tracker's
+/// output, as MOTChallenge CSV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideoExample {
+    pub name: String,
+    pub description: String,
+    /// The files it has: `gt.txt` (ground truth), `test.txt` (a tracker's output, no scores).
+    pub files: Vec<String>,
+}
+
+/// `GET /api/examples/video`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideoExampleList {
+    pub videos: Vec<VideoExample>,
+}

@@ -205,6 +205,17 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
     c.call("GET", "/api/health", "/api/health", None);
     c.call("GET", "/api/openapi.json", "/api/openapi.json", None);
     c.call("GET", "/api/examples", "/api/examples", None);
+    let v = c.call("GET", "/api/examples/video", "/api/examples/video", None).json();
+    assert_eq!(v["videos"][0]["name"], "TUD-Campus", "{v}");
+    let gt = c.call("GET", "/api/examples/video/{name}/{file}", "/api/examples/video/TUD-Campus/gt.txt", None);
+    assert!(gt.text().starts_with("1,1,"), "{}", gt.text());
+    let r = c.call(
+        "GET",
+        "/api/examples/video/{name}/{file}",
+        "/api/examples/video/TUD-Campus/..%2F..%2Fminilm.safetensors",
+        None,
+    );
+    assert_eq!(r.status, 404);
     let r = c.call("POST", "/api/examples/{name}", "/api/examples/minilm", None);
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_string();

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lowbit_api::{Checkpoint, ErrorBody, Example, ExampleList};
+use lowbit_api::{Checkpoint, ErrorBody, Example, ExampleList, VideoExample, VideoExampleList};
 use tokio::io::AsyncReadExt;
 
 /// (name, file in the examples folder, what it is).
@@ -61,6 +61,56 @@ pub async fn add(State(s): State<AppState>, Path(name): Path<String>) -> ApiResu
     ingest(&s, &name, Box::pin(chunks)).await
 }
 
+/// (sequence, what it is): the TUD sequences of DATA.md, under `tud/` in the examples folder.
+const VIDEOS: [(&str, &str); 2] = [
+    ("TUD-Campus", "MOTChallenge 2015, 71 frames, 8 pedestrians; CEM tracker output"),
+    ("TUD-Stadtmitte", "MOTChallenge 2015, 179 frames, 10 pedestrians; CEM tracker output"),
+];
+const VIDEO_FILES: [&str; 2] = ["gt.txt", "test.txt"];
+
+/// The video examples this server has (ground truth and a tracker's output).
+#[utoipa::path(get, path = "/api/examples/video", operation_id = "list_video_examples", tag = "checkpoints",
+    responses((status = 200, body = VideoExampleList)))]
+pub async fn videos(State(s): State<AppState>) -> Json<VideoExampleList> {
+    let mut videos = Vec::new();
+    for (name, description) in VIDEOS {
+        let mut files = Vec::new();
+        for f in VIDEO_FILES {
+            if tokio::fs::metadata(s.examples_dir.join("tud").join(name).join(f)).await.is_ok() {
+                files.push(f.to_string());
+            }
+        }
+        if !files.is_empty() {
+            videos.push(VideoExample { name: name.into(), description: description.into(), files });
+        }
+    }
+    Json(VideoExampleList { videos })
+}
+
+/// One file of a video example, as text (MOTChallenge CSV).
+#[utoipa::path(get, path = "/api/examples/video/{name}/{file}", operation_id = "video_example_file", tag = "checkpoints",
+    params(("name" = String, Path), ("file" = String, Path, description = "gt.txt or test.txt")),
+    responses((status = 200, description = "the file", content_type = "text/csv", body = String),
+        (status = 404, description = "no such video example or file on this server", body = ErrorBody)))]
+pub async fn video_file(
+    State(s): State<AppState>,
+    Path((name, file)): Path<(String, String)>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    // Only the fixed names: no request names a path.
+    let (Some((seq, _)), Some(f)) = (VIDEOS.iter().find(|v| v.0 == name), VIDEO_FILES.iter().find(|f| **f == file))
+    else {
+        return Err(ApiError::NotFound(format!("no video example `{name}/{file}`")));
+    };
+    let text = tokio::fs::read_to_string(s.examples_dir.join("tud").join(seq).join(f)).await.map_err(|_| {
+        ApiError::NotFound(format!("video example `{name}` is not on this server (run scripts/fetch-data.sh tud)"))
+    })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], text))
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/examples", get(list)).route("/api/examples/{name}", post(add))
+    Router::new()
+        .route("/api/examples", get(list))
+        .route("/api/examples/video", get(videos))
+        .route("/api/examples/video/{name}/{file}", get(video_file))
+        .route("/api/examples/{name}", post(add))
 }

@@ -48,6 +48,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::experiments::page,
         super::examples::list,
         super::examples::add,
+        super::examples::videos,
+        super::examples::video_file,
     ),
     modifiers(&BearerToken),
     tags(
