@@ -59,6 +59,12 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, String> {
     json_of(send("GET", url, None).await?).await
 }
 
+/// A text file (a video example's CSV).
+pub async fn get_text(url: &str) -> Result<String, String> {
+    let resp = send("GET", url, None).await?;
+    Ok(JsFuture::from(resp.text().map_err(js_err)?).await.map_err(js_err)?.as_string().unwrap_or_default())
+}
+
 pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, String> {
     let text = serde_json::to_string(body).map_err(|e| e.to_string())?;
     json_of(send("POST", url, Some(text)).await?).await

@@ -266,6 +266,75 @@ pub fn scnn_bars(labels: &[&str], cycles: &[f64], energy: &[f64]) -> Figure {
     plot(bars, l)
 }
 
+/// A sequence's timeline: each ground-truth track as a bar over the frames it is in, and the frame a
+/// detector first hit it (the delay is the gap at the bar's left end).
+pub fn video_timeline(tracks: &[(i64, i64, i64, Option<i64>)], detector: &str) -> Figure {
+    let mut xs: Vec<Option<i64>> = Vec::new();
+    let mut ys: Vec<Option<i64>> = Vec::new();
+    for &(id, first, last, _) in tracks {
+        xs.extend([Some(first), Some(last), None]);
+        ys.extend([Some(id), Some(id), None]);
+    }
+    let bars =
+        Scatter::new(xs, ys).mode(Mode::Lines).name("ground truth").line(Line::new().color("#9aa0a6").width(6.0));
+    let hit: Vec<_> = tracks.iter().filter_map(|&(id, first, _, h)| h.map(|h| (id, h, h - first))).collect();
+    let first = Scatter::new(hit.iter().map(|t| t.1).collect(), hit.iter().map(|t| t.0).collect())
+        .mode(Mode::Markers)
+        .name(format!("first detection ({detector})"))
+        .text_array(hit.iter().map(|t| format!("delay {} frames", t.2)).collect())
+        .marker(Marker::new().color("#e15759").size(9).symbol(MarkerSymbol::TriangleRight));
+    plot(vec![bars, first], layout("Tracks over frames and each one's first detection", axis("frame"), axis("track")))
+}
+
+/// AP against Average Delay of detector settings: two detectors can share an AP and differ in delay.
+pub fn ap_vs_ad(points: &[(String, f64, f64)]) -> Figure {
+    let s = Scatter::new(points.iter().map(|p| p.1).collect(), points.iter().map(|p| p.2).collect())
+        .mode(Mode::MarkersText)
+        .name("settings")
+        .text_array(points.iter().map(|p| p.0.clone()).collect())
+        .text_position(Position::TopCenter)
+        .text_font(Font::new().size(10))
+        .marker(Marker::new().size(9).color("#4e79a7"));
+    let l = layout("AP against Average Delay (synthetic detectors)", axis("AP50"), axis("Average Delay (frames)"));
+    plot(vec![s], l.show_legend(false))
+}
+
+/// CaTDet: AP against the operations saved, one point per proposal threshold (its AD in the label), and
+/// the refinement detector on every frame.
+pub fn catdet_tradeoff(rows: &[(f64, f64, f64, f64)], baseline: (f64, f64)) -> Figure {
+    let s = Scatter::new(rows.iter().map(|r| r.1).collect(), rows.iter().map(|r| r.2).collect())
+        .mode(Mode::LinesMarkersText)
+        .name("cascade")
+        .text_array(rows.iter().map(|r| format!("t={} · AD {:.2}", r.0, r.3)).collect())
+        .text_position(Position::TopCenter)
+        .text_font(Font::new().size(10));
+    let b = Scatter::new(vec![1.0], vec![baseline.0])
+        .mode(Mode::MarkersText)
+        .name("refinement on every frame")
+        .text_array(vec![format!("AD {:.2}", baseline.1)])
+        .text_position(Position::BottomCenter)
+        .marker(Marker::new().size(11).symbol(MarkerSymbol::Star).color("#e15759"));
+    let l = layout(
+        "CaTDet: accuracy, delay and operations (synthetic detectors)",
+        axis("operations saved (×)"),
+        axis("AP50"),
+    );
+    plot(vec![s, b], l)
+}
+
+/// PatchNet: average operations per frame against the key-frame interval.
+pub fn patchnet_ops(intervals: &[f64], ops: &[f64]) -> Figure {
+    let s = Scatter::new(intervals.to_vec(), ops.iter().map(|o| o / 1e9).collect())
+        .mode(Mode::LinesMarkers)
+        .name("detector + PatchNet");
+    let l = layout(
+        "PatchNet: operations per frame by key-frame interval",
+        axis("key-frame interval (frames)"),
+        axis("GOPs per frame"),
+    );
+    plot(vec![s], l.show_legend(false))
+}
+
 /// The chart's data as CSV (one row per point: trace, x, y, z), for the "data" download of every chart.
 pub fn to_csv(fig: &Figure) -> String {
     let fig = &fig.0;

@@ -13,10 +13,12 @@ pub enum Tab {
     Compare,
     Sparsity,
     Jobs,
+    Video,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [Tab::Start, Tab::Checkpoint, Tab::Explorer, Tab::Compare, Tab::Sparsity, Tab::Jobs];
+    pub const ALL: [Tab; 7] =
+        [Tab::Start, Tab::Checkpoint, Tab::Explorer, Tab::Compare, Tab::Sparsity, Tab::Jobs, Tab::Video];
     pub fn key(self) -> &'static str {
         match self {
             Tab::Start => "start",
@@ -25,6 +27,7 @@ impl Tab {
             Tab::Compare => "compare",
             Tab::Sparsity => "sparsity",
             Tab::Jobs => "jobs",
+            Tab::Video => "video",
         }
     }
     pub fn label(self) -> &'static str {
@@ -35,6 +38,7 @@ impl Tab {
             Tab::Compare => "Format comparison",
             Tab::Sparsity => "Sparsity & hardware",
             Tab::Jobs => "Jobs & experiments",
+            Tab::Video => "Video",
         }
     }
     fn from_key(k: &str) -> Option<Tab> {

@@ -248,6 +248,33 @@ fn the_dashboard_end_to_end() {
         s.body_text().contains("model-00001-of-00002.safetensors · safetensors · 104 tensors")
     });
     explorer_ready(&s);
+
+    // Video: the TUD-Campus sequence, two synthetic detectors with about the same AP and different delay,
+    // the real tracker's MOT metrics, and the CaTDet and PatchNet charts.
+    s.click("tab-video");
+    s.until("the video examples listed", || s.count("[data-testid=\"video-select\"] option") >= 3);
+    s.set_value("video-select", "TUD-Campus", "change");
+    s.until("the sequence loaded", || {
+        s.text("video-summary").contains("TUD-Campus · 359 ground-truth boxes · 8 tracks")
+    });
+    s.until("both detectors evaluated", || number(&s, "ad-a").is_finite() && number(&s, "ad-b").is_finite());
+    let (ap_a, ap_b, ad_a, ad_b) = (number(&s, "ap-a"), number(&s, "ap-b"), number(&s, "ad-a"), number(&s, "ad-b"));
+    assert!((0.0..=1.0).contains(&ap_a) && (0.0..=1.0).contains(&ap_b));
+    assert!(ad_b > ad_a + 2.0, "the late detector's delay is larger: A {ad_a} B {ad_b} (AP {ap_a} / {ap_b})");
+    assert!(s.text("mot-summary").contains("MOTA 52.6 %"), "{}", s.text("mot-summary"));
+    for chart in ["timeline-chart", "ap-ad-chart", "catdet-chart", "patchnet-chart"] {
+        s.wait_for(&format!("[data-testid=\"{chart}\"] .main-svg"));
+    }
+    // Detector B made as prompt as A: the delays meet.
+    s.set_value("ramp-b", "0", "input");
+    s.set_value("recall-start-b", "0.97", "input");
+    s.until("B as prompt as A", || number(&s, "ad-b") <= ad_a + 1.0);
+    // A file that is not a ground truth is named with its line.
+    let bad = data.join("bad-gt.txt");
+    std::fs::write(&bad, "1,1,10,10,-4,5,1\n").unwrap();
+    s.send_keys("video-files", bad.to_str().unwrap());
+    s.until("the bad file's error", || s.text("video-error").contains("bad-gt.txt line 1: negative box size"));
+    s.screenshot("video");
 }
 
 /// Re-quantize + redraw times (ms) for bit-width changes on the open tensor: from the input event to the

@@ -316,6 +316,33 @@ pub fn average_delay(videos: &[Video], o: &DelayOptions) -> Result<DelayReport> 
     })
 }
 
+/// One track's delay at one score threshold, for timelines.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackDelay {
+    pub video: usize,
+    pub track: i64,
+    pub first: i64,
+    pub last: i64,
+    /// The first frame a detection with score ≥ the threshold hits it.
+    pub first_hit: Option<i64>,
+}
+
+/// Every track's first appearance, last appearance and first hit at `threshold` (the hit rule and the
+/// scanned frames of [`average_delay`]).
+pub fn track_delays(videos: &[Video], threshold: f64, fix_last_frame: bool) -> Vec<TrackDelay> {
+    let (limits, ts) = tracks(videos, fix_last_frame);
+    let hits = first_hits(videos, &limits, |d| d.score.unwrap_or(0.0) >= threshold);
+    ts.iter()
+        .map(|t| TrackDelay {
+            video: t.video,
+            track: t.id,
+            first: t.first,
+            last: t.last,
+            first_hit: hits.get(&(t.video, t.id)).copied().filter(|&f| f >= t.first),
+        })
+        .collect()
+}
+
 /// Mean Delay at a target precision (CaTDet, §8.2): the lowest score threshold whose (all-class) precision
 /// is still ≥ `precision`, then every track's unclipped delay averaged. `None` when no threshold reaches it.
 pub fn mean_delay_at_precision(videos: &[Video], precision: f64, fix_last_frame: bool) -> Result<Option<(f64, f64)>> {

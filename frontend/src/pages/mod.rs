@@ -7,3 +7,4 @@ pub mod jobs;
 pub mod shared;
 pub mod sparsity;
 pub mod start;
+pub mod video;
