@@ -20,15 +20,18 @@ pub enum JobSpec {
     Sweep(SweepSpec),
     #[serde(rename = "export")]
     Export(ExportSpec),
+    #[serde(rename = "catdet")]
+    Catdet(CatdetSpec),
 }
 
 impl JobSpec {
     /// Every kind's name, as `kind` spells it.
-    pub const KINDS: &[&str] = &["sweep", "export"];
+    pub const KINDS: &[&str] = &["sweep", "export", "catdet"];
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sweep(_) => "sweep",
             Self::Export(_) => "export",
+            Self::Catdet(_) => "catdet",
         }
     }
 }
@@ -60,6 +63,28 @@ pub struct ExportSpec {
     /// Only floating-point tensors whose name matches are quantized; the others are copied unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tensor: Option<String>,
+}
+
+/// `catdet`: the CaTDet cascade (synthetic detectors) on a video's ground truth, every combination of the
+/// listed proposal thresholds, margins and keep-alive settings; one row per setting.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CatdetSpec {
+    /// A video example (`GET /api/examples/video`)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<String>,
+    /// …or a ground truth as MOTChallenge CSV text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<String>,
+    pub proposal_thresholds: Vec<f64>,
+    pub margins: Vec<f64>,
+    pub keep_alives: Vec<usize>,
+    /// The rest of the configuration (`lowbit_core::video::catdet::CatdetConfig`: detectors, operation
+    /// counts, frame size); defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub config: Option<serde_json::Value>,
 }
 
 /// Where a job is in its life. The database keeps the same words under a CHECK constraint.

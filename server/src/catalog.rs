@@ -49,3 +49,19 @@ pub fn map(paths: &[PathBuf]) -> Result<Vec<Mmap>, OpenError> {
 pub fn read<'a>(maps: &'a [Mmap], limits: &readers::Limits) -> Result<Vec<Checkpoint<'a>>, OpenError> {
     Ok(maps.iter().map(|m| readers::read_with(m, limits)).collect::<Result<Vec<_>, _>>()?)
 }
+
+/// The video examples (the TUD sequences of DATA.md, under `tud/` in the examples folder): (sequence,
+/// what it is).
+pub const VIDEO_EXAMPLES: [(&str, &str); 2] = [
+    ("TUD-Campus", "MOTChallenge 2015, 71 frames, 8 pedestrians; CEM tracker output"),
+    ("TUD-Stadtmitte", "MOTChallenge 2015, 179 frames, 10 pedestrians; CEM tracker output"),
+];
+/// Their files: the ground truth and a tracker's output.
+pub const VIDEO_FILES: [&str; 2] = ["gt.txt", "test.txt"];
+
+/// Where a video example's file is, for the fixed names only (no request names a path).
+pub fn video_example(examples_dir: &std::path::Path, name: &str, file: &str) -> Option<std::path::PathBuf> {
+    let seq = VIDEO_EXAMPLES.iter().find(|v| v.0 == name)?.0;
+    let file = VIDEO_FILES.iter().find(|f| **f == file)?;
+    Some(examples_dir.join("tud").join(seq).join(file))
+}

@@ -220,3 +220,88 @@ fn export_copies_a_tensor_it_cannot_quantize_and_says_why() {
     // int4 per tensor, max clip: scale 5/8, the top value saturates at 7 × 5/8 (error 5/8), the rest round.
     assert!(q.iter().zip(&good).all(|(a, b)| (a - b).abs() <= 0.625 + 1e-6), "{q:?}");
 }
+
+#[test]
+fn catdet_sweeps_run_as_jobs_and_are_kept_as_experiments() {
+    let data = temp_dir("jobs-catdet");
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    let spec = json!({"kind": "catdet", "sequence": "TUD-Campus", "proposal_thresholds": [0.1, 0.5], "margins": [0.1],
+        "keep_alives": [0, 3]});
+    let r = post_json(&a, "/api/jobs", &spec);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["summary"]["settings"], 4);
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    wait_for(&a, &jid, "the catdet job", |j| j["state"] == "succeeded");
+    let rows = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["synthetic"] == true && r["ops_reduction"].as_f64().unwrap() > 1.0), "{rows:?}");
+    // The same setting from the command line gives the same numbers (same seeds, same core).
+    let gt = crate::util::data("tud", "tud/TUD-Campus/gt.txt");
+    let cli = crate::util::lowbit_json([
+        "video",
+        "catdet",
+        "--gt",
+        path_str(&gt),
+        "--proposal-threshold",
+        "0.1",
+        "--margin",
+        "0.1",
+        "--keep-alive",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(cli["runs"][0]["ap50"], rows[0]["ap50"]);
+    assert_eq!(cli["runs"][0]["average_delay"], rows[0]["average_delay"]);
+    let m = get(&a, &format!("/api/jobs/{jid}/metrics")).json();
+    let names: Vec<&str> = m["series"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ap50", "average_delay", "ops_reduction"]);
+    let e = post_json(&a, "/api/experiments", &json!({"job": jid, "name": "catdet on TUD-Campus"}));
+    assert_eq!(e.status, 201, "{}", e.text());
+    let csv = get(&a, &format!("/api/experiments/{}/export?format=csv", e.json()["id"].as_str().unwrap())).text();
+    let head = csv.lines().next().unwrap();
+    assert!(
+        head.contains("proposal_threshold") && head.contains("average_delay") && head.contains("ops_reduction"),
+        "{head}"
+    );
+    assert_eq!(csv.lines().count(), 5);
+
+    // A ground truth given as text works too; bad specifications are refused with the reason.
+    let text = std::fs::read_to_string(&gt).unwrap();
+    let r = post_json(
+        &a,
+        "/api/jobs",
+        &json!({"kind": "catdet", "gt": text, "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let bad = |v: Value, status: u16, says: &str| {
+        let r = post_json(&a, "/api/jobs", &v);
+        assert_eq!(r.status, status, "{v}: {}", r.text());
+        assert!(r.text().contains(says), "{}", r.text());
+    };
+    bad(
+        json!({"kind": "catdet", "sequence": "Nowhere", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        404,
+        "no video example",
+    );
+    bad(
+        json!({"kind": "catdet", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        400,
+        "exactly one of",
+    );
+    bad(
+        json!({"kind": "catdet", "sequence": "TUD-Campus", "proposal_thresholds": [0.2], "margins": [-1.0], "keep_alives": [1]}),
+        400,
+        "margin",
+    );
+    bad(
+        json!({"kind": "catdet", "sequence": "TUD-Campus", "proposal_thresholds": [], "margins": [0.0], "keep_alives": [1]}),
+        400,
+        "at least one",
+    );
+    bad(
+        json!({"kind": "catdet", "gt": "1,1,0,0,-3,4,1\n", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        400,
+        "gt line 1: negative box size",
+    );
+}

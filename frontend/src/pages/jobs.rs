@@ -93,7 +93,7 @@ fn JobList(refresh: RwSignal<u32>, followed: Followed) -> impl IntoView {
                     v.jobs.into_iter().map(|j| {
                         let id = j.id.clone();
                         let sm = &j.summary;
-                        let on = sm["checkpoint_name"].as_str().or(sm["checkpoint"].as_str()).unwrap_or("").to_string();
+                        let on = sm["checkpoint_name"].as_str().or(sm["checkpoint"].as_str()).or(sm["sequence"].as_str()).unwrap_or("").to_string();
                         let what = match (sm["format"].as_str(), sm["configs"].as_u64()) {
                             (Some(f), _) => format!("{on} · {f}"),
                             (_, Some(n)) => format!("{on} · {n} configurations"),

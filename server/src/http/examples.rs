@@ -3,6 +3,7 @@
 //! Only these fixed names are served; no request names a file.
 
 use super::checkpoints::ingest;
+use crate::catalog::{VIDEO_EXAMPLES, VIDEO_FILES};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -61,19 +62,12 @@ pub async fn add(State(s): State<AppState>, Path(name): Path<String>) -> ApiResu
     ingest(&s, &name, Box::pin(chunks)).await
 }
 
-/// (sequence, what it is): the TUD sequences of DATA.md, under `tud/` in the examples folder.
-const VIDEOS: [(&str, &str); 2] = [
-    ("TUD-Campus", "MOTChallenge 2015, 71 frames, 8 pedestrians; CEM tracker output"),
-    ("TUD-Stadtmitte", "MOTChallenge 2015, 179 frames, 10 pedestrians; CEM tracker output"),
-];
-const VIDEO_FILES: [&str; 2] = ["gt.txt", "test.txt"];
-
 /// The video examples this server has (ground truth and a tracker's output).
 #[utoipa::path(get, path = "/api/examples/video", operation_id = "list_video_examples", tag = "checkpoints",
     responses((status = 200, body = VideoExampleList)))]
 pub async fn videos(State(s): State<AppState>) -> Json<VideoExampleList> {
     let mut videos = Vec::new();
-    for (name, description) in VIDEOS {
+    for (name, description) in VIDEO_EXAMPLES {
         let mut files = Vec::new();
         for f in VIDEO_FILES {
             if tokio::fs::metadata(s.examples_dir.join("tud").join(name).join(f)).await.is_ok() {
@@ -96,12 +90,10 @@ pub async fn video_file(
     State(s): State<AppState>,
     Path((name, file)): Path<(String, String)>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
-    // Only the fixed names: no request names a path.
-    let (Some((seq, _)), Some(f)) = (VIDEOS.iter().find(|v| v.0 == name), VIDEO_FILES.iter().find(|f| **f == file))
-    else {
+    let Some(path) = crate::catalog::video_example(&s.examples_dir, &name, &file) else {
         return Err(ApiError::NotFound(format!("no video example `{name}/{file}`")));
     };
-    let text = tokio::fs::read_to_string(s.examples_dir.join("tud").join(seq).join(f)).await.map_err(|_| {
+    let text = tokio::fs::read_to_string(path).await.map_err(|_| {
         ApiError::NotFound(format!("video example `{name}` is not on this server (run scripts/fetch-data.sh tud)"))
     })?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], text))

@@ -6,6 +6,7 @@
 //!
 //! A new kind is one file with a type implementing [`Kind`], plus one line in [`registry!`] below.
 
+mod catdet;
 mod context;
 mod export;
 pub mod runner;
@@ -116,7 +117,7 @@ macro_rules! registry {
     };
 }
 
-registry!(Sweep, Export);
+registry!(Sweep, Export, Catdet);
 
 /// Parses a request body or a stored specification; an unknown kind names the known ones.
 pub fn parse(v: Value) -> Result<JobSpec, JobError> {
