@@ -18,6 +18,7 @@ pub fn data(set: &str) -> PathBuf {
         "onnx-cls" => "ppocr_cls.onnx",
         "minilm-int8" => "minilm_int8.onnx",
         "tud" => "tud",
+        "mnist" => "mnist",
         other => panic!("unknown data set {other}"),
     };
     let dir = std::env::var_os("LOWBIT_DATA").map(PathBuf::from).unwrap_or_else(|| root().join("data"));

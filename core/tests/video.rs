@@ -84,3 +84,37 @@ fn two_synthetic_detectors_with_the_same_ap_and_different_delay() {
     assert_eq!(a.n_tracks, b.n_tracks);
     assert_eq!(a.n_gt_boxes, gt("TUD-Campus").len() + gt("TUD-Stadtmitte").len());
 }
+
+/// The first `n` MNIST test digits (28×28 bytes each).
+fn digits(n: usize) -> Vec<Vec<u8>> {
+    let path = crate::util::data("mnist").join("t10k-images-idx3-ubyte");
+    let bytes = std::fs::read(path).unwrap();
+    (0..n).map(|i| bytes[16 + i * 784..16 + (i + 1) * 784].to_vec()).collect()
+}
+
+#[test]
+fn patchnet_template_matching_tracks_moving_digits() {
+    use lowbit_core::video::patchmatch::{moving_digits, run_policy, track};
+    use lowbit_core::video::patchnet::KeyFrames;
+    let d = digits(3);
+    let refs: Vec<&[u8]> = d.iter().map(Vec::as_slice).collect();
+    let v = moving_digits(&refs, 30, 192, 4).unwrap();
+    assert_eq!(v.gt.len(), 90);
+    // One step: the match lands on the digit's new centre within a couple of pixels.
+    let (b0, b1) = (v.gt[0].bbox, v.gt[3].bbox);
+    let m = track(&v.frames[0], &b0, &v.frames[1], ((b0.x1 + b0.x2) / 2.0, (b0.y1 + b0.y2) / 2.0));
+    assert!(
+        (m.cx - (b1.x1 + b1.x2) / 2.0).abs() <= 2.5 && (m.cy - (b1.y1 + b1.y2) / 2.0).abs() <= 2.5,
+        "{m:?} vs {b1:?}"
+    );
+    assert!(m.confidence > 0.0 && m.confidence <= 1.0);
+    // Key frame every frame: perfect; every 6th: still tracked; IoU falls with the frames since the key.
+    let every = run_policy(&v, KeyFrames::Fixed { interval: 1 }).unwrap();
+    assert_eq!((every.mean_iou, every.key_fraction), (1.0, 1.0));
+    let six = run_policy(&v, KeyFrames::Fixed { interval: 6 }).unwrap();
+    assert!(six.success > 0.8, "{six:?}");
+    assert!((six.key_fraction - 5.0 / 30.0).abs() < 1e-12);
+    let adaptive = run_policy(&v, KeyFrames::Adaptive { threshold: 0.8, max_interval: 6 }).unwrap();
+    eprintln!("every 6th: {six:?}\nadaptive: {adaptive:?}");
+    assert!(adaptive.key_fraction >= six.key_fraction - 1e-12 && adaptive.success > 0.8, "{adaptive:?}");
+}

@@ -141,3 +141,17 @@ fn a_catdet_sweep_reports_operations_accuracy_and_delay() {
     let o = lowbit(["video", "catdet", "--gt", &g, "--config", "{\"nonsense\": 1}"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a CaTDet configuration"));
 }
+
+#[test]
+fn patchnet_tracks_rendered_digits_between_key_frames() {
+    let _ = data("mnist", "mnist/t10k-images-idx3-ubyte");
+    let dir =
+        path_str(&data("mnist", "mnist/t10k-images-idx3-ubyte").parent().unwrap().parent().unwrap().to_path_buf())
+            .to_string();
+    let v = lowbit_json(["video", "patchnet", "--track", "--frames", "3", "--digits", "1", "--data", &dir, "--json"]);
+    let t = v["tracking"].as_array().unwrap();
+    assert_eq!(t.len(), 13, "intervals 1 to 12 and adaptive");
+    assert_eq!(t[0]["mean_iou"], 1.0, "a key frame every frame is the detector itself");
+    assert!(t[1]["mean_iou"].as_f64().unwrap() > 0.8, "{}", t[1]);
+    assert!(t[1]["ops_per_frame"].as_f64().unwrap() < t[0]["ops_per_frame"].as_f64().unwrap());
+}

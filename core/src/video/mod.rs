@@ -10,6 +10,7 @@ pub mod catdet;
 pub mod delay;
 pub mod files;
 pub mod mot;
+pub mod patchmatch;
 pub mod patchnet;
 pub mod synth;
 

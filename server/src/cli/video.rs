@@ -10,7 +10,8 @@ use lowbit_core::video::catdet::{CatdetConfig, simulate};
 use lowbit_core::video::delay::{DelayOptions, average_delay, mean_delay_at_precision};
 use lowbit_core::video::files::{Parsed, Role, parse, write_mot};
 use lowbit_core::video::mot::mot_metrics;
-use lowbit_core::video::patchnet::{self, PatchNetShape};
+use lowbit_core::video::patchmatch::{moving_digits, run_policy};
+use lowbit_core::video::patchnet::{self, KeyFrames, PatchNetShape};
 use lowbit_core::video::synth::SynthDetector;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -138,6 +139,20 @@ pub struct PatchnetArgs {
     /// Key-frame interval (the official default is 6).
     #[arg(long, default_value_t = 6.0)]
     pub interval: f64,
+    /// Also run PatchNet's template matching on rendered video (moving MNIST digits; MNIST from
+    /// scripts/fetch-data.sh) and report tracking accuracy for key frames every 1…12 frames and adaptive.
+    #[arg(long)]
+    pub track: bool,
+    /// Rendered frames, objects (digits) and seed for --track.
+    #[arg(long, default_value_t = 60)]
+    pub frames: usize,
+    #[arg(long, default_value_t = 3)]
+    pub digits: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder with mnist/ (default: data/ or $LOWBIT_DATA).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -329,16 +344,64 @@ fn catdet(a: &CatdetArgs) -> Result<()> {
     Ok(())
 }
 
+/// Tracking accuracy and operations per frame of each key-frame policy on rendered moving digits.
+fn track_policies(a: &PatchnetArgs, patchnet_ops: f64) -> Result<serde_json::Value> {
+    let dir = a
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("LOWBIT_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let path = dir.join("mnist/t10k-images-idx3-ubyte");
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read {} (scripts/fetch-data.sh mnist)", path.display()))?;
+    if a.digits == 0 || a.digits > 20 || bytes.len() < 16 + a.digits * 784 {
+        bail!("--digits must be 1 to 20");
+    }
+    let digits: Vec<&[u8]> = (0..a.digits).map(|i| &bytes[16 + i * 784..16 + (i + 1) * 784]).collect();
+    let v = moving_digits(&digits, a.frames, 192, a.seed)?;
+    let mut policies: Vec<(String, KeyFrames)> =
+        (1..=12).map(|t| (format!("every {t} frames"), KeyFrames::Fixed { interval: t })).collect();
+    policies.push(("adaptive (conf < 0.8, ≤ 6)".into(), KeyFrames::Adaptive { threshold: 0.8, max_interval: 6 }));
+    let mut out = Vec::new();
+    for (label, p) in policies {
+        let r = run_policy(&v, p)?;
+        let ops = r.key_fraction * a.detector_ops + (1.0 - r.key_fraction) * a.digits as f64 * patchnet_ops;
+        out.push(json!({"label": label, "policy": r.policy, "key_fraction": r.key_fraction, "mean_iou": r.mean_iou,
+            "success": r.success, "iou_by_age": r.iou_by_age, "ops_per_frame": ops}));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
 fn patchnet_cmd(a: &PatchnetArgs) -> Result<()> {
     let shape = PatchNetShape { patch: a.patch, patches: a.patches, resp: a.resp, ..Default::default() };
     let stages = patchnet::ops(&shape)?;
     let total: u64 = stages.iter().map(|s| s.ops).sum();
     let per_frame = patchnet::ops_per_frame(a.detector_ops, total as f64, a.objects, a.interval)?;
+    let tracking = if a.track { Some(track_policies(a, total as f64)?) } else { None };
     if a.json {
         print(&json!({"ops": total, "stages": stages, "shape": shape,
             "system": {"detector_ops": a.detector_ops, "objects": a.objects, "interval": a.interval,
-                "ops_per_frame": per_frame, "reduction": a.detector_ops / per_frame}}));
+                "ops_per_frame": per_frame, "reduction": a.detector_ops / per_frame},
+            "tracking": tracking}));
         return Ok(());
+    }
+    if let Some(t) = &tracking {
+        outln!(
+            "PatchNet template matching on {} rendered frames, {} moving digits (key frames: ground truth as the detector)",
+            a.frames,
+            a.digits
+        );
+        outln!("{:<24} {:>8} {:>9} {:>8} {:>14}", "policy", "keys", "mean IoU", "IoU>0.5", "GOPs/frame");
+        for r in t.as_array().into_iter().flatten() {
+            outln!(
+                "{:<24} {:>8.3} {:>9.3} {:>8.3} {:>14.2}",
+                r["label"].as_str().unwrap_or(""),
+                r["key_fraction"].as_f64().unwrap_or(f64::NAN),
+                r["mean_iou"].as_f64().unwrap_or(f64::NAN),
+                r["success"].as_f64().unwrap_or(f64::NAN),
+                r["ops_per_frame"].as_f64().unwrap_or(f64::NAN) / 1e9
+            );
+        }
     }
     if a.ops {
         outln!("{:<22} {:>10} {:>12}", "stage", "output", "ops");
