@@ -59,6 +59,13 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, String> {
     json_of(send("GET", url, None).await?).await
 }
 
+/// Raw bytes (MNIST digits for the rendered video).
+pub async fn get_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let resp = send("GET", url, None).await?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(js_err)?).await.map_err(js_err)?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
 /// A text file (a video example's CSV).
 pub async fn get_text(url: &str) -> Result<String, String> {
     let resp = send("GET", url, None).await?;

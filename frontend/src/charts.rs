@@ -335,6 +335,23 @@ pub fn patchnet_ops(intervals: &[f64], ops: &[f64]) -> Figure {
     plot(vec![s], l.show_legend(false))
 }
 
+/// PatchNet: tracking accuracy against operations per frame, one point per key-frame policy.
+pub fn patchnet_tradeoff(points: &[(String, f64, f64)]) -> Figure {
+    let s = Scatter::new(points.iter().map(|p| p.1 / 1e9).collect(), points.iter().map(|p| p.2).collect())
+        .mode(Mode::MarkersText)
+        .name("policies")
+        .text_array(points.iter().map(|p| p.0.clone()).collect())
+        .text_position(Position::TopCenter)
+        .text_font(Font::new().size(10))
+        .marker(Marker::new().size(9).color("#59a14f"));
+    let l = layout(
+        "PatchNet between key frames: accuracy against operations (rendered video)",
+        axis("GOPs per frame"),
+        axis("mean IoU with the ground truth"),
+    );
+    plot(vec![s], l.show_legend(false))
+}
+
 /// The chart's data as CSV (one row per point: trace, x, y, z), for the "data" download of every chart.
 pub fn to_csv(fig: &Figure) -> String {
     let fig = &fig.0;

@@ -265,6 +265,8 @@ fn the_dashboard_end_to_end() {
     for chart in ["timeline-chart", "ap-ad-chart", "catdet-chart", "patchnet-chart"] {
         s.wait_for(&format!("[data-testid=\"{chart}\"] .main-svg"));
     }
+    s.click("patchnet-run");
+    s.wait_for("[data-testid=\"patchnet-track-chart\"] .main-svg");
     // Detector B made as prompt as A: the delays meet.
     s.set_value("ramp-b", "0", "input");
     s.set_value("recall-start-b", "0.97", "input");

@@ -216,6 +216,8 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
         None,
     );
     assert_eq!(r.status, 404);
+    assert_eq!(c.call("GET", "/api/examples/digits/{n}", "/api/examples/digits/2", None).body.len(), 2 * 784);
+    assert_eq!(c.call("GET", "/api/examples/digits/{n}", "/api/examples/digits/99", None).status, 400);
     let r = c.call("POST", "/api/examples/{name}", "/api/examples/minilm", None);
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_string();

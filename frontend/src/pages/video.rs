@@ -64,6 +64,28 @@ async fn load_example(name: &str) -> Result<Sequence, String> {
     Ok(Sequence { name: name.to_string(), gt, tracker })
 }
 
+/// Renders 30 frames of two moving MNIST digits and tracks them under each key-frame policy: (label,
+/// operations per frame, mean IoU).
+async fn patchnet_policies() -> Result<Vec<(String, f64, f64)>, String> {
+    use lowbit_core::video::patchmatch::{moving_digits, run_policy};
+    use lowbit_core::video::patchnet::KeyFrames;
+    let bytes = api::get_bytes("/api/examples/digits/2").await?;
+    let digits: Vec<&[u8]> = bytes.chunks_exact(784).collect();
+    let v = moving_digits(&digits, 30, 192, 1).map_err(|e| e.to_string())?;
+    let f_patch: u64 = patchnet::ops(&PatchNetShape::default()).map_err(|e| e.to_string())?.iter().map(|s| s.ops).sum();
+    let mut policies: Vec<(String, KeyFrames)> =
+        [1, 2, 3, 4, 6, 8, 12].iter().map(|&t| (format!("every {t}"), KeyFrames::Fixed { interval: t })).collect();
+    policies.push(("adaptive".into(), KeyFrames::Adaptive { threshold: 0.8, max_interval: 6 }));
+    let mut out = Vec::new();
+    for (label, p) in policies {
+        api::yield_now().await;
+        let r = run_policy(&v, p).map_err(|e| e.to_string())?;
+        let ops = r.key_fraction * 60e9 + (1.0 - r.key_fraction) * digits.len() as f64 * f_patch as f64;
+        out.push((label, ops, r.mean_iou));
+    }
+    Ok(out)
+}
+
 #[component]
 pub fn VideoPage() -> impl IntoView {
     let examples = LocalResource::new(|| api::get::<VideoExampleList>("/api/examples/video"));
@@ -175,6 +197,20 @@ pub fn VideoPage() -> impl IntoView {
             .collect();
         Some(charts::patchnet_ops(&intervals, &ops))
     });
+    // PatchNet on rendered moving digits: every policy tracked in the page (a few seconds of wasm).
+    let tracking = RwSignal::new(None::<Result<Vec<(String, f64, f64)>, String>>);
+    let running = RwSignal::new(false);
+    let run_patchnet = move |_| {
+        running.set(true);
+        leptos::task::spawn_local(async move {
+            tracking.set(Some(patchnet_policies().await));
+            running.set(false);
+        });
+    };
+    let track_fig = Signal::derive(move || match tracking.get() {
+        Some(Ok(p)) => Some(charts::patchnet_tradeoff(&p)),
+        _ => None,
+    });
     let show = |e: Memo<Option<Result<(DelayReport, Video), String>>>, f: fn(&DelayReport) -> String| {
         move || match e.get() {
             Some(Ok((r, _))) => f(&r),
@@ -250,6 +286,14 @@ pub fn VideoPage() -> impl IntoView {
                 <Show when=move || catdet_fig.get().is_some()><Chart testid="catdet-chart" name="catdet" fig=catdet_fig/></Show>
                 <Chart testid="patchnet-chart" name="patchnet" fig=patch_fig/>
             </div>
+            <h3>"PatchNet template matching on rendered video (moving MNIST digits, exact ground truth)"</h3>
+            <div class="row">
+                <button data-testid="patchnet-run" on:click=run_patchnet disabled=move || running.get()>
+                    {move || if running.get() { "Tracking…" } else { "Track with every key-frame policy" }}</button>
+                <span class="muted">"Key frames take the ground truth as the detector (60 GOPs); PatchNet (57.7 MOPs per object) tracks in between."</span>
+            </div>
+            {move || match tracking.get() { Some(Err(e)) => Some(view! { <p class="banner error">{e}</p> }), _ => None }}
+            <Show when=move || track_fig.get().is_some()><Chart testid="patchnet-track-chart" name="patchnet-tracking" fig=track_fig/></Show>
         </section>
     }
 }

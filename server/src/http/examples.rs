@@ -99,10 +99,29 @@ pub async fn video_file(
     Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], text))
 }
 
+/// The first `n` MNIST test digits (28×28 bytes each, row-major), for the page's rendered video.
+#[utoipa::path(get, path = "/api/examples/digits/{n}", operation_id = "mnist_digits", tag = "checkpoints",
+    params(("n" = usize, Path, description = "1 to 20")),
+    responses((status = 200, description = "n × 784 bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "n is not 1 to 20", body = ErrorBody),
+        (status = 404, description = "MNIST is not on this server (scripts/fetch-data.sh mnist)", body = ErrorBody)))]
+pub async fn digits(State(s): State<AppState>, Path(n): Path<usize>) -> ApiResult<impl axum::response::IntoResponse> {
+    if !(1..=20).contains(&n) {
+        return Err(ApiError::BadRequest("n must be 1 to 20".into()));
+    }
+    let bytes = tokio::fs::read(s.examples_dir.join("mnist/t10k-images-idx3-ubyte"))
+        .await
+        .map_err(|_| ApiError::NotFound("MNIST is not on this server (run scripts/fetch-data.sh mnist)".into()))?;
+    let body =
+        bytes.get(16..16 + n * 784).ok_or_else(|| ApiError::NotFound("the MNIST file is short".into()))?.to_vec();
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], body))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/examples", get(list))
         .route("/api/examples/video", get(videos))
         .route("/api/examples/video/{name}/{file}", get(video_file))
+        .route("/api/examples/digits/{n}", get(digits))
         .route("/api/examples/{name}", post(add))
 }

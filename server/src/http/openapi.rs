@@ -50,6 +50,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::examples::add,
         super::examples::videos,
         super::examples::video_file,
+        super::examples::digits,
     ),
     modifiers(&BearerToken),
     tags(
