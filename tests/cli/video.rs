@@ -145,9 +145,7 @@ fn a_catdet_sweep_reports_operations_accuracy_and_delay() {
 #[test]
 fn patchnet_tracks_rendered_digits_between_key_frames() {
     let _ = data("mnist", "mnist/t10k-images-idx3-ubyte");
-    let dir =
-        path_str(&data("mnist", "mnist/t10k-images-idx3-ubyte").parent().unwrap().parent().unwrap().to_path_buf())
-            .to_string();
+    let dir = path_str(data("mnist", "mnist/t10k-images-idx3-ubyte").parent().unwrap().parent().unwrap()).to_string();
     let v = lowbit_json(["video", "patchnet", "--track", "--frames", "3", "--digits", "1", "--data", &dir, "--json"]);
     let t = v["tracking"].as_array().unwrap();
     assert_eq!(t.len(), 13, "intervals 1 to 12 and adaptive");

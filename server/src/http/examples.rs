@@ -105,10 +105,13 @@ pub async fn video_file(
     responses((status = 200, description = "n × 784 bytes", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "n is not 1 to 20", body = ErrorBody),
         (status = 404, description = "MNIST is not on this server (scripts/fetch-data.sh mnist)", body = ErrorBody)))]
-pub async fn digits(State(s): State<AppState>, Path(n): Path<usize>) -> ApiResult<impl axum::response::IntoResponse> {
-    if !(1..=20).contains(&n) {
-        return Err(ApiError::BadRequest("n must be 1 to 20".into()));
-    }
+pub async fn digits(State(s): State<AppState>, Path(n): Path<String>) -> ApiResult<impl axum::response::IntoResponse> {
+    // Parsed here, so a bad number gets the API's JSON error, not the router's text.
+    let n = n
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=20).contains(n))
+        .ok_or_else(|| ApiError::BadRequest("n must be 1 to 20".into()))?;
     let bytes = tokio::fs::read(s.examples_dir.join("mnist/t10k-images-idx3-ubyte"))
         .await
         .map_err(|_| ApiError::NotFound("MNIST is not on this server (run scripts/fetch-data.sh mnist)".into()))?;
