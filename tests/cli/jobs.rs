@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
-fn wait_for(a: &str, jid: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+pub fn wait_for(a: &str, jid: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
     let t = Instant::now();
     loop {
         let j = get(a, &format!("/api/jobs/{jid}")).json();

@@ -5,10 +5,10 @@
 //! against its schema, with no field the schema does not declare.
 
 use crate::http::{Reply, Server, get, request};
+use crate::jobs::wait_for;
 use crate::util::temp_dir;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 /// The schema a `$ref` points to.
 fn resolve<'a>(doc: &'a Value, r: &str) -> &'a Value {
@@ -182,18 +182,6 @@ impl Client<'_> {
     }
 }
 
-fn wait_until(a: &str, jid: &str, f: impl Fn(&Value) -> bool) -> Value {
-    let t = Instant::now();
-    loop {
-        let j = get(a, &format!("/api/jobs/{jid}")).json();
-        if f(&j) {
-            return j;
-        }
-        assert!(t.elapsed() < Duration::from_secs(300), "{j}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn the_generated_document_describes_every_operation_the_server_answers() {
     let data = temp_dir("openapi");
@@ -259,7 +247,7 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
     let job = format!("/api/jobs/{jid}");
     let r = c.call("DELETE", "/api/jobs/{id}", &job, None);
     assert!(r.status == 200 || r.status == 409, "{}", r.text());
-    wait_until(&c.addr, &jid, |j| j["state"] != "queued" && j["state"] != "running");
+    wait_for(&c.addr, &jid, "the cancelled job", |j| j["state"] != "queued" && j["state"] != "running");
     let r = c.call("POST", "/api/jobs/{id}/rerun", &format!("{job}/rerun"), Some(&json!({"fresh": true})));
     assert_eq!(r.status, if r.status == 409 { 409 } else { 200 });
     let events = c.call("GET", "/api/jobs/{id}/events", &format!("{job}/events"), None);
@@ -269,7 +257,7 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
             &doc["paths"]["/api/jobs/{id}/events"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"];
         check(&doc, schema, &ev, "event", true).unwrap();
     }
-    wait_until(&c.addr, &jid, |j| j["state"] == "succeeded");
+    wait_for(&c.addr, &jid, "the re-run job", |j| j["state"] == "succeeded");
     c.call("GET", "/api/jobs", "/api/jobs?limit=10&offset=0", None);
     c.call("GET", "/api/jobs/{id}", &job, None);
     c.call("GET", "/api/jobs/{id}/results", &format!("{job}/results"), None);

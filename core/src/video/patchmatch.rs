@@ -232,22 +232,8 @@ pub fn run_policy(v: &SyntheticVideo, policy: KeyFrames) -> Result<PolicyResult>
     let (mut iou_sum, mut ok, mut n, mut keys) = (0.0, 0usize, 0usize, 0usize);
     let mut by_age: Vec<(f64, usize)> = Vec::new();
     for f in 0..frames {
-        let is_key = match policy {
-            KeyFrames::Fixed { interval } => {
-                if interval == 0 {
-                    return Err(Error::param("the key-frame interval must be at least 1"));
-                }
-                f % interval == 0
-            }
-            KeyFrames::Adaptive { threshold, max_interval } => {
-                if max_interval == 0 || !(0.0..=1.0).contains(&threshold) {
-                    return Err(Error::param(
-                        "adaptive key frames need a threshold in [0, 1] and a maximum interval ≥ 1",
-                    ));
-                }
-                f == 0 || since + 1 >= max_interval || conf < threshold
-            }
-        };
+        // The adaptive policy reads the confidence of the last frame's matches.
+        let is_key = policy.is_key(f, since, || conf)?;
         if is_key {
             key = f;
             since = 0;

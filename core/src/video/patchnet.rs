@@ -110,6 +110,29 @@ pub fn ops_per_frame(detector_ops: f64, patchnet_ops: f64, objects: f64, interva
     Ok((detector_ops + (interval - 1.0) * objects * patchnet_ops) / interval)
 }
 
+impl KeyFrames {
+    /// Whether frame `frame` is a key frame, `since` frames after the last one, when PatchNet's tracking
+    /// confidence in it is `confidence` (read only by the adaptive policy).
+    pub fn is_key(&self, frame: usize, since: usize, confidence: impl FnOnce() -> f64) -> Result<bool> {
+        match *self {
+            KeyFrames::Fixed { interval } => {
+                if interval == 0 {
+                    return Err(Error::param("the key-frame interval must be at least 1"));
+                }
+                Ok(frame.is_multiple_of(interval))
+            }
+            KeyFrames::Adaptive { threshold, max_interval } => {
+                if max_interval == 0 || !(0.0..=1.0).contains(&threshold) {
+                    return Err(Error::param(
+                        "adaptive key frames need a threshold in [0, 1] and a maximum interval ≥ 1",
+                    ));
+                }
+                Ok(frame == 0 || since + 1 >= max_interval || confidence() < threshold)
+            }
+        }
+    }
+}
+
 /// Which frames are key frames under `policy`, given PatchNet's tracking confidence in each frame since
 /// the last key frame (`confidence(frame, frames_since_key)`).
 pub fn key_frames(
@@ -120,22 +143,7 @@ pub fn key_frames(
     let mut out = vec![false; frames];
     let mut since = 0usize;
     for (f, key) in out.iter_mut().enumerate() {
-        let is_key = match policy {
-            KeyFrames::Fixed { interval } => {
-                if interval == 0 {
-                    return Err(Error::param("the key-frame interval must be at least 1"));
-                }
-                f % interval == 0
-            }
-            KeyFrames::Adaptive { threshold, max_interval } => {
-                if max_interval == 0 || !(0.0..=1.0).contains(&threshold) {
-                    return Err(Error::param(
-                        "adaptive key frames need a threshold in [0, 1] and a maximum interval ≥ 1",
-                    ));
-                }
-                f == 0 || since + 1 >= max_interval || confidence(f, since + 1) < threshold
-            }
-        };
+        let is_key = policy.is_key(f, since, || confidence(f, since + 1))?;
         since = if is_key { 0 } else { since + 1 };
         *key = is_key;
     }
