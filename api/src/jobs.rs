@@ -3,7 +3,7 @@
 //! is a variant of [`JobSpec`] and its specification type here, and the match arm the server's registry
 //! then asks for.
 
-use crate::Row;
+use crate::{Row, VideoSource};
 use lowbit_core::prune::PruneSpec;
 use lowbit_core::quant::QuantSpec;
 use serde::{Deserialize, Serialize};
@@ -22,16 +22,25 @@ pub enum JobSpec {
     Export(ExportSpec),
     #[serde(rename = "catdet")]
     Catdet(CatdetSpec),
+    #[serde(rename = "delay")]
+    Delay(DelaySpec),
+    #[serde(rename = "mot")]
+    Mot(MotSpec),
+    #[serde(rename = "patchnet")]
+    Patchnet(PatchnetSpec),
 }
 
 impl JobSpec {
     /// Every kind's name, as `kind` spells it.
-    pub const KINDS: &[&str] = &["sweep", "export", "catdet"];
+    pub const KINDS: &[&str] = &["sweep", "export", "catdet", "delay", "mot", "patchnet"];
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sweep(_) => "sweep",
             Self::Export(_) => "export",
             Self::Catdet(_) => "catdet",
+            Self::Delay(_) => "delay",
+            Self::Mot(_) => "mot",
+            Self::Patchnet(_) => "patchnet",
         }
     }
 }
@@ -71,12 +80,8 @@ pub struct ExportSpec {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CatdetSpec {
-    /// A video example (`GET /api/examples/video`)…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence: Option<String>,
-    /// …or a ground truth as MOTChallenge CSV text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gt: Option<String>,
+    /// The ground truth the synthetic detectors are built on.
+    pub gt: VideoSource,
     pub proposal_thresholds: Vec<f64>,
     pub margins: Vec<f64>,
     pub keep_alives: Vec<usize>,
@@ -85,6 +90,71 @@ pub struct CatdetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub config: Option<serde_json::Value>,
+}
+
+/// One video of a `delay` job: its ground truth and a detector's scored output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VideoPair {
+    pub gt: VideoSource,
+    pub det: VideoSource,
+}
+
+/// `delay`: AP at IoU 0.5 and Average Delay of detections (several videos pool as the official code pools
+/// them), as `lowbit video metrics`; one row per FP ratio, the whole report as the artifact `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DelaySpec {
+    pub videos: Vec<VideoPair>,
+    /// False positives per ground-truth box at which delays are taken (default 0.1, 0.2, 0.4, 0.8, 1.6, 3.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp_ratios: Option<Vec<f64>>,
+    /// Delays are clipped at this many frames (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
+    /// Scan the last frame too (the official code never does).
+    #[serde(default)]
+    pub fix_last_frame: bool,
+    /// Also the mean delay at this target precision (CaTDet's mD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+}
+
+/// `mot`: CLEAR MOT and identity metrics of a tracker's output, as `lowbit video mot`; one row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MotSpec {
+    pub gt: VideoSource,
+    pub hyp: VideoSource,
+}
+
+/// `patchnet`: PatchNet's template matching on rendered moving MNIST digits under each key-frame policy
+/// (key frames every 1…12 frames and adaptive), as `lowbit video patchnet --track`; one row per policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PatchnetSpec {
+    /// Rendered frames (2 to 2000; default 60).
+    #[serde(default = "default_frames")]
+    pub frames: usize,
+    /// Moving digits, the objects tracked (1 to 20; default 3).
+    #[serde(default = "default_digits")]
+    pub digits: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Operations of the detector on key frames (default: R-FCN ResNet-101's 60 G, as reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector_ops: Option<f64>,
+}
+
+fn default_frames() -> usize {
+    60
+}
+fn default_digits() -> usize {
+    3
 }
 
 /// Where a job is in its life. The database keeps the same words under a CHECK constraint.

@@ -7,10 +7,12 @@
 pub mod checkpoints;
 pub mod experiments;
 pub mod jobs;
+pub mod videos;
 
 pub use checkpoints::*;
 pub use experiments::*;
 pub use jobs::*;
+pub use videos::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -68,6 +68,7 @@ pub fn app(state: AppState, assets: PathBuf) -> Router {
     crate::http::router()
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(crate::http::checkpoints::upload_router())
+        .merge(crate::http::videos::upload_router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
         // The build leaves a .gz beside every large file; browsers that accept gzip get it.
@@ -77,7 +78,8 @@ pub fn app(state: AppState, assets: PathBuf) -> Router {
 /// Builds the state: store, blobs, and the job workers (which first account for jobs a previous process
 /// left running).
 pub async fn state(a: &ServeArgs) -> Result<AppState> {
-    std::fs::create_dir_all(&a.data_dir)
+    // `work/` holds jobs' files in progress (JobContext::work_path).
+    std::fs::create_dir_all(a.data_dir.join("work"))
         .with_context(|| format!("cannot create data folder {}", a.data_dir.display()))?;
     let store = Store::open(&a.data_dir).await?;
     let blobs = Blobs::new(&a.data_dir).context("cannot prepare the blob store")?;

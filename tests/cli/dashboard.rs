@@ -265,6 +265,7 @@ fn the_dashboard_end_to_end() {
     for chart in ["timeline-chart", "ap-ad-chart", "catdet-chart", "patchnet-chart"] {
         s.wait_for(&format!("[data-testid=\"{chart}\"] .main-svg"));
     }
+    assert!(s.text("catdet-reported").contains("KITTI: 5.1–8.7× fewer operations"), "{}", s.text("catdet-reported"));
     s.click("patchnet-run");
     s.wait_for("[data-testid=\"patchnet-track-chart\"] .main-svg");
     // Detector B made as prompt as A: the delays meet.

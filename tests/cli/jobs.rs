@@ -16,6 +16,7 @@ pub fn wait_for(a: &str, jid: &str, what: &str, f: impl Fn(&Value) -> bool) -> V
         if f(&j) {
             return j;
         }
+        assert!(j["state"] != "failed", "{what} failed: {j}");
         assert!(t.elapsed() < Duration::from_secs(300), "waiting for {what}: {j}");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -226,7 +227,7 @@ fn catdet_sweeps_run_as_jobs_and_are_kept_as_experiments() {
     let data = temp_dir("jobs-catdet");
     let srv = Server::start(&data, &[]);
     let a = srv.addr.clone();
-    let spec = json!({"kind": "catdet", "sequence": "TUD-Campus", "proposal_thresholds": [0.1, 0.5], "margins": [0.1],
+    let spec = json!({"kind": "catdet", "gt": {"example": "TUD-Campus/gt.txt"}, "proposal_thresholds": [0.1, 0.5], "margins": [0.1],
         "keep_alives": [0, 3]});
     let r = post_json(&a, "/api/jobs", &spec);
     assert_eq!(r.status, 201, "{}", r.text());
@@ -271,7 +272,7 @@ fn catdet_sweeps_run_as_jobs_and_are_kept_as_experiments() {
     let r = post_json(
         &a,
         "/api/jobs",
-        &json!({"kind": "catdet", "gt": text, "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        &json!({"kind": "catdet", "gt": {"text": text}, "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let bad = |v: Value, status: u16, says: &str| {
@@ -280,28 +281,150 @@ fn catdet_sweeps_run_as_jobs_and_are_kept_as_experiments() {
         assert!(r.text().contains(says), "{}", r.text());
     };
     bad(
-        json!({"kind": "catdet", "sequence": "Nowhere", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        json!({"kind": "catdet", "gt": {"example": "Nowhere/gt.txt"}, "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
         404,
         "no video example",
     );
     bad(
-        json!({"kind": "catdet", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
-        400,
-        "exactly one of",
+        json!({"kind": "catdet", "gt": {"upload": "nope"}, "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        404,
+        "no video file nope",
     );
+    bad(json!({"kind": "catdet", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}), 400, "gt");
     bad(
-        json!({"kind": "catdet", "sequence": "TUD-Campus", "proposal_thresholds": [0.2], "margins": [-1.0], "keep_alives": [1]}),
+        json!({"kind": "catdet", "gt": {"example": "TUD-Campus/gt.txt"}, "proposal_thresholds": [0.2], "margins": [-1.0], "keep_alives": [1]}),
         400,
         "margin",
     );
     bad(
-        json!({"kind": "catdet", "sequence": "TUD-Campus", "proposal_thresholds": [], "margins": [0.0], "keep_alives": [1]}),
+        json!({"kind": "catdet", "gt": {"example": "TUD-Campus/gt.txt"}, "proposal_thresholds": [], "margins": [0.0], "keep_alives": [1]}),
         400,
         "at least one",
     );
     bad(
-        json!({"kind": "catdet", "gt": "1,1,0,0,-3,4,1\n", "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
+        json!({"kind": "catdet", "gt": {"text": "1,1,0,0,-3,4,1\n"}, "proposal_thresholds": [0.2], "margins": [0.0], "keep_alives": [1]}),
         400,
-        "gt line 1: negative box size",
+        "text line 1: negative box size",
     );
+}
+
+#[test]
+fn video_files_are_uploaded_and_the_video_kinds_equal_the_command_line() {
+    let data = temp_dir("jobs-video");
+    let srv = Server::start(&data, &[]);
+    let a = srv.addr.clone();
+    let gt_path = crate::util::data("tud", "tud/TUD-Campus/gt.txt");
+    let hyp_path = crate::util::data("tud", "tud/TUD-Campus/test.txt");
+    let det_path = data.join("det.txt");
+    let o = lowbit(["video", "synth", "--gt", path_str(&gt_path), "--seed", "3", "--out", path_str(&det_path)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let upload = |file: &std::path::Path, role: &str| {
+        let r = request(
+            &a,
+            "POST",
+            &format!("/api/videos?name=campus-{role}&role={role}"),
+            &std::fs::read(file).unwrap(),
+            None,
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()
+    };
+    let gt = upload(&gt_path, "gt");
+    assert_eq!(
+        (gt["first_frame"].as_i64(), gt["last_frame"].as_i64(), gt["objects"].as_i64()),
+        (Some(1), Some(71), Some(8))
+    );
+    let det = upload(&det_path, "det");
+    let hyp = upload(&hyp_path, "tracks");
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    assert_eq!(get(&a, "/api/videos").json()["videos"].as_array().unwrap().len(), 3);
+    assert_eq!(get(&a, &format!("/api/videos/{}/text", id(&gt))).body, std::fs::read(&gt_path).unwrap());
+
+    // Bad files are refused with the reader's reason (file and line); a wrong role or an empty body too.
+    let bad = request(&a, "POST", "/api/videos?name=bad.txt", b"1,1,0,0,5,5,1\n2,1,0,0,-3,4,1\n", None);
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(bad.text().contains("bad.txt line 2: negative box size"), "{}", bad.text());
+    assert_eq!(request(&a, "POST", "/api/videos?role=detections", b"1,1,0,0,5,5,1\n", None).status, 400);
+    assert_eq!(request(&a, "POST", "/api/videos", b"", None).status, 422);
+    assert_eq!(request(&a, "POST", "/api/videos?role=det", b"1 Car 0 0 10 10\n", None).status, 422);
+
+    let run = |spec: Value| {
+        let r = post_json(&a, "/api/jobs", &spec);
+        assert_eq!(r.status, 201, "{spec}: {}", r.text());
+        let jid = r.json()["id"].as_str().unwrap().to_string();
+        wait_for(&a, &jid, "the video job", |j| j["state"] == "succeeded");
+        let rows = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].as_array().unwrap().clone();
+        (jid, rows)
+    };
+
+    // delay: one row per FP ratio; the numbers and the whole report are the CLI's.
+    let (jid, rows) =
+        run(json!({"kind": "delay", "videos": [{"gt": {"upload": id(&gt)}, "det": {"upload": id(&det)}}],
+        "precision": 0.8}));
+    let cli = crate::util::lowbit_json([
+        "video",
+        "metrics",
+        "--gt",
+        path_str(&gt_path),
+        "--det",
+        path_str(&det_path),
+        "--precision",
+        "0.8",
+        "--json",
+    ]);
+    assert_eq!(rows.len(), 6);
+    for (r, p) in rows.iter().zip(cli["delays"].as_array().unwrap()) {
+        assert_eq!(
+            (&r["fp_ratio"], &r["score_threshold"], &r["mean_delay"]),
+            (&p["fp_ratio"], &p["score_threshold"], &p["mean_delay"])
+        );
+        assert_eq!((&r["ap50"], &r["average_delay"]), (&cli["ap50"], &cli["average_delay"]));
+    }
+    let report = get(&a, &format!("/api/jobs/{jid}/artifacts/report.json")).json();
+    let mut cli_report = cli.clone();
+    cli_report.as_object_mut().unwrap().remove("elapsed_ms");
+    assert_eq!(report, cli_report);
+    let e = post_json(&a, "/api/experiments", &json!({"job": jid, "name": "AD of a synthetic detector"}));
+    assert_eq!(e.status, 201, "{}", e.text());
+    assert_eq!(e.json()["kind"], "delay");
+
+    // The same pair from the examples and inline text: the same numbers.
+    let det_text = std::fs::read_to_string(&det_path).unwrap();
+    let (_, again) =
+        run(json!({"kind": "delay", "videos": [{"gt": {"example": "TUD-Campus/gt.txt"}, "det": {"text": det_text}}],
+        "precision": 0.8}));
+    assert_eq!(again, rows);
+
+    // mot: the tracker's output against the ground truth, as `lowbit video mot`.
+    let (_, rows) = run(json!({"kind": "mot", "gt": {"upload": id(&gt)}, "hyp": {"upload": id(&hyp)}}));
+    let cli =
+        crate::util::lowbit_json(["video", "mot", "--gt", path_str(&gt_path), "--hyp", path_str(&hyp_path), "--json"]);
+    assert_eq!(rows, vec![cli]);
+
+    // patchnet: one row per key-frame policy, as `lowbit video patchnet --track`.
+    let (_, rows) = run(json!({"kind": "patchnet", "frames": 3, "digits": 1}));
+    let mnist = crate::util::data("mnist", "mnist/t10k-images-idx3-ubyte");
+    let dir = path_str(mnist.parent().unwrap().parent().unwrap()).to_string();
+    let cli = crate::util::lowbit_json([
+        "video", "patchnet", "--track", "--frames", "3", "--digits", "1", "--data", &dir, "--json",
+    ]);
+    assert_eq!(&Value::Array(rows), &cli["tracking"]);
+
+    // Bad specifications name the problem; a deleted upload is gone for new jobs.
+    let refused = |spec: Value, status: u16, says: &str| {
+        let r = post_json(&a, "/api/jobs", &spec);
+        assert_eq!(r.status, status, "{spec}: {}", r.text());
+        assert!(r.text().contains(says), "{}", r.text());
+    };
+    refused(json!({"kind": "delay", "videos": []}), 400, "1 to 64 videos");
+    refused(
+        json!({"kind": "delay", "videos": [{"gt": {"upload": id(&gt)}, "det": {"upload": id(&det)}}], "clip": -1}),
+        400,
+        "clip",
+    );
+    refused(json!({"kind": "patchnet", "frames": 1}), 400, "frames must be");
+    refused(json!({"kind": "patchnet", "digits": 21}), 400, "1 to 20");
+    assert_eq!(request(&a, "DELETE", &format!("/api/videos/{}", id(&hyp)), b"", None).status, 204);
+    assert_eq!(get(&a, &format!("/api/videos/{}", id(&hyp))).status, 404);
+    refused(json!({"kind": "mot", "gt": {"upload": id(&gt)}, "hyp": {"upload": id(&hyp)}}), 404, "no video file");
 }

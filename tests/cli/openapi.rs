@@ -206,6 +206,22 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
     assert_eq!(r.status, 404);
     assert_eq!(c.call("GET", "/api/examples/digits/{n}", "/api/examples/digits/2", None).body.len(), 2 * 784);
     assert_eq!(c.call("GET", "/api/examples/digits/{n}", "/api/examples/digits/99", None).status, 400);
+    // Video files: uploaded (raw text, checked against the documented answer), listed, read, named by a
+    // job whose specification is checked against the schema, deleted.
+    let up = request(&c.addr, "POST", "/api/videos?name=campus&role=gt", &gt.body, None);
+    assert_eq!(up.status, 201, "{}", up.text());
+    c.called.insert(("post".into(), "/api/videos".into()));
+    let schema = &doc["paths"]["/api/videos"]["post"]["responses"]["201"]["content"]["application/json"]["schema"];
+    check(&doc, schema, &up.json(), "video", true).unwrap();
+    let vid = up.json()["id"].as_str().unwrap().to_string();
+    c.call("GET", "/api/videos", "/api/videos?limit=5", None);
+    c.call("GET", "/api/videos/{id}", &format!("/api/videos/{vid}"), None);
+    assert_eq!(c.call("GET", "/api/videos/{id}/text", &format!("/api/videos/{vid}/text"), None).body, gt.body);
+    let spec = json!({"kind": "mot", "gt": {"upload": vid}, "hyp": {"example": "TUD-Campus/test.txt"}});
+    let vjob = c.call("POST", "/api/jobs", "/api/jobs", Some(&spec)).json()["id"].as_str().unwrap().to_string();
+    wait_for(&c.addr, &vjob, "the mot job", |j| j["state"] == "succeeded");
+    assert_eq!(c.call("DELETE", "/api/videos/{id}", &format!("/api/videos/{vid}"), None).status, 204);
+    assert_eq!(c.call("GET", "/api/videos/{id}", &format!("/api/videos/{vid}"), None).status, 404);
     let r = c.call("POST", "/api/examples/{name}", "/api/examples/minilm", None);
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_string();

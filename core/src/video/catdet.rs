@@ -17,6 +17,32 @@ use super::{BBox, Detection, GtBox, Video};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 
+/// A result the CaTDet paper reports (§8.3), shown beside the simulator's: lowbit does not run the paper's
+/// networks, so these are quoted, never computed.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Reported {
+    pub dataset: &'static str,
+    /// Fewer operations than the single-model Faster R-CNN on every full frame (low, high).
+    pub ops_reduction: (f64, f64),
+    /// What it cost in accuracy and delay.
+    pub at: &'static str,
+}
+
+impl Reported {
+    /// In words: `KITTI: 5.1–8.7× fewer operations, same mAP, +0.3 frame mean delay`.
+    pub fn describe(&self) -> String {
+        let (lo, hi) = self.ops_reduction;
+        let x = if lo == hi { format!("{lo}×") } else { format!("{lo}–{hi}×") };
+        format!("{}: {x} fewer operations, {}", self.dataset, self.at)
+    }
+}
+
+/// The paper's headline results, as reported.
+pub const REPORTED: [Reported; 2] = [
+    Reported { dataset: "KITTI", ops_reduction: (5.1, 8.7), at: "same mAP, +0.3 frame mean delay" },
+    Reported { dataset: "CityPersons", ops_reduction: (13.0, 13.0), at: "0.8 % mAP loss" },
+];
+
 /// Everything a CaTDet run is set by.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -217,6 +217,16 @@ pub struct PolicyResult {
     pub success: f64,
     /// Mean IoU by frames since the last key frame (index 0: key frames).
     pub iou_by_age: Vec<f64>,
+    /// Objects tracked between key frames (each costs one PatchNet run per frame).
+    pub objects: usize,
+}
+
+impl PolicyResult {
+    /// The system's average operations per frame: the detector on the key frames, PatchNet on every
+    /// object in between ([`super::patchnet::ops_at_key_fraction`]).
+    pub fn ops_per_frame(&self, detector_ops: f64, patchnet_ops: f64) -> Result<f64> {
+        super::patchnet::ops_at_key_fraction(detector_ops, patchnet_ops, self.objects as f64, self.key_fraction)
+    }
 }
 
 /// Tracks every object of `v` with key frames chosen by `policy` (on a key frame the detector — the ground
@@ -269,5 +279,6 @@ pub fn run_policy(v: &SyntheticVideo, policy: KeyFrames) -> Result<PolicyResult>
         mean_iou: iou_sum / n as f64,
         success: ok as f64 / n as f64,
         iou_by_age: by_age.iter().map(|(s, c)| s / (*c).max(1) as f64).collect(),
+        objects,
     })
 }

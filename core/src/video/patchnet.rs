@@ -104,11 +104,34 @@ pub enum KeyFrames {
 /// Average operations per frame of detector + PatchNet: `(F_det + (T − 1) · n_obj · F_patchnet) / T` for a
 /// key frame every T frames; with an adaptive policy T is the mean run length the confidences give.
 pub fn ops_per_frame(detector_ops: f64, patchnet_ops: f64, objects: f64, interval: f64) -> Result<f64> {
-    if !(interval >= 1.0 && interval.is_finite()) || detector_ops < 0.0 || patchnet_ops < 0.0 || objects < 0.0 {
-        return Err(Error::param("interval must be ≥ 1 and the operation counts and objects non-negative"));
+    if !(interval >= 1.0 && interval.is_finite()) {
+        return Err(Error::param("interval must be ≥ 1"));
     }
-    Ok((detector_ops + (interval - 1.0) * objects * patchnet_ops) / interval)
+    ops_at_key_fraction(detector_ops, patchnet_ops, objects, 1.0 / interval)
 }
+
+/// The same cost written with the fraction of frames that are key frames (`1 / T`), which is what a run of
+/// an adaptive policy measures: `k · F_det + (1 − k) · n_obj · F_patchnet`.
+pub fn ops_at_key_fraction(detector_ops: f64, patchnet_ops: f64, objects: f64, key_fraction: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&key_fraction) || detector_ops < 0.0 || patchnet_ops < 0.0 || objects < 0.0 {
+        return Err(Error::param(
+            "the key fraction must be in [0, 1] and the operation counts and objects non-negative",
+        ));
+    }
+    Ok(key_fraction * detector_ops + (1.0 - key_fraction) * objects * patchnet_ops)
+}
+
+/// The policies lowbit compares by default (CLI, job and page alike): a key frame every 1, 2, 3, 4, 6, 8
+/// and 12 frames, and adaptive with the official interval cap of 6 — with the labels they are shown under.
+pub fn standard_policies() -> Vec<(String, KeyFrames)> {
+    let mut out: Vec<(String, KeyFrames)> =
+        [1, 2, 3, 4, 6, 8, 12].iter().map(|&t| (format!("every {t}"), KeyFrames::Fixed { interval: t })).collect();
+    out.push(("adaptive (conf < 0.8, ≤ 6)".into(), KeyFrames::Adaptive { threshold: 0.8, max_interval: 6 }));
+    out
+}
+
+/// Operations of the detector PatchNet's paper pairs it with on key frames (R-FCN ResNet-101, as reported).
+pub const DETECTOR_OPS_REPORTED: f64 = 60e9;
 
 impl KeyFrames {
     /// Whether frame `frame` is a key frame, `since` frames after the last one, when PatchNet's tracking
@@ -170,6 +193,9 @@ mod tests {
         assert!((ops_per_frame(100.0, 1.0, 2.0, 6.0).unwrap() - 110.0 / 6.0).abs() < 1e-12);
         assert_eq!(ops_per_frame(100.0, 1.0, 2.0, 1.0).unwrap(), 100.0);
         assert!(ops_per_frame(1.0, 1.0, 1.0, 0.5).is_err());
+        // The key-fraction form is the same cost.
+        assert!((ops_at_key_fraction(100.0, 1.0, 2.0, 1.0 / 6.0).unwrap() - 110.0 / 6.0).abs() < 1e-12);
+        assert!(ops_at_key_fraction(100.0, 1.0, 2.0, 1.5).is_err());
         let fixed = key_frames(13, KeyFrames::Fixed { interval: 6 }, |_, _| 1.0).unwrap();
         assert_eq!(fixed.iter().filter(|k| **k).count(), 3);
         // Confidence falls 0.1 per frame after a key frame: below 0.8 at the 3rd frame → a key every 3.

@@ -68,19 +68,15 @@ async fn load_example(name: &str) -> Result<Sequence, String> {
 /// operations per frame, mean IoU).
 async fn patchnet_policies() -> Result<Vec<(String, f64, f64)>, String> {
     use lowbit_core::video::patchmatch::{moving_digits, run_policy};
-    use lowbit_core::video::patchnet::KeyFrames;
     let bytes = api::get_bytes("/api/examples/digits/2").await?;
     let digits: Vec<&[u8]> = bytes.chunks_exact(784).collect();
     let v = moving_digits(&digits, 30, 192, 1).map_err(|e| e.to_string())?;
     let f_patch: u64 = patchnet::ops(&PatchNetShape::default()).map_err(|e| e.to_string())?.iter().map(|s| s.ops).sum();
-    let mut policies: Vec<(String, KeyFrames)> =
-        [1, 2, 3, 4, 6, 8, 12].iter().map(|&t| (format!("every {t}"), KeyFrames::Fixed { interval: t })).collect();
-    policies.push(("adaptive".into(), KeyFrames::Adaptive { threshold: 0.8, max_interval: 6 }));
     let mut out = Vec::new();
-    for (label, p) in policies {
+    for (label, p) in patchnet::standard_policies() {
         api::yield_now().await;
         let r = run_policy(&v, p).map_err(|e| e.to_string())?;
-        let ops = r.key_fraction * 60e9 + (1.0 - r.key_fraction) * digits.len() as f64 * f_patch as f64;
+        let ops = r.ops_per_frame(patchnet::DETECTOR_OPS_REPORTED, f_patch as f64).map_err(|e| e.to_string())?;
         out.push((label, ops, r.mean_iou));
     }
     Ok(out)
@@ -193,7 +189,9 @@ pub fn VideoPage() -> impl IntoView {
         let intervals: Vec<f64> = (1..=12).map(f64::from).collect();
         let ops: Vec<f64> = intervals
             .iter()
-            .map(|&t| patchnet::ops_per_frame(60e9, total as f64, 5.0, t).unwrap_or(f64::NAN))
+            .map(|&t| {
+                patchnet::ops_per_frame(patchnet::DETECTOR_OPS_REPORTED, total as f64, 5.0, t).unwrap_or(f64::NAN)
+            })
             .collect();
         Some(charts::patchnet_ops(&intervals, &ops))
     });
@@ -281,6 +279,8 @@ pub fn VideoPage() -> impl IntoView {
                 100.0 * m.mota, m.motp, 100.0 * m.idf1, m.fp, m.fn_, m.id_switches))}</p>
             <h3>"CaTDet cascade (synthetic proposal and refinement detectors)"</h3>
             <div class="controls">{num("region margin", "catdet-margin", margin, 0.0, 2.0, 0.05)}</div>
+            <p class="muted" data-testid="catdet-reported">"The paper's own networks, as reported (not simulated here): "
+                {lowbit_core::video::catdet::REPORTED.iter().map(|r| r.describe()).collect::<Vec<_>>().join(" · ")}</p>
             {move || match catdet.get() { Some(Err(e)) => Some(view! { <p class="banner error">{e}</p> }), _ => None }}
             <div class="grid2">
                 <Show when=move || catdet_fig.get().is_some()><Chart testid="catdet-chart" name="catdet" fig=catdet_fig/></Show>

@@ -6,12 +6,11 @@ use super::json::print;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use lowbit_core::video::Video;
-use lowbit_core::video::catdet::{CatdetConfig, simulate};
-use lowbit_core::video::delay::{DelayOptions, average_delay, mean_delay_at_precision};
+use lowbit_core::video::catdet::{CatdetConfig, REPORTED, simulate};
+use lowbit_core::video::delay::DelayOptions;
 use lowbit_core::video::files::{Parsed, Role, parse, write_mot};
 use lowbit_core::video::mot::mot_metrics;
-use lowbit_core::video::patchmatch::{moving_digits, run_policy};
-use lowbit_core::video::patchnet::{self, KeyFrames, PatchNetShape};
+use lowbit_core::video::patchnet::{self, PatchNetShape, standard_policies};
 use lowbit_core::video::synth::SynthDetector;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -189,19 +188,15 @@ fn metrics(a: &MetricsArgs) -> Result<()> {
             .collect::<Result<_>>()?;
     let o = DelayOptions { fp_ratios: a.fp_ratios.clone(), clip: a.clip, fix_last_frame: a.fix_last_frame };
     let t0 = std::time::Instant::now();
-    let r = average_delay(&videos, &o)?;
+    let v = crate::video::delay_report(&videos, &o, a.precision)?;
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let md = a.precision.map(|p| mean_delay_at_precision(&videos, p, a.fix_last_frame)).transpose()?;
     if a.json {
-        let mut v = serde_json::to_value(&r)?;
-        if let (Some(p), Some(md)) = (a.precision, md) {
-            v["mean_delay_at_precision"] = json!({"precision": p,
-                "score_threshold": md.map(|m| m.0), "mean_delay": md.map(|m| m.1)});
-        }
+        let mut v = v;
         v["elapsed_ms"] = json!(elapsed_ms);
         print(&v);
         return Ok(());
     }
+    let r: lowbit_core::video::delay::DelayReport = serde_json::from_value(v.clone())?;
     outln!(
         "{} video(s) · {} tracks · {} ground-truth boxes · {} detections",
         videos.len(),
@@ -220,10 +215,11 @@ fn metrics(a: &MetricsArgs) -> Result<()> {
         let ad = s.average_delay.map_or("—".to_string(), |v| format!("{v:.3}"));
         outln!("AD {name}: {ad} ({} tracks)", s.n_tracks);
     }
-    if let (Some(p), Some(md)) = (a.precision, md) {
-        match md {
-            Some((th, d)) => outln!("mean delay at precision {p}: {d:.3} frames (score ≥ {th:.4})"),
-            None => outln!("mean delay at precision {p}: no threshold reaches it"),
+    if let Some(md) = v.get("mean_delay_at_precision") {
+        let p = &md["precision"];
+        match (md["score_threshold"].as_f64(), md["mean_delay"].as_f64()) {
+            (Some(th), Some(d)) => outln!("mean delay at precision {p}: {d:.3} frames (score ≥ {th:.4})"),
+            _ => outln!("mean delay at precision {p}: no threshold reaches it"),
         }
     }
     Ok(())
@@ -302,18 +298,14 @@ fn catdet(a: &CatdetArgs) -> Result<()> {
             for &keep_alive in &a.keep_alive {
                 let c = CatdetConfig { proposal_threshold, margin, keep_alive, ..base.clone() };
                 let r = simulate(&gt, &c)?;
-                rows.push(json!({"proposal_threshold": proposal_threshold, "margin": margin, "keep_alive": keep_alive,
-                    "ap50": r.cascade.ap50, "average_delay": r.cascade.average_delay, "mean_delay": r.mean_delay_cascade,
-                    "ops_per_frame": r.ops_per_frame, "ops_reduction": r.ops_reduction, "mean_regions": r.mean_regions,
-                    "mean_coverage": r.mean_coverage,
-                    "baseline": {"ap50": r.baseline.ap50, "average_delay": r.baseline.average_delay,
-                        "mean_delay": r.mean_delay_baseline, "ops_per_frame": r.baseline_ops_per_frame}}));
+                rows.push(crate::video::catdet_row(proposal_threshold, margin, keep_alive, &r));
             }
         }
     }
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
     if a.json {
-        print(&json!({"synthetic": true, "runs": rows, "elapsed_ms": elapsed_ms}));
+        print(&json!({"synthetic": true, "runs": rows, "elapsed_ms": elapsed_ms,
+            "reported": crate::video::catdet_reported()}));
         return Ok(());
     }
     outln!(
@@ -334,11 +326,20 @@ fn catdet(a: &CatdetArgs) -> Result<()> {
             r["mean_regions"].as_f64().unwrap_or(f64::NAN)
         );
     }
-    if let Some(b) = rows.first().map(|r| &r["baseline"]) {
+    if let Some(b) = rows.first() {
         outln!(
             "refinement detector on every full frame: AP50 {:.4} · AD {:.3}",
-            b["ap50"].as_f64().unwrap_or(f64::NAN),
-            b["average_delay"].as_f64().unwrap_or(f64::NAN)
+            b["baseline_ap50"].as_f64().unwrap_or(f64::NAN),
+            b["baseline_average_delay"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    for r in REPORTED {
+        let (lo, hi) = r.ops_reduction;
+        let x = if lo == hi { format!("{lo}×") } else { format!("{lo}–{hi}×") };
+        outln!(
+            "as reported by the CaTDet paper (its networks, not simulated): {}: {x} fewer operations, {}",
+            r.dataset,
+            r.at
         );
     }
     Ok(())
@@ -351,25 +352,13 @@ fn track_policies(a: &PatchnetArgs, patchnet_ops: f64) -> Result<serde_json::Val
         .clone()
         .or_else(|| std::env::var_os("LOWBIT_DATA").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("data"));
-    let path = dir.join("mnist/t10k-images-idx3-ubyte");
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("cannot read {} (scripts/fetch-data.sh mnist)", path.display()))?;
-    if a.digits == 0 || a.digits > 20 || bytes.len() < 16 + a.digits * 784 {
-        bail!("--digits must be 1 to 20");
-    }
-    let digits: Vec<&[u8]> = (0..a.digits).map(|i| &bytes[16 + i * 784..16 + (i + 1) * 784]).collect();
-    let v = moving_digits(&digits, a.frames, 192, a.seed)?;
-    let mut policies: Vec<(String, KeyFrames)> =
-        (1..=12).map(|t| (format!("every {t} frames"), KeyFrames::Fixed { interval: t })).collect();
-    policies.push(("adaptive (conf < 0.8, ≤ 6)".into(), KeyFrames::Adaptive { threshold: 0.8, max_interval: 6 }));
-    let mut out = Vec::new();
-    for (label, p) in policies {
-        let r = run_policy(&v, p)?;
-        let ops = r.key_fraction * a.detector_ops + (1.0 - r.key_fraction) * a.digits as f64 * patchnet_ops;
-        out.push(json!({"label": label, "policy": r.policy, "key_fraction": r.key_fraction, "mean_iou": r.mean_iou,
-            "success": r.success, "iou_by_age": r.iou_by_age, "ops_per_frame": ops}));
-    }
-    Ok(serde_json::Value::Array(out))
+    let digits = crate::video::mnist_digits(&dir, a.digits).map_err(anyhow::Error::msg)?;
+    let v = crate::video::render(&digits, a.frames, a.seed)?;
+    let rows = standard_policies()
+        .into_iter()
+        .map(|(label, p)| crate::video::policy_row(&v, a.detector_ops, patchnet_ops, label, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(serde_json::Value::Array(rows))
 }
 
 fn patchnet_cmd(a: &PatchnetArgs) -> Result<()> {

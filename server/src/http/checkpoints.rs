@@ -135,24 +135,25 @@ pub async fn upload(
 /// A finished upload in `tmp/`, hashed; removed when dropped unless committed to the blob store.
 pub struct Staged {
     tmp: TempFile,
-    path: PathBuf,
-    sha: String,
-    size: u64,
+    pub path: PathBuf,
+    pub sha: String,
+    pub size: u64,
 }
 
 impl Staged {
     /// Moves the file into the blob store under its hash.
-    fn commit(mut self, s: &AppState) -> ApiResult<()> {
+    pub fn commit(mut self, s: &AppState) -> ApiResult<()> {
         s.blobs.commit(&self.path, &self.sha).map_err(ApiError::internal)?;
         self.tmp.0 = None;
         Ok(())
     }
 }
 
-/// Streams a request body to `tmp/` while hashing it, within the upload limit.
+/// Streams a request body to `tmp/` while hashing it, within `limit` bytes.
 pub async fn stage(
     s: &AppState,
     mut stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
+    limit: u64,
 ) -> ApiResult<Staged> {
     let path = s.blobs.temp_path();
     let tmp = TempFile(Some(path.clone()));
@@ -162,8 +163,8 @@ pub async fn stage(
     while let Some(chunk) = stream.next().await {
         let chunk: Bytes = chunk.map_err(ApiError::BadRequest)?;
         size += chunk.len() as u64;
-        if size > s.limits.max_upload_bytes {
-            return Err(ApiError::TooLarge(format!("uploads are limited to {} MiB", s.limits.max_upload_bytes >> 20)));
+        if size > limit {
+            return Err(ApiError::TooLarge(format!("this upload is limited to {} MiB", limit >> 20)));
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
@@ -177,7 +178,7 @@ pub async fn stage(
     Ok(Staged { tmp, path, sha, size })
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
+pub fn check_name(name: &str) -> ApiResult<()> {
     if name.is_empty() || name.len() > 256 {
         return Err(ApiError::BadRequest("name must be 1 to 256 characters".into()));
     }
@@ -192,7 +193,7 @@ pub async fn ingest(
     stream: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
 ) -> ApiResult<(StatusCode, Json<Checkpoint>)> {
     check_name(name)?;
-    let staged = stage(s, stream).await?;
+    let staged = stage(s, stream, s.limits.max_upload_bytes).await?;
     let (sha, size, tmp_path) = (staged.sha.clone(), staged.size, staged.path.clone());
     if let Some(existing) = s.store.checkpoint_by_sha(&sha).await? {
         return Ok((StatusCode::OK, Json(Checkpoint { deduplicated: true, ..existing.api() })));
@@ -275,7 +276,7 @@ pub async fn add_shard(
         )));
     }
     let stream = body.into_data_stream().map(|c| c.map_err(|e| format!("the upload was interrupted: {e}")));
-    let staged = stage(&s, stream).await?;
+    let staged = stage(&s, stream, s.limits.max_upload_bytes).await?;
     let known = s.store.shards(&id).await?.iter().any(|sh| sh.sha256 == staged.sha);
     if known || staged.sha == c.sha256 {
         return Err(ApiError::Conflict(format!("this file is already part of checkpoint {id}")));

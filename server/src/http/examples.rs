@@ -112,11 +112,11 @@ pub async fn digits(State(s): State<AppState>, Path(n): Path<String>) -> ApiResu
         .ok()
         .filter(|n| (1..=20).contains(n))
         .ok_or_else(|| ApiError::BadRequest("n must be 1 to 20".into()))?;
-    let bytes = tokio::fs::read(s.examples_dir.join("mnist/t10k-images-idx3-ubyte"))
+    let dir = s.examples_dir.clone();
+    let body = tokio::task::spawn_blocking(move || crate::video::mnist_digits(&dir, n))
         .await
+        .map_err(ApiError::internal)?
         .map_err(|_| ApiError::NotFound("MNIST is not on this server (run scripts/fetch-data.sh mnist)".into()))?;
-    let body =
-        bytes.get(16..16 + n * 784).ok_or_else(|| ApiError::NotFound("the MNIST file is short".into()))?.to_vec();
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], body))
 }
 

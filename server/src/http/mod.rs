@@ -7,6 +7,7 @@ pub mod examples;
 pub mod experiments;
 pub mod jobs;
 pub mod openapi;
+pub mod videos;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -85,5 +86,6 @@ pub fn router() -> Router<AppState> {
         .merge(jobs::router())
         .merge(experiments::router())
         .merge(examples::router())
+        .merge(videos::router())
         .merge(openapi::router())
 }

@@ -1,13 +1,12 @@
-//! `catdet`: the CaTDet cascade over a grid of settings on one video's ground truth (an example or CSV
-//! text in the specification); one row per setting (AP, Average Delay, mean delay, operations) and metric
+//! `catdet`: the CaTDet cascade over a grid of settings on one video's ground truth (an example, an upload
+//! or text in the specification); one row per setting (AP, Average Delay, mean delay, operations) and metric
 //! series by setting index. Resumes from the last finished setting.
 
 use super::{JobContext, JobError, Kind};
 use crate::state::AppState;
-use lowbit_api::CatdetSpec;
+use lowbit_api::{CatdetSpec, VideoRole};
 use lowbit_core::video::GtBox;
 use lowbit_core::video::catdet::{CatdetConfig, simulate};
-use lowbit_core::video::files::{Role, parse};
 use serde_json::{Value, json};
 
 /// The settings, in row order.
@@ -48,25 +47,11 @@ impl Kind for CatdetSpec {
                 .map_err(|e| JobError::Invalid(e.to_string()))?;
         }
         let gt = self.prepare(s).await?;
-        let what = self.sequence.clone().unwrap_or_else(|| "uploaded ground truth".into());
-        Ok(json!({"sequence": what, "settings": n, "gt_boxes": gt.len()}))
+        Ok(json!({"gt": super::source_label(&self.gt), "settings": n, "gt_boxes": gt.len()}))
     }
 
     async fn prepare(&self, s: &AppState) -> Result<Self::Prepared, JobError> {
-        let (text, name) = match (&self.sequence, &self.gt) {
-            (Some(seq), None) => {
-                let path = crate::catalog::video_example(&s.examples_dir, seq, "gt.txt")
-                    .ok_or_else(|| JobError::NotFound(format!("no video example `{seq}`")))?;
-                let text = tokio::fs::read_to_string(&path)
-                    .await
-                    .map_err(|_| JobError::NotFound(format!("video example `{seq}` is not on this server")))?;
-                (text, format!("{seq}/gt.txt"))
-            }
-            (None, Some(text)) => (text.clone(), "gt".to_string()),
-            _ => return Err(JobError::Invalid("give exactly one of `sequence` or `gt`".into())),
-        };
-        let parsed = parse(&text, &name, Role::GroundTruth).map_err(|e| JobError::Invalid(e.to_string()))?;
-        Ok(parsed.gt)
+        Ok(super::video_file(s, &self.gt, VideoRole::Gt).await?.gt)
     }
 
     fn run(self, gt: Self::Prepared, ctx: &JobContext) -> Result<(), JobError> {
@@ -84,15 +69,7 @@ impl Kind for CatdetSpec {
             ctx.metric(step, "ap50", r.cascade.ap50)?;
             ctx.metric(step, "average_delay", r.cascade.average_delay)?;
             ctx.metric(step, "ops_reduction", r.ops_reduction)?;
-            ctx.row(
-                step,
-                json!({"proposal_threshold": t, "margin": m, "keep_alive": k, "ap50": r.cascade.ap50,
-                    "average_delay": r.cascade.average_delay, "mean_delay": r.mean_delay_cascade,
-                    "ops_per_frame": r.ops_per_frame, "ops_reduction": r.ops_reduction,
-                    "mean_regions": r.mean_regions, "mean_coverage": r.mean_coverage,
-                    "baseline_ap50": r.baseline.ap50, "baseline_average_delay": r.baseline.average_delay,
-                    "synthetic": true}),
-            )?;
+            ctx.row(step, crate::video::catdet_row(t, m, k, &r))?;
             ctx.progress(step + 1)?;
             ctx.save_state(json!({"done": i + 1}))?;
         }

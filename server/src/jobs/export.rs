@@ -57,7 +57,6 @@ impl Kind for ExportSpec {
         ctx.total(tensors.len() as i64)?;
 
         let part = ctx.work_path("export.safetensors.part");
-        std::fs::create_dir_all(part.parent().expect("work paths have a folder")).map_err(failed)?;
         let saved = ctx.saved_state().map(|s| (s["tensors_done"].as_u64(), s["offset"].as_u64()));
         let resume = match saved {
             Some((Some(k), Some(off))) if std::fs::metadata(&part).is_ok_and(|m| m.len() >= off) => Some((k, off)),

@@ -8,7 +8,10 @@
 
 mod catdet;
 mod context;
+mod delay;
 mod export;
+mod mot;
+mod patchnet;
 pub mod runner;
 mod sweep;
 
@@ -81,6 +84,29 @@ pub(crate) async fn checkpoint_files(
     Ok((c, files.into_iter().map(|(_, p)| p).collect()))
 }
 
+/// Reads and parses the video file a specification names (an example, an upload or inline text).
+pub(crate) async fn video_file(
+    s: &AppState,
+    src: &lowbit_api::VideoSource,
+    role: lowbit_api::VideoRole,
+) -> Result<lowbit_core::video::files::Parsed, JobError> {
+    use crate::video::SourceError;
+    crate::video::read_source(s, src, role).await.map_err(|e| match e {
+        SourceError::NotFound(m) => JobError::NotFound(m),
+        SourceError::Invalid(m) => JobError::Invalid(m),
+        SourceError::Store(e) => JobError::Store(e),
+    })
+}
+
+/// How a listing names a video file: the example's path, `upload <id>`, or `inline text`.
+pub(crate) fn source_label(src: &lowbit_api::VideoSource) -> String {
+    match src {
+        lowbit_api::VideoSource::Example(p) => p.clone(),
+        lowbit_api::VideoSource::Upload(id) => format!("upload {id}"),
+        lowbit_api::VideoSource::Text(_) => "inline text".into(),
+    }
+}
+
 /// One kind of job: a specification that checks itself and knows how to run.
 #[allow(async_fn_in_trait)]
 pub trait Kind: serde::Serialize + serde::de::DeserializeOwned + Send + Sized + 'static {
@@ -117,7 +143,7 @@ macro_rules! registry {
     };
 }
 
-registry!(Sweep, Export, Catdet);
+registry!(Sweep, Export, Catdet, Delay, Mot, Patchnet);
 
 /// Parses a request body or a stored specification; an unknown kind names the known ones.
 pub fn parse(v: Value) -> Result<JobSpec, JobError> {

@@ -227,18 +227,6 @@ impl Store {
         let mut shas: Vec<String> = self.shards(&c.id).await?.into_iter().map(|s| s.sha256).collect();
         shas.push(c.sha256.clone());
         sqlx::query("DELETE FROM checkpoints WHERE id = ?1").bind(&c.id).execute(&self.db).await?;
-        let mut orphans = Vec::new();
-        for sha in shas {
-            let (n,): (i64,) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?1) + (SELECT COUNT(*) FROM shards WHERE sha256 = ?1) + (SELECT COUNT(*) FROM job_artifacts WHERE sha256 = ?1)",
-            )
-            .bind(&sha)
-            .fetch_one(&self.db)
-            .await?;
-            if n == 0 {
-                orphans.push(sha);
-            }
-        }
-        Ok(orphans)
+        self.orphans(shas).await
     }
 }

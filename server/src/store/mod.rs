@@ -5,15 +5,18 @@
 //! its migrations. What such a backend must provide is listed in ARCHITECTURE.md ("The store").
 //!
 //! One module per table group: `checkpoints` (checkpoints, tensors, shards), `jobs` (the queue and what a
-//! job records: results, metric series, saved state, artifacts), `experiments`.
+//! job records: results, metric series, saved state, artifacts), `experiments`, `videos` (uploaded video
+//! annotation files).
 
 mod checkpoints;
 mod experiments;
 mod jobs;
+mod videos;
 
 pub use checkpoints::{CheckpointRow, Inserted, NewTensor, ShardRow, TensorRow};
 pub use experiments::{ExperimentFilter, ExperimentRow, NewExperiment};
 pub use jobs::{ArtifactRow, Claimed, JobQueue, JobRow, JobState, MetricPoint};
+pub use videos::VideoFileRow;
 
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -57,6 +60,24 @@ impl Store {
             SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.context("cannot open the database")?;
         sqlx::migrate!("../migrations").run(&db).await.context("cannot apply database migrations")?;
         Ok(Self { db })
+    }
+
+    /// Of these blob hashes, the ones no row refers to any more (a checkpoint, a shard, a job's artifact or a
+    /// video file may share one file), which the caller may remove from the blob store.
+    async fn orphans(&self, shas: Vec<String>) -> StoreResult<Vec<String>> {
+        let mut orphans = Vec::new();
+        for sha in shas {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?1) + (SELECT COUNT(*) FROM shards WHERE sha256 = ?1) + (SELECT COUNT(*) FROM job_artifacts WHERE sha256 = ?1) + (SELECT COUNT(*) FROM video_files WHERE sha256 = ?1)",
+            )
+            .bind(&sha)
+            .fetch_one(&self.db)
+            .await?;
+            if n == 0 {
+                orphans.push(sha);
+            }
+        }
+        Ok(orphans)
     }
 
     /// How many checkpoints are catalogued (health).
