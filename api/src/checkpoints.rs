@@ -104,6 +104,14 @@ pub struct HistogramResponse {
     pub histogram: serde_json::Value,
 }
 
+/// `?images=` of a layer's real activations: the first N MNIST test images (1 to 16; default 4).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ActivationQuery {
+    pub images: Option<usize>,
+}
+
 /// `?n=` of a sample.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

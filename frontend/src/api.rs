@@ -83,7 +83,13 @@ pub async fn delete<T: DeserializeOwned>(url: &str) -> Result<T, String> {
 
 /// A tensor as raw little-endian f32, with the shape the server sends in `x-lowbit-shape`.
 pub async fn get_f32(url: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
+    get_f32_with(url, "x-lowbit-shape").await.map(|(s, v, _)| (s, v))
+}
+
+/// [`get_f32`] and the value of one more response header (a layer's `x-lowbit-input-relu`).
+pub async fn get_f32_with(url: &str, header: &str) -> Result<(Vec<usize>, Vec<f32>, Option<String>), String> {
     let resp = send("GET", url, None).await?;
+    let extra = resp.headers().get(header).ok().flatten();
     let shape: Vec<usize> = resp
         .headers()
         .get("x-lowbit-shape")
@@ -96,7 +102,7 @@ pub async fn get_f32(url: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
     if !bytes.len().is_multiple_of(4) {
         return Err("the tensor download was cut short".into());
     }
-    Ok((shape, bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+    Ok((shape, bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(), extra))
 }
 
 /// Uploads bytes to `url` (a new checkpoint, or a shard of one), calling `progress` with the fraction sent;

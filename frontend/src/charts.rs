@@ -2,7 +2,9 @@
 //! builders (a misspelt attribute does not compile); drawn by [`crate::components::chart::Chart`].
 
 use crate::compute::{CompareRow, Curve, Heat};
+use crate::curves::{LINE_PATTERNS, MacLine, NM_PATTERNS, ScnnLine, SparsityPoint};
 use lowbit_core::stats::Histogram;
+use lowbit_core::winograd::{MultCounts, Tile};
 use plotly::common::{
     Anchor, ColorBar, ColorScale, ColorScalePalette, DashType, Fill, Font, Line, Marker, MarkerSymbol, Mode,
     Orientation, Position, Title,
@@ -251,19 +253,226 @@ pub fn metric_series(points: &[(String, i64, f64)]) -> Figure {
     plot(traces, layout("Metric series", axis("step"), axis("value")))
 }
 
-/// Cycles and energy of SCNN and the dense baselines, normalised to DCNN.
-pub fn scnn_bars(labels: &[&str], cycles: &[f64], energy: &[f64]) -> Figure {
-    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-    let l = Layout::new()
-        .title(title("Relative to DCNN"))
-        .bar_mode(BarMode::Group)
-        .height(300)
-        .margin(Margin::new().left(48).right(16).top(36).bottom(36));
-    let bars: Vec<Box<dyn plotly::Trace>> = vec![
-        Bar::new(labels.clone(), cycles.to_vec()).name("cycles"),
-        Bar::new(labels, energy.to_vec()).name("energy"),
+/// Colours of the sparsity patterns (and of the storage schemes), one per line.
+const PALETTE: [&str; 10] =
+    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#8c8c8c"];
+
+/// A star on the current setting.
+fn current(x: f64, y: f64, label: &str) -> Box<dyn plotly::Trace> {
+    Scatter::new(vec![x], vec![y])
+        .mode(Mode::Markers)
+        .name(label)
+        .marker(Marker::new().size(14).symbol(MarkerSymbol::Star).color("#e15759"))
+}
+
+/// Error against sparsity: SQNR of the pruned tensor (solid) and of pruned + quantized (dashed), one colour
+/// per pattern; N:M patterns as points; the current setting starred.
+pub fn sparsity_curve(points: &[SparsityPoint], now: Option<(f64, f64)>) -> Figure {
+    let mut traces: Vec<Box<dyn plotly::Trace>> = Vec::new();
+    let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
+    for (i, p) in LINE_PATTERNS.iter().chain(NM_PATTERNS.iter()).enumerate() {
+        let pts: Vec<&SparsityPoint> = points.iter().filter(|q| q.pattern == *p).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let colour = PALETTE[i % PALETTE.len()];
+        let x: Vec<f64> = pts.iter().map(|q| q.sparsity * 100.0).collect();
+        let nm = p.starts_with("nm");
+        let mode = if nm { Mode::Markers } else { Mode::LinesMarkers };
+        traces.push(
+            Scatter::new(x.clone(), pts.iter().map(|q| finite(q.prune_sqnr_db)).collect())
+                .mode(mode.clone())
+                .name(p.to_string())
+                .legend_group(p.to_string())
+                .line(Line::new().color(colour))
+                .marker(Marker::new().color(colour).size(if nm { 10 } else { 5 })),
+        );
+        traces.push(
+            Scatter::new(x, pts.iter().map(|q| finite(q.total_sqnr_db)).collect())
+                .mode(mode)
+                .name(format!("{p} + quantized"))
+                .legend_group(p.to_string())
+                .show_legend(false)
+                .line(Line::new().color(colour).dash(DashType::Dash))
+                .marker(Marker::new().color(colour).size(if nm { 10 } else { 4 }).symbol(MarkerSymbol::Diamond)),
+        );
+    }
+    if let Some((x, y)) = now {
+        traces.push(current(x * 100.0, y, "current setting"));
+    }
+    let heading = "Error against sparsity (solid: pruned · dashed: pruned + quantized)";
+    plot(traces, layout(heading, axis("sparsity (%)"), axis("SQNR (dB)")).height(420))
+}
+
+/// Storage against sparsity for one pattern: bits per parameter under every scheme (values, scales and
+/// indices); beside it, the best scheme of fine-grained pruning (dotted) so the index saving shows.
+pub fn storage_curve(points: &[SparsityPoint], pattern: &str, now: Option<(f64, f64)>) -> Figure {
+    let pts: Vec<&SparsityPoint> = points.iter().filter(|q| q.pattern == pattern).collect();
+    let schemes: Vec<String> = pts.first().map(|q| q.storage.iter().map(|s| s.0.clone()).collect()).unwrap_or_default();
+    let mut traces: Vec<Box<dyn plotly::Trace>> = Vec::new();
+    let mode = if pattern.starts_with("nm") { Mode::Markers } else { Mode::LinesMarkers };
+    for (i, scheme) in schemes.iter().enumerate() {
+        let (x, y): (Vec<f64>, Vec<f64>) = pts
+            .iter()
+            .filter_map(|q| q.storage.iter().find(|s| &s.0 == scheme).map(|s| (q.sparsity * 100.0, s.1)))
+            .unzip();
+        traces.push(
+            Scatter::new(x, y)
+                .mode(mode.clone())
+                .name(scheme.clone())
+                .line(Line::new().color(PALETTE[i % PALETTE.len()]))
+                .marker(Marker::new().color(PALETTE[i % PALETTE.len()]).size(5)),
+        );
+    }
+    if pattern != "fine" {
+        let (x, y): (Vec<f64>, Vec<f64>) = points
+            .iter()
+            .filter(|q| q.pattern == "fine")
+            .map(|q| (q.sparsity * 100.0, q.storage.iter().map(|s| s.1).fold(f64::INFINITY, f64::min)))
+            .unzip();
+        traces.push(
+            Scatter::new(x, y)
+                .mode(Mode::Lines)
+                .name("fine: best scheme")
+                .line(Line::new().color("#8c8c8c").dash(DashType::Dot)),
+        );
+    }
+    if let Some((x, y)) = now {
+        traces.push(current(x * 100.0, y, "current setting"));
+    }
+    let heading = format!("Storage against sparsity ({pattern})");
+    plot(traces, layout(&heading, axis("sparsity (%)"), axis("bits per parameter")))
+}
+
+/// SCNN against DCNN: speedup (solid) and energy gain (dashed) against weight density, one colour per
+/// activation density (the SCNN paper's figure); the current setting starred; 1× marked.
+pub fn scnn_curve(lines: &[ScnnLine], now: Option<(f64, f64)>) -> Figure {
+    let mut traces: Vec<Box<dyn plotly::Trace>> = Vec::new();
+    for (i, (label, pts)) in lines.iter().enumerate() {
+        // Red is the real activations' alone.
+        const SYNTHETIC: [&str; 5] = ["#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#b07aa1"];
+        let colour = if label.starts_with("real") { "#e15759" } else { SYNTHETIC[i % SYNTHETIC.len()] };
+        let x: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        traces.push(
+            Scatter::new(x.clone(), pts.iter().map(|p| p.1.speedup_vs_dcnn).collect())
+                .mode(Mode::LinesMarkers)
+                .name(label.clone())
+                .legend_group(label.clone())
+                .line(Line::new().color(colour).width(if label.starts_with("real") { 3.0 } else { 1.5 })),
+        );
+        traces.push(
+            Scatter::new(x, pts.iter().map(|p| p.1.energy_vs_dcnn).collect())
+                .mode(Mode::Lines)
+                .name(format!("energy gain, {label}"))
+                .legend_group(label.clone())
+                .show_legend(false)
+                .line(Line::new().color(colour).dash(DashType::Dash)),
+        );
+    }
+    if let Some((x, y)) = now {
+        traces.push(current(x, y, "current setting (speedup)"));
+    }
+    let heading = "SCNN against DCNN (solid: speedup · dashed: energy gain)";
+    let l = layout(heading, axis("weight density"), axis("× better than DCNN (log)").type_(AxisType::Log))
+        .shapes(vec![
+            Shape::new()
+                .shape_type(ShapeType::Line)
+                .x_ref("paper")
+                .x0(0)
+                .x1(1)
+                .y0(1)
+                .y1(1)
+                .line(ShapeLine::new().color("rgba(128,128,128,0.6)").dash(DashType::Dot)),
+        ])
+        .height(420);
+    plot(traces, l)
+}
+
+/// Multiplications of a 3×3 layer against density: dense spatial and dense Winograd (flat), sparse spatial
+/// and conventional sparse Winograd (spatial weights pruned to the density), Winograd-ReLU (Winograd-domain
+/// weights pruned to it, ReLU moved into the Winograd domain).
+pub fn winograd_curve(points: &[(f64, MultCounts)], tile: Tile, now: Option<(f64, f64)>) -> Figure {
+    let x: Vec<f64> = points.iter().map(|p| p.0).collect();
+    type Series = (&'static str, fn(&MultCounts) -> u64, Option<DashType>);
+    let series: [Series; 5] = [
+        ("dense spatial", |m| m.dense_spatial, Some(DashType::Dot)),
+        ("sparse spatial", |m| m.sparse_spatial, None),
+        ("dense Winograd", |m| m.dense_winograd, Some(DashType::Dot)),
+        ("sparse Winograd (conventional)", |m| m.sparse_winograd, None),
+        ("Winograd-ReLU", |m| m.sparse_winograd_relu, None),
     ];
-    plot(bars, l)
+    let mut traces: Vec<Box<dyn plotly::Trace>> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, f, dash))| {
+            let mut line = Line::new().color(PALETTE[i % PALETTE.len()]);
+            if let Some(d) = dash {
+                line = line.dash(d.clone());
+            }
+            Scatter::new(x.clone(), points.iter().map(|p| f(&p.1) as f64).collect())
+                .mode(Mode::LinesMarkers)
+                .name(*name)
+                .line(line) as Box<dyn plotly::Trace>
+        })
+        .collect();
+    if let Some((x, y)) = now {
+        traces.push(current(x, y, "current setting (Winograd-ReLU)"));
+    }
+    let heading = format!("Sparse Winograd F({0}×{0}, 3×3): multiplications", tile.m());
+    plot(traces, layout(&heading, axis("density"), axis("multiplications (log)").type_(AxisType::Log)))
+}
+
+/// The MAC chart's V range.
+const MAC_LO: f64 = 1.0;
+const MAC_HI: f64 = 128.0;
+
+/// The VS-Quant MAC: area (solid) and energy (dashed) relative to an 8/8 MAC against the vector size V,
+/// one colour per scale width M; the current setting starred; the paper's numbers as reported.
+pub fn mac_curve(grid: &[MacLine], now: Option<(f64, f64)>, bits: (u32, u32)) -> Figure {
+    let mut traces: Vec<Box<dyn plotly::Trace>> = Vec::new();
+    for (i, (m, pts)) in grid.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let x: Vec<f64> = pts.iter().map(|p| p.0 as f64).collect();
+        traces.push(
+            Scatter::new(x.clone(), pts.iter().map(|p| p.1.relative_area * 100.0).collect())
+                .mode(Mode::LinesMarkers)
+                .name(format!("M = {m}"))
+                .legend_group(format!("M{m}"))
+                .line(Line::new().color(colour)),
+        );
+        traces.push(
+            Scatter::new(x, pts.iter().map(|p| p.1.relative_energy * 100.0).collect())
+                .mode(Mode::Lines)
+                .name(format!("energy, M = {m}"))
+                .legend_group(format!("M{m}"))
+                .show_legend(false)
+                .line(Line::new().color(colour).dash(DashType::Dash)),
+        );
+    }
+    if bits == (4, 4) {
+        // VS-Quant's own 4/4 results, as reported (the two versions of the paper disagree; their V and M are
+        // not stated with them): level lines, not points on the model's curves.
+        let reported = [
+            ("area 63 % (as reported, arXiv v1)", 63.0, "#333333"),
+            ("energy 76 % (as reported, arXiv v1)", 76.0, "#333333"),
+            ("area 64 % (as reported, MLSys)", 64.0, "#9c755f"),
+            ("energy 31 % (as reported, MLSys)", 31.0, "#9c755f"),
+        ];
+        for (name, y, colour) in reported {
+            let (lo, hi) = (MAC_LO, MAC_HI);
+            traces.push(
+                Scatter::new(vec![lo, hi], vec![y, y])
+                    .mode(Mode::Lines)
+                    .name(name)
+                    .line(Line::new().color(colour).dash(DashType::DashDot).width(1.0)),
+            );
+        }
+    }
+    if let Some((x, y)) = now {
+        traces.push(current(x, y, "current setting (area)"));
+    }
+    let heading = format!("Vector MAC, {}/{} bits, against 8/8 (solid: area · dashed: energy)", bits.0, bits.1);
+    plot(traces, layout(&heading, axis("vector size V (log)").type_(AxisType::Log), axis("% of the 8/8 MAC")))
 }
 
 /// A sequence's timeline: each ground-truth track as a bar over the frames it is in, and the frame a

@@ -5,11 +5,10 @@
 use crate::state::{TensorData, TensorInfo};
 use lowbit_core::curve::{ClipCurve, clip_curve};
 use lowbit_core::granularity::Grouping;
-use lowbit_core::prune::{self, Pattern, PruneConfig, Saliency};
+use lowbit_core::prune::{self, Pattern, PruneConfig, Saliency, assess::assess};
 use lowbit_core::quant::{self, QuantSpec};
 use lowbit_core::readers;
 use lowbit_core::sim::mac::{MacConfig, MacReport, mac_cost};
-use lowbit_core::sim::scnn::{ConvLayer, LayerReport, ScnnConfig, simulate};
 use lowbit_core::stats::{Histogram, StatsAccumulator, TensorStats, linear_histogram};
 use serde_json::Value;
 
@@ -304,7 +303,6 @@ pub struct Sparsified {
     pub prune_sqnr_db: f64,
     pub total_sqnr_db: f64,
     pub total_mse: f64,
-    pub value_bits: f64,
     /// (scheme, bits per parameter).
     pub storage: Vec<(String, f64)>,
     pub pruned: Vec<f32>,
@@ -323,50 +321,19 @@ pub fn sparsify(
     let p =
         prune::prune(&d.values, &d.shape, &PruneConfig { pattern, sparsity, saliency }).map_err(|e| e.to_string())?;
     let cfg = spec.resolve().map_err(|e| e.to_string())?;
-    let q = quant::analyze(&p.pruned, &d.shape, &cfg).map_err(|e| e.to_string())?;
-    let total = lowbit_core::metrics::Metrics::between(&d.values, &q.output.dequant);
-    let pm = lowbit_core::metrics::Metrics::between(&d.values, &p.pruned);
-    let value_bits = q.output.element_bits as f64 / d.values.len().max(1) as f64;
-    let storage = prune::storage::storage_costs(&p.mask, &d.shape, pattern, value_bits, q.output.scale_bits, 4)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|c| (c.scheme, c.bits_per_param))
-        .collect();
+    let a = assess(&d.values, &d.shape, &p, pattern, Some(&cfg), 4).map_err(|e| e.to_string())?;
+    let q = a.quantized.ok_or("no quantization")?;
+    let storage = a.storage.into_iter().map(|c| (c.scheme, c.bits_per_param)).collect();
     Ok(Sparsified {
         sparsity: p.sparsity,
         groups: p.groups,
         groups_pruned: p.groups_pruned,
-        prune_sqnr_db: pm.sqnr_db,
-        total_sqnr_db: total.sqnr_db,
-        total_mse: total.mse,
-        value_bits,
+        prune_sqnr_db: a.pruned.sqnr_db,
+        total_sqnr_db: q.metrics.sqnr_db,
+        total_mse: q.metrics.mse,
         storage,
         pruned: p.pruned,
     })
-}
-
-/// SCNN and the dense baselines on the (pruned) weights as a conv layer: K×C×R×S as stored, a linear
-/// weight as a 1×1 convolution; input `hw`×`hw` activations of the given density (seeded, reproducible).
-pub fn scnn(weights: &[f32], shape: &[usize], hw: usize, act_density: f64) -> Result<LayerReport, String> {
-    let (k, c, r, s) = match shape {
-        [k, c, r, s] => (*k, *c, *r, *s),
-        [k, c] => (*k, *c, 1, 1),
-        _ => return Err(format!("SCNN needs a conv (K×C×R×S) or linear (out×in) weight, not shape {shape:?}")),
-    };
-    if !(0.0..=1.0).contains(&act_density) || act_density == 0.0 {
-        return Err(format!("activation density {act_density} is outside (0, 1]"));
-    }
-    if !(1..=64).contains(&hw) {
-        return Err(format!("input size {hw} is outside 1 to 64"));
-    }
-    let macs = (k * c * r * s) as u64 * (hw * hw) as u64;
-    if macs > 2_000_000_000 {
-        return Err(format!("{macs} dense MACs is more than the page simulates; use `lowbit sim scnn` on the server"));
-    }
-    let acts = lowbit_core::sample::Sampler::new(1).sparse_activations(c * hw * hw, act_density);
-    let pad = r / 2;
-    let layer = ConvLayer { weights, k, c, r, s, acts: &acts, h: hw, w: hw, pad };
-    simulate(&layer, &ScnnConfig::default(), true).map_err(|e| e.to_string())
 }
 
 pub fn mac(weight_bits: u32, act_bits: u32, vector: u32, scale_bits: u32) -> Result<MacReport, String> {
@@ -463,9 +430,10 @@ mod tests {
         assert!((s.sparsity - 0.5).abs() < 1e-9);
         assert!(s.total_sqnr_db < s.prune_sqnr_db);
         assert!(s.storage.iter().any(|(k, _)| k == "bitmask"));
-        let r = scnn(&s.pruned, &d.shape, 8, 0.5).unwrap();
-        assert!(r.cycles.total > 0 && r.dcnn.cycles > 0);
-        assert!(scnn(&s.pruned, &[4096], 8, 0.5).is_err());
+        let shape = crate::curves::layer_shape(&d.shape).unwrap();
+        let r = crate::curves::scnn_point(&s.pruned, shape, &crate::curves::Acts::synthetic(64, 8, 0.5)).unwrap();
+        assert!(r.scnn_cycles > 0.0 && r.dcnn_cycles > 0.0);
+        assert!(crate::curves::layer_shape(&[4096]).is_err());
     }
 
     #[test]
@@ -479,7 +447,8 @@ mod tests {
         let bad: QuantSpec = serde_json::from_str(r#"{"format":"int","bits":40}"#).unwrap();
         assert!(explore(&gaussian(4, 4), &bad).is_err());
         assert!(sparsify(&gaussian(4, 4), "nm:4:2", 0.0, "l1", &spec).is_err());
-        assert!(scnn(&[0.0; 16], &[4, 4], 0, 0.5).is_err());
+        let three = crate::curves::Acts::synthetic(3, 8, 0.5);
+        assert!(crate::curves::scnn_point(&[0.0; 16], [4, 4, 1, 1], &three).unwrap_err().contains("channels"));
         assert!(mac(0, 4, 16, 6).is_err());
     }
 

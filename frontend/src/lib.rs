@@ -9,6 +9,7 @@ pub mod api;
 pub mod charts;
 pub mod components;
 pub mod compute;
+pub mod curves;
 pub mod pages;
 pub mod session;
 pub mod state;

@@ -215,6 +215,27 @@ pub struct Ctx {
     pub explore: RwSignal<Option<Result<crate::compute::Explore, String>>>,
     /// An explorer request is with the worker (the charts wait for its numbers).
     pub explore_pending: RwSignal<bool>,
+    /// The Sparsity & hardware page's settings (kept in the URL).
+    pub sparsity: RwSignal<SparsityView>,
+}
+
+/// What the Sparsity & hardware page is set to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparsityView {
+    pub pattern: String,
+    pub sparsity: f64,
+    /// Activation density of the synthetic input (SCNN, Winograd without real activations).
+    pub act_density: f64,
+    /// Density of the Winograd chart's current point.
+    pub wino_density: f64,
+    /// Winograd output tile m (2 or 4).
+    pub tile: u32,
+}
+
+impl Default for SparsityView {
+    fn default() -> Self {
+        Self { pattern: "fine".into(), sparsity: 0.5, act_density: 0.4, wino_density: 0.5, tile: 2 }
+    }
 }
 
 impl Ctx {
@@ -233,6 +254,7 @@ impl Ctx {
             legend_mse: RwSignal::new(None),
             explore: RwSignal::new(None),
             explore_pending: RwSignal::new(false),
+            sparsity: RwSignal::new(SparsityView::default()),
         }
     }
 
@@ -243,6 +265,7 @@ impl Ctx {
             self.tab.set(t);
         }
         self.spec.set(u.spec);
+        self.sparsity.set(u.sparsity);
         if let Some(t) = u.tensor {
             self.tensor.set(Some(t));
         }
@@ -262,6 +285,7 @@ impl Ctx {
             local: ckpt.as_ref().filter(|c| c.server_id.is_none()).map(|c| c.name.clone()),
             tensor: self.tensor.get(),
             spec: self.spec.get(),
+            sparsity: self.sparsity.get(),
         };
         if let Some(w) = web_sys::window()
             && let Ok(h) = w.history()
@@ -285,6 +309,7 @@ pub struct UrlState {
     pub local: Option<String>,
     pub tensor: Option<String>,
     pub spec: Spec,
+    pub sparsity: SparsityView,
 }
 
 impl UrlState {
@@ -311,6 +336,14 @@ impl UrlState {
         if s.scale_bits > 0 {
             q.push(("sb", s.scale_bits.to_string()));
         }
+        let p = &self.sparsity;
+        if *p != SparsityView::default() {
+            q.push(("pat", p.pattern.clone()));
+            q.push(("sp", p.sparsity.to_string()));
+            q.push(("ad", p.act_density.to_string()));
+            q.push(("wd", p.wino_density.to_string()));
+            q.push(("tile", p.tile.to_string()));
+        }
         q.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
     }
 
@@ -331,6 +364,11 @@ impl UrlState {
                 "v" => s.vsize = v.parse().unwrap_or(s.vsize),
                 "clip" => s.clip = v,
                 "sb" => s.scale_bits = v.parse().unwrap_or(0),
+                "pat" => u.sparsity.pattern = v,
+                "sp" => u.sparsity.sparsity = v.parse().ok().filter(|x| (0.0..=0.95).contains(x)).unwrap_or(0.5),
+                "ad" => u.sparsity.act_density = v.parse().ok().filter(|x| *x > 0.0 && *x <= 1.0).unwrap_or(0.4),
+                "wd" => u.sparsity.wino_density = v.parse().ok().filter(|x| *x > 0.0 && *x <= 1.0).unwrap_or(0.5),
+                "tile" => u.sparsity.tile = if v == "4" { 4 } else { 2 },
                 _ => {}
             }
         }
@@ -408,6 +446,13 @@ mod tests {
                 vsize: 64,
                 clip: "percentile:99.9".into(),
                 scale_bits: 6,
+            },
+            sparsity: SparsityView {
+                pattern: "block:4x4".into(),
+                sparsity: 0.75,
+                act_density: 0.3,
+                wino_density: 0.2,
+                tile: 4,
             },
         };
         assert_eq!(UrlState::from_query(&format!("?{}", u.to_query())), u);

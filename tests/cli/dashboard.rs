@@ -122,9 +122,9 @@ fn the_dashboard_end_to_end() {
     s.until("2:4 sparsity", || s.text("sparsity-numbers").contains("50.0 %"));
     s.set_value("tensor-select", "encoder.layer.0.attention.self.query.weight", "change");
     s.until("the query weight loaded", || s.text("sparsity-numbers").contains("50.0 %"));
-    s.click("simulate-button");
     s.find("scnn-table");
     s.find("mac-numbers");
+    s.wait_for("[data-testid=\"sparsity-curve-chart\"] .main-svg");
     s.screenshot("sparsity");
 
     // A sweep over the whole checkpoint: uploaded first, followed live, kept, exported.
@@ -310,6 +310,158 @@ const tick = () => new Promise(r => setTimeout(r, 0));
 "#;
 
 /// The first `rows` rows of MiniLM's word-embedding matrix as an .npy file.
+/// The Sparsity & hardware page on the real digit CNN with its real MNIST activations: the five charts are
+/// drawn and follow the controls, and the numbers at the current setting are the CLI's for the same inputs.
+#[test]
+fn the_sparsity_page_draws_what_the_papers_draw_on_the_digit_cnn() {
+    assets_built();
+    let data = temp_dir("dashboard-sparsity");
+    let srv = Server::start(&data, &[]);
+    let up = crate::http::request(&srv.addr, "POST", "/api/examples/digit-cnn", b"", None);
+    assert!(up.status == 201 || up.status == 200, "{}", up.text());
+    let id = up.json()["id"].as_str().unwrap().to_string();
+    let cnn = crate::util::data("digit-cnn", "digit_cnn.pth");
+    let _ = crate::util::data("mnist", "mnist/t10k-images-idx3-ubyte");
+    let cnn = cnn.to_str().unwrap();
+    let driver = Driver::start();
+    let s = driver.session();
+    let t = "conv_layers.3.weight";
+    let started = std::time::Instant::now();
+    s.goto(&format!(
+        "http://{}/?tab=sparsity&ckpt={id}&tensor={t}&format=int&bits=4&gran=channel&clip=max&pat=fine&sp=0.5&ad=0.4&wd=0.5&tile=2",
+        srv.addr
+    ));
+    s.until("the pruned numbers", || s.text("sparsity-numbers").contains("50.0 %"));
+    s.until("real activations", || s.text("acts-note").contains("Real activations"));
+    let charts = ["sparsity-curve-chart", "storage-chart", "scnn-chart", "winograd-chart", "mac-chart"];
+    for c in charts {
+        s.wait_for(&format!("[data-testid=\"{c}\"] .main-svg"));
+    }
+    s.until("every curve computed", || s.text("curves-status").matches("drawn").count() == 3);
+    // A measurement for BENCHMARKS.md (page load, real activations, 123 + 60 + 10 curve points), not a bar.
+    eprintln!("sparsity page: every curve of {t} drawn {:.1} s after loading", started.elapsed().as_secs_f64());
+    for c in charts {
+        s.exec("document.querySelector(`[data-testid=\"${arguments[0]}\"]`).scrollIntoView()", json!([c]));
+        s.screenshot(&format!("sparsity-{c}"));
+    }
+    s.exec("window.scrollTo(0, 0)", json!([]));
+    let value = |css: &str| -> f64 {
+        let v = s.exec("return document.querySelector(arguments[0])?.dataset.value ?? ''", json!([css]));
+        v.as_str().unwrap_or("").parse().unwrap_or(f64::NAN)
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+
+    // Pruning and storage: `lowbit prune` with the page's quantization (int4 per channel, max).
+    let v = crate::util::lowbit_json([
+        "prune",
+        cnn,
+        "--tensor",
+        t,
+        "--pattern",
+        "fine",
+        "--sparsity",
+        "0.5",
+        "--format",
+        "int",
+        "--bits",
+        "4",
+        "--granularity",
+        "channel",
+        "--clip",
+        "max",
+        "--json",
+    ]);
+    let r = &v["results"][0];
+    assert!(close(value("[data-testid=prune-sqnr]"), r["sqnr_db"].as_f64().unwrap()), "{r}");
+    assert!(close(value("[data-testid=total-sqnr]"), r["quant"]["sqnr_db"].as_f64().unwrap()), "{r}");
+    for c in r["storage"].as_array().unwrap() {
+        let scheme = c["scheme"].as_str().unwrap();
+        let page = value(&format!("[data-testid=storage-table] tr[data-scheme=\"{scheme}\"]"));
+        assert!(close(page, c["bits_per_param"].as_f64().unwrap()), "{scheme}: page {page}, CLI {c}");
+    }
+
+    // SCNN on the real activations of 4 MNIST images: `lowbit sim scnn --mnist 4`.
+    let v = crate::util::lowbit_json([
+        "sim",
+        "scnn",
+        cnn,
+        "--mnist",
+        "4",
+        "--tensor",
+        "conv_layers.3",
+        "--pattern",
+        "fine",
+        "--weights-sparsity",
+        "0.5",
+        "--json",
+    ]);
+    let l = &v["layers"][0];
+    let page = value("[data-testid=scnn-cycles]");
+    assert!(close(page, l["scnn"]["cycles"].as_f64().unwrap()), "page {page} ({}), CLI {l}", s.text("scnn-summary"));
+    let speedup: f64 = s.attr("scnn-summary", "data-speedup").unwrap().parse().unwrap();
+    assert!(close(speedup, l["speedup_vs_dcnn"].as_f64().unwrap()), "{l}");
+
+    // Sparse Winograd: `lowbit winograd --mnist 4` with the spatial weights pruned to the density, and with
+    // the Winograd-domain weights pruned to it.
+    let wino = |ws: &str, density: &str, tile: &str| {
+        crate::util::lowbit_json([
+            "winograd",
+            cnn,
+            "--mnist",
+            "4",
+            "--tensor",
+            "conv_layers.3",
+            "--weights-sparsity",
+            ws,
+            "--density",
+            density,
+            "--tile",
+            tile,
+            "--json",
+        ])["layers"][0]
+            .clone()
+    };
+    let row = |key: &str| value(&format!("[data-testid=winograd-table] tr[data-key={key}]"));
+    let spatial = wino("0.5", "1", "2");
+    let relu = wino("0", "0.5", "2");
+    for key in ["dense_spatial", "sparse_spatial", "dense_winograd", "sparse_winograd"] {
+        assert_eq!(row(key), spatial[key].as_f64().unwrap(), "{key}: {spatial}");
+    }
+    assert_eq!(row("sparse_winograd_relu"), relu["sparse_winograd_relu"].as_f64().unwrap(), "{relu}");
+
+    // The MAC model: `lowbit sim mac`.
+    let m = crate::util::lowbit_json([
+        "sim",
+        "mac",
+        "--wbits",
+        "4",
+        "--abits",
+        "4",
+        "--vector",
+        "16",
+        "--scale-bits",
+        "6",
+        "--json",
+    ]);
+    assert!(close(value("[data-testid=mac-area]"), m["relative_area"].as_f64().unwrap()), "{m}");
+
+    // The charts follow the controls: F(4×4) changes the Winograd counts, a coarser pattern the curves'
+    // storage chart, a wider V the MAC's star; the URL keeps the settings.
+    let before = draws(&s);
+    let dense4 = wino("0.5", "1", "4")["dense_winograd"].as_f64().unwrap();
+    s.set_value("tile-select", "4", "change");
+    s.until("F(4×4) counts", || row("dense_winograd") == dense4);
+    s.set_value("pattern-select", "kernel", "change");
+    s.until("kernel pruning", || {
+        s.text("sparsity-numbers").contains("50.0 %") && s.text("curves-status").matches("drawn").count() == 3
+    });
+    s.set_value("mac-v", "64", "input");
+    s.until("the charts redrawn", || draws(&s) >= before + 3.0);
+    let url = s.exec("return location.search", json!([])).as_str().unwrap().to_string();
+    assert!(url.contains("pat=kernel") && url.contains("tile=4"), "{url}");
+    s.screenshot("sparsity-curves-kernel");
+}
+
 fn write_embedding_rows(path: &std::path::Path, rows: usize) {
     let bytes = std::fs::read(minilm()).unwrap();
     let c = lowbit_core::readers::read(&bytes).unwrap();

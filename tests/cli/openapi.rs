@@ -252,6 +252,16 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
     c.call("GET", "/api/checkpoints/{id}/tensors/{tensor}/sample", &format!("{base}/sample?n=100"), None);
     let r = c.call("GET", "/api/checkpoints/{id}/tensors/{tensor}/raw", &format!("{base}/raw"), None);
     assert_eq!(r.body.len(), 384 * 384 * 4);
+    let r = c.call("GET", "/api/checkpoints/{id}/tensors/{tensor}/activations", &format!("{base}/activations"), None);
+    assert_eq!(r.status, 422, "MiniLM is not the digit CNN: {}", r.text());
+    let cnn = c.call("POST", "/api/examples/{name}", "/api/examples/digit-cnn", None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("/api/checkpoints/{cnn}/tensors/conv_layers.3.weight/activations?images=2");
+    let r = c.call("GET", "/api/checkpoints/{id}/tensors/{tensor}/activations", &url, None);
+    assert_eq!((r.header("x-lowbit-shape"), r.header("x-lowbit-input-relu")), (Some("[2,32,14,14]"), Some("true")));
+    assert_eq!(r.body.len(), 2 * 32 * 14 * 14 * 4);
     let analysis = json!({"checkpoint": id, "tensor": t, "config": {"format": "int", "bits": 4, "granularity": "channel", "clip": "octav"}, "prune": {"pattern": "2:4"}});
     c.call("POST", "/api/analyze", "/api/analyze", Some(&analysis));
     assert_eq!(c.call("DELETE", "/api/checkpoints/{id}", &format!("/api/checkpoints/{other}"), None).status, 204);

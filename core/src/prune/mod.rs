@@ -2,6 +2,7 @@
 //! N:M, by group saliency (L1 or L2), to a per-layer target or one global threshold across layers; the AGP
 //! schedule; a checker that a mask has its pattern; and storage costs under common sparse formats.
 
+pub mod assess;
 mod pattern;
 pub mod storage;
 
@@ -192,6 +193,17 @@ pub fn prune(x: &[f32], shape: &[usize], cfg: &PruneConfig) -> Result<PruneOutpu
 
 /// Prunes several tensors with one saliency threshold across all of them, so that `cfg.sparsity` of all
 /// their weights together is pruned (layers with small weights give up more).
+/// The pruned values of `x` for a simulator: `pattern` (its text form) at `sparsity` with L1 saliency; with
+/// sparsity 0 (and no N:M pattern, which fixes its own) the values unchanged. The CLI's `--weights-sparsity`
+/// and the page's hardware curves prune through here, so their numbers agree.
+pub fn prune_for_sim(x: &[f32], shape: &[usize], pattern: &str, sparsity: f64) -> Result<Vec<f32>> {
+    let pattern: Pattern = pattern.parse()?;
+    if sparsity == 0.0 && pattern.fixed_sparsity().is_none() {
+        return Ok(x.to_vec());
+    }
+    Ok(prune(x, shape, &PruneConfig { pattern, sparsity, saliency: Saliency::L1 })?.pruned)
+}
+
 pub fn prune_global(tensors: &[(&[f32], &[usize])], cfg: &PruneConfig) -> Result<Vec<PruneOutput>> {
     cfg.validate()?;
     if matches!(cfg.pattern, Pattern::NM { .. }) {

@@ -235,6 +235,48 @@ fn energy_of(e: &Events, t: &EnergyTable, multiplies: u64) -> Energy {
     en
 }
 
+/// One layer's simulations over several inputs (images), averaged: what the CLI reports per layer and the
+/// page plots. Ratios are of the means (speedup = mean DCNN cycles / mean SCNN cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MeanReport {
+    pub images: usize,
+    pub weight_density: f64,
+    pub act_density: f64,
+    pub scnn_cycles: f64,
+    pub dcnn_cycles: f64,
+    pub scnn_energy: f64,
+    pub dcnn_energy: f64,
+    pub dcnn_opt_energy: f64,
+    pub useful_products: f64,
+    pub speedup_vs_dcnn: f64,
+    /// DCNN energy / SCNN energy (above 1: SCNN spends less).
+    pub energy_vs_dcnn: f64,
+    pub energy_vs_dcnn_opt: f64,
+}
+
+/// The mean of reports of one layer on several inputs; `None` for none.
+pub fn mean_report(reps: &[LayerReport]) -> Option<MeanReport> {
+    let first = reps.first()?;
+    let n = reps.len() as f64;
+    let mean = |f: &dyn Fn(&LayerReport) -> f64| reps.iter().map(f).sum::<f64>() / n;
+    let (sc, dc) = (mean(&|r| r.cycles.total as f64), mean(&|r| r.dcnn.cycles as f64));
+    let (se, de, oe) = (mean(&|r| r.energy.total), mean(&|r| r.dcnn.energy.total), mean(&|r| r.dcnn_opt.energy.total));
+    Some(MeanReport {
+        images: reps.len(),
+        weight_density: first.weight_density,
+        act_density: mean(&|r| r.act_density),
+        scnn_cycles: sc,
+        dcnn_cycles: dc,
+        scnn_energy: se,
+        dcnn_energy: de,
+        dcnn_opt_energy: oe,
+        useful_products: mean(&|r| r.events.useful_products as f64),
+        speedup_vs_dcnn: dc / sc,
+        energy_vs_dcnn: de / se,
+        energy_vs_dcnn_opt: oe / se,
+    })
+}
+
 /// Simulates one layer on SCNN and on the dense baselines.
 pub fn simulate(layer: &ConvLayer<'_>, hw: &ScnnConfig, relu: bool) -> Result<LayerReport> {
     hw.validate()?;

@@ -1,69 +1,265 @@
-//! Sparsity & hardware: prune the selected tensor with any pattern, quantize what is left, and read the
-//! error, the storage per parameter under each index scheme, SCNN against the dense baselines on it as a
-//! layer, and the vector-MAC cost model.
+//! Sparsity & hardware: prune the selected tensor with any pattern, quantize what is left, and read — at the
+//! current setting and as the papers draw it — the error and the storage against sparsity for every pattern,
+//! SCNN against dense accelerators across weight and activation density, sparse Winograd's multiplications,
+//! and the vector-MAC cost model. For the digit CNN the hardware models run on its real activations (MNIST
+//! through the network, on the server). Curves are computed by core in small steps (see [`crate::curves`]).
 
+use crate::api;
 use crate::charts;
 use crate::components::chart::Chart;
 use crate::compute::{self, fmt_num};
-use crate::state::Ctx;
+use crate::curves::{self, Acts, LINE_PATTERNS, NM_PATTERNS, ScnnLine, SparsityPoint};
+use crate::state::{Ctx, SparsityView, TensorData};
 use leptos::prelude::*;
+use lowbit_core::prune::prune_for_sim;
+use lowbit_core::winograd::{MultCounts, Tile};
+use std::sync::Arc;
 
 const PATTERNS: [&str; 8] = ["fine", "vector", "vector:col", "kernel", "filter", "channel", "block:4x4", "nm:2:4"];
+/// MNIST images the real activations average over (the CLI's `--mnist 4`).
+pub const IMAGES: usize = 4;
+
+/// The real input of the selected layer when the checkpoint is the digit CNN on the server.
+async fn real_acts(ckpt: Option<String>, tensor: Option<String>, shape: Vec<usize>) -> Option<Acts> {
+    let (id, t) = (ckpt?, tensor?);
+    if shape.len() != 4 {
+        return None;
+    }
+    let url = format!("/api/checkpoints/{id}/tensors/{}/activations?images={IMAGES}", crate::state::encode(&t));
+    let (s, x, relu) = api::get_f32_with(&url, "x-lowbit-input-relu").await.ok()?;
+    let [n, c, h, w] = s[..] else { return None };
+    let pre_relu = x.chunks_exact(c * h * w).take(n).map(<[f32]>::to_vec).collect();
+    Some(Acts { pre_relu, c, h, w, input_relu: relu.as_deref() == Some("true"), real: true })
+}
+
+/// Runs `work` whenever `inputs` changes, abandoning the previous run; its answer lands in `out`.
+fn keep_computing<I, T, F, Fut>(
+    inputs: impl Fn() -> Option<I> + Send + Sync + 'static,
+    out: RwSignal<Option<T>>,
+    work: F,
+) where
+    I: Clone + PartialEq + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    F: Fn(I, Box<dyn Fn() -> bool>, RwSignal<Option<T>>) -> Fut + Copy + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let generation = StoredValue::new(0u64);
+    let key = Memo::new(move |_| inputs());
+    Effect::new(move |_| {
+        let k = key.get();
+        let n = generation.get_value() + 1;
+        generation.set_value(n);
+        out.set(None);
+        if let Some(k) = k {
+            leptos::task::spawn_local(work(k, Box::new(move || generation.try_get_value() == Some(n)), out));
+        }
+    });
+}
 
 #[component]
 pub fn Sparsity() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let pattern = RwSignal::new("fine".to_string());
-    let sparsity = RwSignal::new(0.5f64);
+    let view_of = move || ctx.sparsity.get();
+    let set = move |f: &dyn Fn(&mut SparsityView)| ctx.sparsity.update(|v| f(v));
+    let pattern = Memo::new(move |_| view_of().pattern);
+    let sparsity = Memo::new(move |_| view_of().sparsity);
+    let act_density = Memo::new(move |_| view_of().act_density);
+    let wino_density = Memo::new(move |_| view_of().wino_density);
+    let tile = Memo::new(move |_| Tile::parse(view_of().tile).unwrap_or(Tile::F2));
     let saliency = RwSignal::new("l1".to_string());
+    let hw = RwSignal::new(14usize);
     let result = Memo::new(move |_| {
         let (p, s, sal, spec) = (pattern.get(), sparsity.get(), saliency.get(), ctx.spec.get().quant_spec());
         ctx.data.get().map(|d| compute::sparsify(&d, &p, s, &sal, &spec))
     });
-    let hw = RwSignal::new(14usize);
-    let density = RwSignal::new(0.4f64);
-    let sim = RwSignal::new(None::<Result<lowbit_core::sim::scnn::LayerReport, String>>);
-    Effect::new(move |_| {
-        result.track();
-        sim.set(None);
+
+    // The layer's real activations (digit CNN on the server), else none.
+    let real = LocalResource::new(move || {
+        let id = ctx.ckpt.get().and_then(|c| c.server_id.clone());
+        let (t, shape) = (ctx.tensor.get(), ctx.data.get().map(|d| d.shape.clone()).unwrap_or_default());
+        real_acts(id, t, shape)
     });
-    let simulate = move |_| {
-        let (Some(d), Some(Ok(r))) = (ctx.data.get_untracked(), result.get_untracked()) else { return };
-        sim.set(Some(compute::scnn(&r.pruned, &d.shape, hw.get_untracked(), density.get_untracked())));
-    };
-    let sim_fig = Signal::derive(move || {
-        sim.get().and_then(|r| r.ok()).map(|r| {
-            let c = [r.cycles.total as f64, r.dcnn_opt.cycles as f64, r.dcnn.cycles as f64]
-                .map(|v| v / r.dcnn.cycles.max(1) as f64);
-            let e = [r.energy.total, r.dcnn_opt.energy.total, r.dcnn.energy.total]
-                .map(|v| v / r.dcnn.energy.total.max(f64::MIN_POSITIVE));
-            charts::scnn_bars(&["SCNN", "DCNN-opt", "DCNN"], &c, &e)
-        })
+    let real_now = Memo::new(move |_| real.get().flatten());
+    // The input the hardware models run on: real, or synthetic at the chosen density and size.
+    let acts = Memo::new(move |_| {
+        let d = ctx.data.get()?;
+        if let Some(r) = real_now.get() {
+            return Some(r);
+        }
+        let c = curves::layer_shape(&d.shape).ok()?[1];
+        Some(Acts::synthetic(c, hw.get(), act_density.get()))
     });
+
+    // Current-setting numbers of the hardware models (pruned as the CLI prunes: the pattern, L1).
+    let pruned = Memo::new(move |_| {
+        let d = ctx.data.get()?;
+        Some(prune_for_sim(&d.values, &d.shape, &pattern.get(), sparsity.get()).map_err(|e| e.to_string()))
+    });
+    let scnn_now = Memo::new(move |_| {
+        let (d, w, a) = (ctx.data.get()?, pruned.get()?, acts.get()?);
+        Some(w.and_then(|w| curves::scnn_point(&w, curves::layer_shape(&d.shape)?, &a)))
+    });
+    let wino_now = Memo::new(move |_| {
+        let (d, a) = (ctx.data.get()?, acts.get()?);
+        Some(curves::winograd_point(&d, &a, tile.get(), wino_density.get()))
+    });
+
+    // Curves, recomputed in steps when what they depend on changes.
+    let extra = Memo::new(move |_| {
+        let p = pattern.get();
+        (!LINE_PATTERNS.contains(&p.as_str()) && !NM_PATTERNS.contains(&p.as_str())).then_some(p)
+    });
+    let sp_curves = RwSignal::new(None::<(Vec<SparsityPoint>, Vec<(String, String)>, bool)>);
+    keep_computing(
+        move || Some((ctx.data.get()?, saliency.get(), ctx.spec.get().quant_spec(), extra.get())),
+        sp_curves,
+        |(d, sal, spec, extra): (Arc<TensorData>, String, _, Option<String>), alive, out| async move {
+            let progress = |pts: &[SparsityPoint]| {
+                out.try_set(Some((pts.to_vec(), Vec::new(), false)));
+            };
+            if let Some((mut pts, refused)) = curves::sparsity_curves(&d, &sal, &spec, &alive, progress).await {
+                if let Some(p) = extra {
+                    for s in curves::sparsities() {
+                        api::yield_now().await;
+                        if !alive() {
+                            return;
+                        }
+                        if let Ok(r) = compute::sparsify(&d, &p, s, &sal, &spec) {
+                            let (sparsity, prune_sqnr_db, total_sqnr_db) =
+                                (r.sparsity, r.prune_sqnr_db, r.total_sqnr_db);
+                            let storage = r.storage;
+                            pts.push(SparsityPoint {
+                                pattern: p.clone(),
+                                sparsity,
+                                prune_sqnr_db,
+                                total_sqnr_db,
+                                storage,
+                            });
+                        }
+                    }
+                }
+                out.try_set(Some((pts, refused, true)));
+            }
+        },
+    );
+    let scnn_curves = RwSignal::new(None::<(Result<Vec<ScnnLine>, String>, bool)>);
+    keep_computing(
+        move || {
+            let p = pattern.get();
+            let p = if p.starts_with("nm") { "fine".to_string() } else { p };
+            Some((ctx.data.get()?, p, hw.get(), real_now.get()))
+        },
+        scnn_curves,
+        |(d, p, hw, real): (Arc<TensorData>, String, usize, Option<Acts>), alive, out| async move {
+            let progress = |l: &[ScnnLine]| {
+                out.try_set(Some((Ok(l.to_vec()), false)));
+            };
+            if let Some(r) = curves::scnn_curves(&d, &p, hw, real.as_ref(), &alive, progress).await {
+                out.try_set(Some((r, true)));
+            }
+        },
+    );
+    let wino_curves = RwSignal::new(None::<Result<Vec<(f64, MultCounts)>, String>>);
+    keep_computing(
+        move || Some((ctx.data.get()?, acts.get()?, tile.get())),
+        wino_curves,
+        |(d, a, t): (Arc<TensorData>, Acts, Tile), alive, out| async move {
+            if let Some(r) = curves::winograd_curves(&d, &a, t, &alive).await {
+                out.try_set(Some(r));
+            }
+        },
+    );
+
+    // Figures, each with the current setting starred.
+    let sp_fig = Signal::derive(move || {
+        let (pts, _, _) = sp_curves.get()?;
+        let now = result.get().and_then(|r| r.ok()).map(|r| (r.sparsity, r.total_sqnr_db));
+        Some(charts::sparsity_curve(&pts, now))
+    });
+    let storage_fig = Signal::derive(move || {
+        let (pts, _, _) = sp_curves.get()?;
+        let now = result
+            .get()
+            .and_then(|r| r.ok())
+            .map(|r| (r.sparsity, r.storage.iter().map(|s| s.1).fold(f64::INFINITY, f64::min)));
+        Some(charts::storage_curve(&pts, &pattern.get(), now))
+    });
+    let scnn_fig = Signal::derive(move || {
+        let (Ok(lines), _) = scnn_curves.get()? else { return None };
+        let now = scnn_now.get().and_then(|r| r.ok()).map(|m| (m.weight_density, m.speedup_vs_dcnn));
+        Some(charts::scnn_curve(&lines, now))
+    });
+    let wino_fig = Signal::derive(move || {
+        let pts = wino_curves.get()?.ok()?;
+        let now = wino_now.get().and_then(|r| r.ok()).map(|m| (wino_density.get(), m.sparse_winograd_relu as f64));
+        Some(charts::winograd_curve(&pts, tile.get(), now))
+    });
+
     let (wb, ab, v, m) = (RwSignal::new(4u32), RwSignal::new(4u32), RwSignal::new(16u32), RwSignal::new(6u32));
     let mac = Memo::new(move |_| compute::mac(wb.get(), ab.get(), v.get(), m.get()));
-    let num_input = move |label: &'static str, sig: RwSignal<u32>, lo: u32, hi: u32| {
+    let mac_fig = Signal::derive(move || {
+        let grid = curves::mac_grid(wb.get(), ab.get()).ok()?;
+        let now = mac.get().ok().map(|r| (v.get() as f64, r.relative_area * 100.0));
+        Some(charts::mac_curve(&grid, now, (wb.get(), ab.get())))
+    });
+    let num_input = move |label: &'static str, testid: &'static str, sig: RwSignal<u32>, lo: u32, hi: u32| {
         view! {
-            <label>{label}<input type="number" min=lo max=hi prop:value=move || sig.get()
+            <label>{label}<input type="number" data-testid=testid min=lo max=hi prop:value=move || sig.get()
                 on:input=move |ev| { if let Ok(x) = event_target_value(&ev).parse::<u32>() && (lo..=hi).contains(&x) { sig.set(x) } }/></label>
         }
+    };
+    let density_input = move |label: &'static str,
+                              testid: &'static str,
+                              get: Memo<f64>,
+                              put: fn(&mut SparsityView, f64)| {
+        view! {
+            <label>{label}<input type="number" data-testid=testid min="0.05" max="1" step="0.05" prop:value=move || get.get()
+                on:input=move |ev| { if let Ok(x) = event_target_value(&ev).parse::<f64>() && x > 0.0 && x <= 1.0 { set(&|v| put(v, x)) } }/></label>
+        }
+    };
+    let status = move || {
+        let done = |b: Option<bool>| match b {
+            Some(true) => "drawn",
+            Some(false) => "computing…",
+            None => "waiting",
+        };
+        format!(
+            "curves: error and storage {}, SCNN {}, Winograd {}",
+            done(sp_curves.get().map(|c| c.2)),
+            done(scnn_curves.get().map(|c| c.1)),
+            done(wino_curves.get().map(|_| true))
+        )
+    };
+    let acts_note = move || match acts.get() {
+        Some(a) if a.real => format!(
+            "Real activations: the digit CNN on the first {} MNIST test images (input {}×{}×{}, measured on the server).",
+            a.pre_relu.len(),
+            a.c,
+            a.h,
+            a.w
+        ),
+        Some(a) => {
+            format!("Synthetic activations: seeded random, density {:.2}, input {}×{}.", act_density.get(), a.h, a.w)
+        }
+        None => String::new(),
     };
     view! {
         <section>
             <div class="row">
                 <crate::components::tensor_picker::TensorPicker/>
                 <div class="controls">
-                    <label>"Pattern"<select data-testid="pattern-select" on:change=move |ev| pattern.set(event_target_value(&ev))>
+                    <label>"Pattern"<select data-testid="pattern-select" on:change=move |ev| { let p = event_target_value(&ev); set(&|v| v.pattern = p.clone()) }>
                         {PATTERNS.into_iter().map(|p| view! { <option value=p selected=move || pattern.get() == p>{p}</option> }).collect_view()}
                     </select></label>
                     <label>"Sparsity"<input type="range" min="0" max="0.95" step="0.05" data-testid="sparsity-input" prop:value=move || sparsity.get()
-                        on:input=move |ev| { if let Ok(s) = event_target_value(&ev).parse::<f64>() { sparsity.set(s) } }/>
+                        on:input=move |ev| { if let Ok(s) = event_target_value(&ev).parse::<f64>() { set(&|v| v.sparsity = s) } }/>
                         <span>{move || format!("{:.0} %", sparsity.get() * 100.0)}</span></label>
                     <label>"Saliency"<select on:change=move |ev| saliency.set(event_target_value(&ev))>
                         <option value="l1">"L1"</option><option value="l2">"L2"</option></select></label>
                 </div>
             </div>
             <p class="muted">{move || format!("Then quantized with {} (the explorer's configuration).", ctx.spec.get().label())}</p>
+            <p class="muted" data-testid="curves-status">{status}</p>
             {move || match result.get() {
                 None => view! { <p class="empty">"Open a checkpoint and pick a tensor first."</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="banner error">{e}</p> }.into_any(),
@@ -71,51 +267,87 @@ pub fn Sparsity() -> impl IntoView {
                     <dl class="numbers" data-testid="sparsity-numbers">
                         <div><dt>"achieved sparsity"</dt><dd>{format!("{:.1} %", r.sparsity * 100.0)}</dd></div>
                         <div><dt>"groups pruned"</dt><dd>{format!("{} / {}", r.groups_pruned, r.groups)}</dd></div>
-                        <div><dt>"SQNR, pruned"</dt><dd>{format!("{:.2} dB", r.prune_sqnr_db)}</dd></div>
-                        <div><dt>"SQNR, pruned + quantized"</dt><dd>{format!("{:.2} dB", r.total_sqnr_db)}</dd></div>
+                        <div><dt>"SQNR, pruned"</dt><dd data-testid="prune-sqnr" data-value=r.prune_sqnr_db.to_string()>{format!("{:.2} dB", r.prune_sqnr_db)}</dd></div>
+                        <div><dt>"SQNR, pruned + quantized"</dt><dd data-testid="total-sqnr" data-value=r.total_sqnr_db.to_string()>{format!("{:.2} dB", r.total_sqnr_db)}</dd></div>
                         <div><dt>"MSE"</dt><dd>{fmt_num(r.total_mse)}</dd></div>
                     </dl>
                     <table class="data" data-testid="storage-table"><thead><tr><th>"storage scheme"</th><th>"bits / parameter"</th></tr></thead><tbody>
-                        {r.storage.iter().map(|(k, b)| view! { <tr><td class="name">{k.clone()}</td><td>{format!("{b:.3}")}</td></tr> }).collect_view()}
+                        {r.storage.iter().map(|(k, b)| view! { <tr data-scheme=k.clone() data-value=b.to_string()><td class="name">{k.clone()}</td><td>{format!("{b:.3}")}</td></tr> }).collect_view()}
                     </tbody></table>
                 }.into_any(),
             }}
+            {move || sp_curves.get().map(|(_, refused, _)| refused).filter(|r| !r.is_empty()).map(|r| view! {
+                <p class="muted">{format!("Not drawn for this tensor: {}", r.iter().map(|(p, e)| format!("{p} ({e})")).collect::<Vec<_>>().join("; "))}</p>
+            })}
+            <div class="grid2">
+                <Chart testid="sparsity-curve-chart" name="error-vs-sparsity" fig=sp_fig/>
+                <Chart testid="storage-chart" name="storage-vs-sparsity" fig=storage_fig/>
+            </div>
+
             <h2>"SCNN against dense accelerators"</h2>
             <div class="controls">
                 <label>"Input H = W"<input type="number" min="1" max="64" prop:value=move || hw.get()
                     on:input=move |ev| { if let Ok(x) = event_target_value(&ev).parse::<usize>() && (1..=64).contains(&x) { hw.set(x) } }/></label>
-                <label>"Activation density"<input type="number" min="0.05" max="1" step="0.05" prop:value=move || density.get()
-                    on:input=move |ev| { if let Ok(x) = event_target_value(&ev).parse::<f64>() && x > 0.0 && x <= 1.0 { density.set(x) } }/></label>
-                <button data-testid="simulate-button" on:click=simulate>"Simulate this layer"</button>
+                {density_input("Activation density", "act-density-input", act_density, |v, x| v.act_density = x)}
             </div>
-            <p class="muted">"8×8 PEs, F = I = 4, 32 accumulator banks (SCNN §6); a linear weight is simulated as a 1×1 convolution; activations are seeded random at the given density."</p>
-            {move || sim.get().map(|r| match r {
+            <p class="muted" data-testid="acts-note">{acts_note}</p>
+            <p class="muted">"8×8 PEs, F = I = 4, 32 accumulator banks (SCNN §6); a linear weight is a 1×1 convolution; weights pruned with the chosen pattern (L1; N:M curves use fine). As reported by the SCNN paper, not computed here: 2.7× performance and 2.3× energy over DCNN on pruned AlexNet, GoogLeNet and VGGNet."</p>
+            {move || scnn_now.get().map(|r| match r {
                 Err(e) => view! { <p class="banner error">{e}</p> }.into_any(),
                 Ok(r) => view! {
                     <table class="data" data-testid="scnn-table"><thead><tr><th></th><th>"cycles"</th><th>"energy (pJ)"</th></tr></thead><tbody>
-                        <tr><td class="name">"SCNN"</td><td>{r.cycles.total}</td><td>{fmt_num(r.energy.total)}</td></tr>
-                        <tr><td class="name">"DCNN-opt"</td><td>{r.dcnn_opt.cycles}</td><td>{fmt_num(r.dcnn_opt.energy.total)}</td></tr>
-                        <tr><td class="name">"DCNN"</td><td>{r.dcnn.cycles}</td><td>{fmt_num(r.dcnn.energy.total)}</td></tr>
+                        <tr><td class="name">"SCNN"</td><td data-testid="scnn-cycles" data-value=r.scnn_cycles.to_string()>{fmt_num(r.scnn_cycles)}</td><td>{fmt_num(r.scnn_energy)}</td></tr>
+                        <tr><td class="name">"DCNN-opt"</td><td>{fmt_num(r.dcnn_cycles)}</td><td>{fmt_num(r.dcnn_opt_energy)}</td></tr>
+                        <tr><td class="name">"DCNN"</td><td>{fmt_num(r.dcnn_cycles)}</td><td>{fmt_num(r.dcnn_energy)}</td></tr>
                     </tbody></table>
-                    <p class="muted">{format!("multiplier utilisation {:.1} %, weight density {:.2}, activation density {:.2}", r.utilization * 100.0, r.weight_density, r.act_density)}</p>
+                    <p class="muted" data-testid="scnn-summary" data-speedup=r.speedup_vs_dcnn.to_string() data-energy=r.energy_vs_dcnn.to_string()>
+                        {format!("speedup {:.2}× · energy {:.2}× less than DCNN · weight density {:.2}, activation density {:.2}{}",
+                            r.speedup_vs_dcnn, r.energy_vs_dcnn, r.weight_density, r.act_density,
+                            if r.images > 1 { format!(" · mean of {} images", r.images) } else { String::new() })}</p>
                 }.into_any(),
             })}
-            <Show when=move || sim_fig.get().is_some()><Chart testid="scnn-chart" name="scnn" fig=sim_fig/></Show>
+            <Chart testid="scnn-chart" name="scnn-vs-dcnn" fig=scnn_fig/>
+
+            <h2>"Sparse Winograd (ReLU and pruning in the Winograd domain)"</h2>
+            <div class="controls">
+                <label>"Tile"<select data-testid="tile-select" on:change=move |ev| { let t = if event_target_value(&ev) == "4" { 4 } else { 2 }; set(&|v| v.tile = t) }>
+                    <option value="2" selected=move || tile.get() == Tile::F2>"F(2×2, 3×3)"</option>
+                    <option value="4" selected=move || tile.get() == Tile::F4>"F(4×4, 3×3)"</option></select></label>
+                {density_input("Density", "wino-density-input", wino_density, |v, x| v.wino_density = x)}
+            </div>
+            {move || wino_now.get().map(|r| match r {
+                Err(e) => view! { <p class="banner error">{e}</p> }.into_any(),
+                Ok(m) => view! {
+                    <table class="data" data-testid="winograd-table"><thead><tr><th>"setting"</th><th>"multiplications"</th><th>"× fewer than dense spatial"</th></tr></thead><tbody>
+                        {[("dense spatial", "dense_spatial", m.dense_spatial), ("sparse spatial", "sparse_spatial", m.sparse_spatial),
+                          ("dense Winograd", "dense_winograd", m.dense_winograd), ("sparse Winograd (conventional)", "sparse_winograd", m.sparse_winograd),
+                          ("Winograd-ReLU", "sparse_winograd_relu", m.sparse_winograd_relu)]
+                            .into_iter().map(|(label, key, n)| view! {
+                                <tr data-key=key data-value=n.to_string()><td class="name">{label}</td><td>{n}</td>
+                                    <td>{format!("{:.2}", m.dense_spatial as f64 / n.max(1) as f64)}</td></tr>
+                            }).collect_view()}
+                    </tbody></table>
+                }.into_any(),
+            })}
+            <p class="muted">"Sparse spatial and conventional sparse Winograd prune the spatial weights (fine) to the density; Winograd-ReLU prunes the Winograd-domain weights to it and applies the ReLU after the input transform. As reported by Liu et al. (ICLR 2018), not computed here: 10.4× (CIFAR-10), 6.8× (CIFAR-100), 10.8× (ImageNet) fewer multiplications."</p>
+            <Chart testid="winograd-chart" name="sparse-winograd" fig=wino_fig/>
+
             <h2>"Vector MAC with per-vector scaling (VS-Quant §2.2)"</h2>
-            <div class="controls">{num_input("weight bits", wb, 1, 16)}{num_input("activation bits", ab, 1, 16)}{num_input("V", v, 1, 1024)}{num_input("scale bits M", m, 0, 16)}</div>
+            <div class="controls">{num_input("weight bits", "mac-wbits", wb, 1, 16)}{num_input("activation bits", "mac-abits", ab, 1, 16)}{num_input("V", "mac-v", v, 1, 1024)}{num_input("scale bits M", "mac-m", m, 0, 16)}</div>
             {move || match mac.get() {
                 Err(e) => view! { <p class="banner error">{e}</p> }.into_any(),
                 Ok(r) => view! {
                     <dl class="numbers" data-testid="mac-numbers">
-                        <div><dt>"area vs 8/8"</dt><dd>{format!("{:.1} %", r.relative_area * 100.0)}</dd></div>
-                        <div><dt>"energy vs 8/8"</dt><dd>{format!("{:.1} %", r.relative_energy * 100.0)}</dd></div>
+                        <div><dt>"area vs 8/8"</dt><dd data-testid="mac-area" data-value=r.relative_area.to_string()>{format!("{:.1} %", r.relative_area * 100.0)}</dd></div>
+                        <div><dt>"energy vs 8/8"</dt><dd data-testid="mac-energy" data-value=r.relative_energy.to_string()>{format!("{:.1} %", r.relative_energy * 100.0)}</dd></div>
                         <div><dt>"multipliers"</dt><dd>{fmt_num(r.design.multipliers)}</dd></div>
                         <div><dt>"adder tree"</dt><dd>{fmt_num(r.design.adder_tree)}</dd></div>
                         <div><dt>"scale multipliers"</dt><dd>{fmt_num(r.design.scale_multipliers)}</dd></div>
                     </dl>
-                    <p class="muted">"A parametric model in adder-bit units (V·w·a multiplier bits, adder tree, accumulator, scale product, operand buffer reads at 0.5 per bit). As reported by the VS-Quant paper (arXiv version), not computed here: 37 % area and 24 % energy saved at 4/4 bits."</p>
+                    <p class="muted">"A parametric model in adder-bit units (V·w·a multiplier bits, adder tree, accumulator, scale product, operand buffer reads at 0.5 per bit). The paper's 4/4 results are drawn as reported (the arXiv and MLSys versions disagree), not computed."</p>
                 }.into_any(),
             }}
+            <Chart testid="mac-chart" name="vector-mac" fig=mac_fig/>
         </section>
     }
 }

@@ -6,9 +6,7 @@ use super::quant::parallel_map;
 use crate::load::Files;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lowbit_core::metrics::Metrics;
-use lowbit_core::prune::{self, Pattern, PruneConfig, PruneOutput, Saliency, check_pattern, storage::storage_costs};
-use lowbit_core::quant;
+use lowbit_core::prune::{self, Pattern, PruneConfig, PruneOutput, Saliency, assess::assess, check_pattern};
 use regex::Regex;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -122,23 +120,17 @@ pub fn run(a: &PruneArgs) -> Result<()> {
     for (k, p) in pruned.iter().enumerate() {
         let t = &opened.tensors[selected[k]];
         check_pattern(&p.mask, &t.shape, pattern).with_context(|| format!("tensor `{}`", t.name))?;
-        let m = Metrics::between(&values[k], &p.pruned);
-        let (final_values, value_bits, extra_bits, quant_json) = match &qcfg {
-            Some(q) => {
-                let out =
-                    quant::quantize(&p.pruned, &t.shape, q).map_err(|e| e.context(format!("tensor `{}`", t.name)))?;
-                // Pruned weights must stay zero after quantization (a zero maps to zero on every grid but an
-                // asymmetric one); re-apply the mask so storage and error describe the sparse tensor.
-                let v: Vec<f32> =
-                    out.dequant.iter().zip(&p.mask).map(|(&v, &keep)| if keep { v } else { 0.0 }).collect();
-                let mq = Metrics::between(&values[k], &v);
+        let cost = assess(&values[k], &t.shape, p, pattern, qcfg.as_ref(), a.index_bits)
+            .with_context(|| format!("tensor `{}`", t.name))?;
+        let (m, storage) = (cost.pruned, cost.storage);
+        let (final_values, quant_json) = match (&qcfg, cost.quantized) {
+            (Some(q), Some(qz)) => {
                 let j = json!({"format": q.format.to_string(), "granularity": q.granularity.to_string(), "clip_method": q.clip.to_string(),
-                    "mse": num(mq.mse), "sqnr_db": num(mq.sqnr_db), "scale_bits": out.scale_bits});
-                (v, q.format.element_bits() as f64, out.scale_bits, Some(j))
+                    "mse": num(qz.metrics.mse), "sqnr_db": num(qz.metrics.sqnr_db), "scale_bits": qz.scale_bits});
+                (qz.values, Some(j))
             }
-            None => (p.pruned.clone(), 32.0, 0, None),
+            _ => (p.pruned.clone(), None),
         };
-        let storage = storage_costs(&p.mask, &t.shape, pattern, value_bits, extra_bits, a.index_bits)?;
         let mut r = json!({
             "tensor": t.name, "shape": t.shape, "pattern": pattern.to_string(), "target_sparsity": sparsity,
             "sparsity": p.sparsity, "groups": p.groups, "groups_pruned": p.groups_pruned, "pattern_verified": true,
@@ -196,13 +188,4 @@ pub fn run(a: &PruneArgs) -> Result<()> {
         outln!("skipped {} tensor(s) the pattern does not fit", skipped.len());
     }
     Ok(())
-}
-
-/// Prunes a weight tensor for the simulators (used by `sim scnn` and `winograd`).
-pub fn prune_for_sim(w: &[f32], shape: &[usize], pattern: &str, sparsity: f64) -> Result<Vec<f32>> {
-    if sparsity == 0.0 && !pattern.starts_with("nm") {
-        return Ok(w.to_vec());
-    }
-    let cfg = PruneConfig { pattern: pattern.parse()?, sparsity, saliency: Saliency::L1 };
-    Ok(prune::prune(w, shape, &cfg)?.pruned)
 }

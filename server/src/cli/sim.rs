@@ -2,15 +2,15 @@
 //! checkpoint's conv layers with synthetic activations, or on the digit CNN with real MNIST activations.
 
 use super::json::{num, print};
-use super::prune::prune_for_sim;
 use crate::load::Files;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use lowbit_core::nn::DigitCnn;
+use lowbit_core::prune::prune_for_sim;
 use lowbit_core::readers;
 use lowbit_core::sample::Sampler;
 use lowbit_core::sim::mac::{MacConfig, mac_cost};
-use lowbit_core::sim::scnn::{ConvLayer, LayerReport, ScnnConfig, simulate};
+use lowbit_core::sim::scnn::{ConvLayer, LayerReport, ScnnConfig, mean_report, simulate};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,8 @@ pub enum SimCommand {
 #[derive(Args, Debug, Clone)]
 pub struct ActivationArgs {
     /// Run the digit CNN on the first N MNIST test images and use its real activations (FILE must be the
-    /// digit CNN of DATA.md; MNIST is fetched by scripts/fetch-data.sh).
+    /// digit CNN of DATA.md; MNIST is fetched by scripts/fetch-data.sh). The activations are the network's
+    /// as given; pruning applies to the simulated layer's weights.
     #[arg(long)]
     pub mnist: Option<usize>,
     /// Otherwise: density of synthetic (random) input activations.
@@ -183,26 +184,27 @@ pub fn layers(src: &LayerSource, pattern: Option<&str>, only_3x3: bool) -> Resul
     let re = tensor.map(Regex::new).transpose().context("--tensor is not a valid regular expression")?;
     if let Some(n) = acts.mnist {
         let bytes = std::fs::read(file)?;
-        let mut net = DigitCnn::from_checkpoint(&readers::read(&bytes)?).context("--mnist runs the digit CNN")?;
-        for conv in &mut net.convs {
-            conv.weight = prune_for_sim(&conv.weight, &[conv.k, conv.c, 3, 3], pattern, sparsity)?;
-        }
+        // The activations are the network's as given; only the simulated layer's weights are pruned, so weight
+        // and activation density stay the independent axes of the SCNN paper's figure (and the page's).
+        let net = DigitCnn::from_checkpoint(&readers::read(&bytes)?).context("--mnist runs the digit CNN")?;
         let images = mnist_images(acts.data.as_deref(), n)?;
         let traces: Vec<_> = images.iter().map(|im| net.forward(im)).collect::<Result<_, _>>()?;
-        return Ok(net
+        return net
             .convs
             .iter()
             .enumerate()
             .filter(|(_, c)| re.as_ref().is_none_or(|r| r.is_match(&c.name)))
-            .map(|(li, conv)| SimLayer {
-                name: conv.name.clone(),
-                weights: conv.weight.clone(),
-                shape: [conv.k, conv.c, 3, 3],
-                inputs: traces.iter().map(|t| t.conv_inputs[li].clone()).collect(),
-                pre_relu: Some(traces.iter().map(|t| t.conv_inputs_pre_relu[li].clone()).collect()),
-                input_relu: li > 0,
+            .map(|(li, conv)| {
+                Ok(SimLayer {
+                    name: conv.name.clone(),
+                    weights: prune_for_sim(&conv.weight, &[conv.k, conv.c, 3, 3], pattern, sparsity)?,
+                    shape: [conv.k, conv.c, 3, 3],
+                    inputs: traces.iter().map(|t| t.conv_inputs[li].clone()).collect(),
+                    pre_relu: Some(traces.iter().map(|t| t.conv_inputs_pre_relu[li].clone()).collect()),
+                    input_relu: li > 0,
+                })
             })
-            .collect());
+            .collect();
     }
     let mut out = Vec::new();
     for (i, t) in opened.tensors.iter().enumerate() {
@@ -251,16 +253,15 @@ fn scnn(a: &ScnnArgs) -> Result<()> {
         }
         let n = reps.len() as f64;
         let mean = |f: &dyn Fn(&LayerReport) -> f64| reps.iter().map(f).sum::<f64>() / n;
-        let (sc, dc) = (mean(&|r| r.cycles.total as f64), mean(&|r| r.dcnn.cycles as f64));
-        let (se, de, oe) =
-            (mean(&|r| r.energy.total), mean(&|r| r.dcnn.energy.total), mean(&|r| r.dcnn_opt.energy.total));
-        for (t, v) in tot.iter_mut().zip([sc, dc, se, de, oe, mean(&|r| r.events.useful_products as f64)]) {
+        let m = mean_report(&reps).context("a layer has at least one input")?;
+        let (sc, dc, se, de, oe) = (m.scnn_cycles, m.dcnn_cycles, m.scnn_energy, m.dcnn_energy, m.dcnn_opt_energy);
+        for (t, v) in tot.iter_mut().zip([sc, dc, se, de, oe, m.useful_products]) {
             *t += v;
         }
         let first = &reps[0];
         rows_json.push(json!({
             "layer": l.name, "shape": l.shape, "images": reps.len(),
-            "weight_density": first.weight_density, "act_density": num(mean(&|r| r.act_density)), "output_density": num(mean(&|r| r.output_density)),
+            "weight_density": m.weight_density, "act_density": num(m.act_density), "output_density": num(mean(&|r| r.output_density)),
             "kc": first.kc,
             "scnn": {"cycles": num(sc), "utilization": num(mean(&|r| r.utilization)),
                      "steps": num(mean(&|r| r.cycles.steps)), "bank_stalls": num(mean(&|r| r.cycles.bank_stalls)),
@@ -269,7 +270,7 @@ fn scnn(a: &ScnnArgs) -> Result<()> {
                      "energy_breakdown_pj": first.energy, "events": first.events},
             "dcnn": {"cycles": num(dc), "energy_pj": num(de), "energy_breakdown_pj": first.dcnn.energy},
             "dcnn_opt": {"cycles": num(dc), "energy_pj": num(oe)},
-            "speedup_vs_dcnn": num(dc / sc), "energy_vs_dcnn": num(de / se), "energy_vs_dcnn_opt": num(oe / se),
+            "speedup_vs_dcnn": num(m.speedup_vs_dcnn), "energy_vs_dcnn": num(m.energy_vs_dcnn), "energy_vs_dcnn_opt": num(m.energy_vs_dcnn_opt),
         }));
     }
     let elapsed = start.elapsed().as_secs_f64();

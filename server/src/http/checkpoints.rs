@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use lowbit_api::{
-    Checkpoint, CheckpointList, ErrorBody, HistogramQuery, HistogramResponse, Page, Sample, SampleQuery, Shard,
-    ShardAdded, TensorList,
+    ActivationQuery, Checkpoint, CheckpointList, ErrorBody, HistogramQuery, HistogramResponse, Page, Sample,
+    SampleQuery, Shard, ShardAdded, TensorList,
 };
 use lowbit_core::readers;
 use lowbit_core::stats::{StatsAccumulator, TensorStats, linear_histogram, log_histogram};
@@ -430,6 +430,60 @@ pub async fn raw_response(s: &AppState, id: &str, t: &str) -> ApiResult<impl Int
     ))
 }
 
+/// The real input of one conv layer of the digit CNN (DATA.md) on the first N MNIST test images, as the
+/// simulators take it: little-endian f32 [N, C, H, W], **before** the layer's input ReLU (the Winograd-ReLU
+/// count needs the pre-activation; apply max(0, ·) when `x-lowbit-input-relu` is `true`).
+#[utoipa::path(get, operation_id = "layer_activations", path = "/api/checkpoints/{id}/tensors/{tensor}/activations", tag = "checkpoints",
+    params(("id" = String, Path), ("tensor" = String, Path, description = "a conv weight of the digit CNN"), ActivationQuery),
+    responses((status = 200, description = "the activations", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-lowbit-shape" = String, description = "[N, C, H, W], a JSON array"),
+                ("x-lowbit-input-relu" = String, description = "`true` when the layer's input passes a ReLU"))),
+        (status = 400, description = "images is not 1 to 16", body = ErrorBody),
+        (status = 404, description = "no such checkpoint or conv layer, or MNIST is not on this server", body = ErrorBody),
+        (status = 422, description = "the checkpoint is not the digit CNN", body = ErrorBody)))]
+pub async fn activations(
+    State(s): State<AppState>,
+    Path((id, t)): Path<(String, String)>,
+    Query(q): Query<ActivationQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let n = q.images.unwrap_or(4);
+    if !(1..=16).contains(&n) {
+        return Err(ApiError::BadRequest("images must be 1 to 16".into()));
+    }
+    let (_, files) = crate::catalog::files(&s, &id).await?;
+    let paths: Vec<PathBuf> = files.into_iter().map(|(_, p)| p).collect();
+    let (limits, dir) = (s.limits.reader, s.examples_dir.clone());
+    let (shape, relu, bytes) = tokio::task::spawn_blocking(move || -> ApiResult<_> {
+        let maps = crate::catalog::map(&paths)?;
+        let ck = crate::catalog::read(&maps, &limits)?;
+        let net = lowbit_core::nn::DigitCnn::from_checkpoint(&ck[0]).map_err(|e| ApiError::Unprocessable(e.message))?;
+        let li = net.convs.iter().position(|c| c.name == t).ok_or_else(|| {
+            let names: Vec<&str> = net.convs.iter().map(|c| c.name.as_str()).collect();
+            ApiError::NotFound(format!("`{t}` is not a conv layer of the digit CNN ({})", names.join(", ")))
+        })?;
+        let digits = crate::video::mnist_digits(&dir, n).map_err(ApiError::NotFound)?;
+        let mut out = Vec::new();
+        let (mut h, mut w) = (0, 0);
+        for im in digits.chunks_exact(784) {
+            let pixels: Vec<f32> = im.iter().map(|&b| f32::from(b)).collect();
+            let tr = net.forward(&pixels).map_err(ApiError::internal)?;
+            (h, w) = (tr.conv_inputs[li].1, tr.conv_inputs[li].2);
+            out.extend(tr.conv_inputs_pre_relu[li].iter().flat_map(|v| v.to_le_bytes()));
+        }
+        Ok((format!("[{n},{},{h},{w}]", net.convs[li].c), li > 0, out))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::HeaderName::from_static("x-lowbit-shape"), shape),
+            (header::HeaderName::from_static("x-lowbit-input-relu"), relu.to_string()),
+        ],
+        bytes,
+    ))
+}
+
 /// Delete a checkpoint (and the files nothing else refers to).
 #[utoipa::path(delete, operation_id = "delete_checkpoint", path = "/api/checkpoints/{id}", tag = "checkpoints", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 401, description = "a token is required", body = ErrorBody),
@@ -453,6 +507,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/checkpoints/{id}/tensors/{tensor}/histogram", get(histogram))
         .route("/api/checkpoints/{id}/tensors/{tensor}/sample", get(sample))
         .route("/api/checkpoints/{id}/tensors/{tensor}/raw", get(raw))
+        .route("/api/checkpoints/{id}/tensors/{tensor}/activations", get(activations))
 }
 
 /// The upload route, without the JSON body limit (it enforces its own).

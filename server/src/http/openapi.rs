@@ -26,6 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::checkpoints::histogram,
         super::checkpoints::sample,
         super::checkpoints::raw,
+        super::checkpoints::activations,
         super::analyze::analyze,
         super::jobs::create,
         super::jobs::list,
