@@ -6,10 +6,10 @@
 //! overlapping by 2; correlation (no kernel flip), stride 1, zero padding.
 
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The Winograd tile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tile {
     /// F(2×2, 3×3): 4×4 input tiles.
     F2,
@@ -243,7 +243,7 @@ pub fn prune_to_density(ww: &[f32], density: f64) -> Result<Vec<f32>> {
 }
 
 /// The multiplications of one 3×3 layer in the five settings of §7.3.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MultCounts {
     /// K·C·9 per output position.
     pub dense_spatial: u64,

@@ -154,10 +154,12 @@ pub async fn after_paint() {
     yield_now().await;
 }
 
-/// Resolves after `ms` milliseconds (a timer task).
+/// Resolves after `ms` milliseconds (a timer task) — in the page or in a Web Worker, which has no window.
 pub async fn sleep_ms(ms: i32) {
     let p = Promise::new(&mut |resolve, _| {
         if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        } else if let Ok(w) = js_sys::global().dyn_into::<web_sys::WorkerGlobalScope>() {
             let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
     });

@@ -282,8 +282,8 @@ pub fn sparsity_curve(points: &[SparsityPoint], now: Option<(f64, f64)>) -> Figu
         traces.push(
             Scatter::new(x.clone(), pts.iter().map(|q| finite(q.prune_sqnr_db)).collect())
                 .mode(mode.clone())
-                .name(p.to_string())
-                .legend_group(p.to_string())
+                .name(p)
+                .legend_group(p)
                 .line(Line::new().color(colour))
                 .marker(Marker::new().color(colour).size(if nm { 10 } else { 5 })),
         );
@@ -291,7 +291,7 @@ pub fn sparsity_curve(points: &[SparsityPoint], now: Option<(f64, f64)>) -> Figu
             Scatter::new(x, pts.iter().map(|q| finite(q.total_sqnr_db)).collect())
                 .mode(mode)
                 .name(format!("{p} + quantized"))
-                .legend_group(p.to_string())
+                .legend_group(p)
                 .show_legend(false)
                 .line(Line::new().color(colour).dash(DashType::Dash))
                 .marker(Marker::new().color(colour).size(if nm { 10 } else { 4 }).symbol(MarkerSymbol::Diamond)),

@@ -10,6 +10,7 @@ use lowbit_core::sample::Sampler;
 use lowbit_core::sim::mac::MacReport;
 use lowbit_core::sim::scnn::{ConvLayer, MeanReport, ScnnConfig, mean_report, simulate};
 use lowbit_core::winograd::{Input, MultCounts, Tile, count_mults, prune_to_density, weights_to_winograd};
+use serde::{Deserialize, Serialize};
 
 /// Patterns drawn as lines against sparsity; N:M patterns fix their own sparsity and are points.
 pub const LINE_PATTERNS: [&str; 6] = ["fine", "vector", "kernel", "filter", "channel", "block:4x4"];
@@ -27,7 +28,7 @@ pub fn sparsities() -> Vec<f64> {
 }
 
 /// One pruned (and quantized) point of a pattern's curve.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SparsityPoint {
     pub pattern: String,
     pub sparsity: f64,
@@ -37,18 +38,24 @@ pub struct SparsityPoint {
     pub storage: Vec<(String, f64)>,
 }
 
-/// Every pattern's error and storage against sparsity; `progress` gets what is done after each pattern. A
-/// pattern the tensor's shape does not allow is reported in the second list with the reason.
+/// Every pattern's error and storage against sparsity, and `extra` (the chosen pattern when it is not one of
+/// the lines) at every sparsity; `progress` gets what is done after each pattern. A pattern the tensor's
+/// shape does not allow is reported in `refused` with the reason.
 pub async fn sparsity_curves(
     d: &TensorData,
     saliency: &str,
     spec: &QuantSpec,
+    extra: Option<&str>,
     alive: impl Fn() -> bool,
-    mut progress: impl FnMut(&[SparsityPoint]),
-) -> Option<(Vec<SparsityPoint>, Vec<(String, String)>)> {
+    mut progress: impl FnMut(&Curves),
+) -> Option<Curves> {
     let mut points = Vec::new();
     let mut refused = Vec::new();
-    let jobs = LINE_PATTERNS.iter().map(|p| (*p, sparsities())).chain(NM_PATTERNS.iter().map(|p| (*p, vec![0.5])));
+    let jobs = LINE_PATTERNS
+        .iter()
+        .map(|p| (*p, sparsities()))
+        .chain(NM_PATTERNS.iter().map(|p| (*p, vec![0.5])))
+        .chain(extra.map(|p| (p, sparsities())));
     for (pattern, targets) in jobs {
         for s in targets {
             crate::api::yield_now().await;
@@ -69,14 +76,66 @@ pub async fn sparsity_curves(
                 }
             }
         }
-        progress(&points);
+        progress(&Curves::Sparsity { points: points.clone(), refused: refused.clone() });
     }
-    Some((points, refused))
+    Some(Curves::Sparsity { points, refused })
+}
+
+/// What the page asks for: computed by the curve worker ([`crate::worker::ask_curves`]), or in the page
+/// when no worker runs, by [`compute`] either way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CurveRequest {
+    /// Error and storage against sparsity for every pattern (and `extra`, the chosen one when it is not a line).
+    Sparsity { saliency: String, spec: QuantSpec, extra: Option<String> },
+    /// SCNN against DCNN across weight density, per activation density (and on `real` activations).
+    Scnn { pattern: String, hw: usize, real: Option<Acts> },
+    /// Sparse Winograd's multiplications across Winograd-domain density.
+    Winograd { acts: Acts, tile: Tile },
+}
+
+impl CurveRequest {
+    /// Which chart it feeds: a newer request of the same kind replaces an older one.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Sparsity { .. } => "sparsity",
+            Self::Scnn { .. } => "scnn",
+            Self::Winograd { .. } => "winograd",
+        }
+    }
+}
+
+/// A request's answer, whole or as far as it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Curves {
+    Sparsity { points: Vec<SparsityPoint>, refused: Vec<(String, String)> },
+    Scnn(Vec<ScnnLine>),
+    Winograd(Vec<(f64, MultCounts)>),
+}
+
+/// Computes `req` on `d` in steps that give the thread back between points; `progress` gets each partial
+/// answer; `None` once `alive()` turns false.
+pub async fn compute(
+    d: &TensorData,
+    req: &CurveRequest,
+    alive: impl Fn() -> bool,
+    progress: impl FnMut(&Curves),
+) -> Option<Result<Curves, String>> {
+    match req {
+        CurveRequest::Sparsity { saliency, spec, extra } => {
+            sparsity_curves(d, saliency, spec, extra.as_deref(), alive, progress).await.map(Ok)
+        }
+        CurveRequest::Scnn { pattern, hw, real } => {
+            scnn_curves(d, pattern, *hw, real.as_ref(), alive, progress).await.map(|r| r.map(Curves::Scnn))
+        }
+        CurveRequest::Winograd { acts, tile } => {
+            winograd_curves(d, acts, *tile, alive).await.map(|r| r.map(Curves::Winograd))
+        }
+    }
 }
 
 /// A layer's input activations: each image's values before the input ReLU, its shape [C, H, W], whether
 /// the input passes a ReLU, and whether they are real (MNIST through the digit CNN) or synthetic.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Acts {
     pub pre_relu: Vec<Vec<f32>>,
     pub c: usize,
@@ -142,7 +201,7 @@ pub async fn scnn_curves(
     hw: usize,
     real: Option<&Acts>,
     alive: impl Fn() -> bool,
-    mut progress: impl FnMut(&[ScnnLine]),
+    mut progress: impl FnMut(&Curves),
 ) -> Option<Result<Vec<ScnnLine>, String>> {
     let shape = match layer_shape(&d.shape) {
         Ok(s) => s,
@@ -174,7 +233,7 @@ pub async fn scnn_curves(
             }
         }
         lines.push((label, pts));
-        progress(&lines);
+        progress(&Curves::Scnn(lines.clone()));
     }
     Some(Ok(lines))
 }

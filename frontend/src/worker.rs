@@ -5,24 +5,65 @@
 //!   most one request in flight (a newer configuration waits for the answer, replacing any older waiting one),
 //!   so a dragged slider never builds a queue and the newest configuration is always the next computed;
 //! - `legend`: every clip method's whole-tensor MSE (seven quantizations of the tensor), asked once the
-//!   controls have rested.
+//!   controls have rested;
+//! - `curves`: the Sparsity page's curves (a hundred prunings of the tensor, dozens of SCNN simulations),
+//!   computed in steps so that a newer request of the same kind stops an older one at its next point.
 //!
 //! Messages in: `{"op": "tensor", "name", "shape": [..], "values": ArrayBuffer}`, then
-//! `{"op": "explore", "id": N, "spec": "<QuantSpec JSON>"}` or `{"op": "methods", "id": N, "spec", "methods"}`;
-//! out (a JSON string): `{"id": N, "explore": {…} | "error": "…"}` or `{"id": N, "mse": [["max", 0.1], …]}`.
+//! `{"op": "explore", "id": N, "spec": "<QuantSpec JSON>"}`, `{"op": "methods", "id": N, "spec", "methods"}`,
+//! `{"op": "curves", "id": N, "request": CurveRequest}` or `{"op": "cancel", "kind": "scnn"}`;
+//! out: a JSON string `{"id": N, "explore": {…} | "error": "…"}` or `{"id": N, "mse": [["max", 0.1], …]}`, or
+//! for curves a [`CurveMessage`] as a JS object (serde-wasm-bindgen: non-finite numbers travel as they are).
 
 use crate::compute::Explore;
+use crate::curves::{CurveRequest, Curves};
 use crate::state::{Ctx, TensorData};
 use leptos::prelude::Set;
 use lowbit_core::quant::QuantSpec;
 use serde_json::{Value, json};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::sync::Arc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
-    static TENSOR: RefCell<Option<TensorData>> = const { RefCell::new(None) };
+    static TENSOR: RefCell<Option<Arc<TensorData>>> = const { RefCell::new(None) };
+    /// The newest curve request of each kind (the others stop at their next point).
+    static NEWEST: RefCell<HashMap<String, f64>> = RefCell::new(HashMap::new());
+}
+
+/// One answer of the curve lane: partial (`done` false), whole, or — `result` empty — abandoned.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CurveMessage {
+    id: f64,
+    done: bool,
+    result: Option<Result<Curves, String>>,
+}
+
+fn post_curves(scope: &web_sys::DedicatedWorkerGlobalScope, m: &CurveMessage) {
+    if let Ok(v) = serde_wasm_bindgen::to_value(m) {
+        let _ = scope.post_message(&v);
+    }
+}
+
+/// The worker's side of a curve request: computed as a task that yields between points.
+fn start_curves(scope: &web_sys::DedicatedWorkerGlobalScope, id: f64, request: JsValue) {
+    let req = serde_wasm_bindgen::from_value::<CurveRequest>(request).map_err(|e| format!("unreadable request: {e}"));
+    let d = TENSOR.with(|t| t.borrow().clone()).ok_or_else(|| "the worker has no tensor".to_string());
+    let (req, d) = match (req, d) {
+        (Ok(r), Ok(d)) => (r, d),
+        (Err(e), _) | (_, Err(e)) => return post_curves(scope, &CurveMessage { id, done: true, result: Some(Err(e)) }),
+    };
+    let kind = req.kind().to_string();
+    NEWEST.with(|n| n.borrow_mut().insert(kind.clone(), id));
+    let scope = scope.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let alive = || NEWEST.with(|n| n.borrow().get(&kind) == Some(&id));
+        let progress = |c: &Curves| post_curves(&scope, &CurveMessage { id, done: false, result: Some(Ok(c.clone())) });
+        let result = crate::curves::compute(&d, &req, alive, progress).await;
+        post_curves(&scope, &CurveMessage { id, done: true, result });
+    });
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -41,11 +82,17 @@ fn handle(scope: &web_sys::DedicatedWorkerGlobalScope, msg: JsValue) {
                 .collect();
             let values = js_sys::Float32Array::new(&get(&msg, "values")).to_vec();
             let name = get(&msg, "name").as_string().unwrap_or_default();
-            TENSOR.with(|t| *t.borrow_mut() = Some(TensorData { name, shape, values }));
+            TENSOR.with(|t| *t.borrow_mut() = Some(Arc::new(TensorData { name, shape, values })));
+            return;
+        }
+        Some("curves") => return start_curves(scope, id, get(&msg, "request")),
+        Some("cancel") => {
+            let kind = get(&msg, "kind").as_string().unwrap_or_default();
+            NEWEST.with(|n| n.borrow_mut().remove(&kind));
             return;
         }
         Some("explore") => {
-            let r = TENSOR.with(|t| match (t.borrow().as_ref(), spec()) {
+            let r = TENSOR.with(|t| match (t.borrow().as_deref(), spec()) {
                 (Some(d), Some(spec)) => crate::compute::explore(d, &spec),
                 _ => Err("the worker has no tensor or no configuration".to_string()),
             });
@@ -57,7 +104,7 @@ fn handle(scope: &web_sys::DedicatedWorkerGlobalScope, msg: JsValue) {
         Some("methods") => {
             let methods: Vec<String> =
                 js_sys::Array::from(&get(&msg, "methods")).iter().filter_map(|v| v.as_string()).collect();
-            let mse = TENSOR.with(|t| match (t.borrow().as_ref(), spec()) {
+            let mse = TENSOR.with(|t| match (t.borrow().as_deref(), spec()) {
                 (Some(d), Some(spec)) => crate::compute::method_mse(d, &spec, &methods),
                 _ => Vec::new(),
             });
@@ -95,15 +142,11 @@ struct Client {
 }
 
 impl Client {
-    fn start(on_answer: impl Fn(&str) + 'static, on_error: impl Fn() + 'static) -> Option<Self> {
+    fn start(on_answer: impl Fn(JsValue) + 'static, on_error: impl Fn() + 'static) -> Option<Self> {
         let opts = web_sys::WorkerOptions::new();
         opts.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options("/worker.js", &opts).ok()?;
-        let on = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            if let Some(text) = e.data().as_string() {
-                on_answer(&text);
-            }
-        });
+        let on = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| on_answer(e.data()));
         worker.set_onmessage(Some(on.as_ref().unchecked_ref()));
         on.forget();
         // The worker's script or module failed to load or run.
@@ -132,18 +175,18 @@ impl Client {
     }
 
     /// Sends `op` with `fields` under a new request id; the id.
-    fn ask(&self, op: &str, spec: &QuantSpec, fields: Vec<(&str, JsValue)>) -> f64 {
+    fn ask(&self, op: &str, fields: Vec<(&str, JsValue)>) -> f64 {
         let id = self.next.get() + 1.0;
         self.next.set(id);
-        let mut all = vec![
-            ("op", op.into()),
-            ("id", id.into()),
-            ("spec", serde_json::to_string(spec).unwrap_or_default().into()),
-        ];
+        let mut all = vec![("op", op.into()), ("id", id.into())];
         all.extend(fields);
         let _ = self.worker.post_message(&message(&all));
         id
     }
+}
+
+fn spec_field(spec: &QuantSpec) -> (&'static str, JsValue) {
+    ("spec", serde_json::to_string(spec).unwrap_or_default().into())
 }
 
 fn message(fields: &[(&str, JsValue)]) -> js_sys::Object {
@@ -181,7 +224,10 @@ pub fn request_explore(ctx: Ctx, d: &Arc<TensorData>, spec: &QuantSpec) -> bool 
     let started = EXPLORE.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            *c = Client::start(move |text| explore_answer(ctx, text), move || explore_failed(ctx));
+            *c = Client::start(
+                move |v| explore_answer(ctx, &v.as_string().unwrap_or_default()),
+                move || explore_failed(ctx),
+            );
         }
         c.is_some()
     });
@@ -207,7 +253,7 @@ fn send_explore(d: &Arc<TensorData>, spec: &QuantSpec) {
     EXPLORE.with(|c| {
         if let Some(c) = c.borrow().as_ref() {
             c.tensor(d);
-            let id = c.ask("explore", spec, Vec::new());
+            let id = c.ask("explore", vec![spec_field(spec)]);
             LANE.with(|l| l.borrow_mut().in_flight = Some((id, crate::api::now_ms())));
         }
     });
@@ -257,8 +303,8 @@ pub fn request_methods(ctx: Ctx, d: &Arc<TensorData>, spec: &QuantSpec, methods:
         let mut c = c.borrow_mut();
         if c.is_none() {
             *c = Client::start(
-                move |text| {
-                    let Ok(v) = serde_json::from_str::<Value>(text) else { return };
+                move |v| {
+                    let Ok(v) = serde_json::from_str::<Value>(&v.as_string().unwrap_or_default()) else { return };
                     let mse = v["mse"]
                         .as_array()
                         .into_iter()
@@ -273,6 +319,71 @@ pub fn request_methods(ctx: Ctx, d: &Arc<TensorData>, spec: &QuantSpec, methods:
         let client = c.as_ref()?;
         client.tensor(d);
         let names: js_sys::Array = methods.iter().map(|m| JsValue::from_str(m)).collect();
-        Some(client.ask("methods", spec, vec![("methods", names.into())]))
+        Some(client.ask("methods", vec![spec_field(spec), ("methods", names.into())]))
     })
+}
+
+/// A curve request's page side: what to do with each of its answers.
+type OnCurves = Box<dyn Fn(Result<Curves, String>, bool)>;
+
+thread_local! {
+    static CURVES: RefCell<Option<Client>> = const { RefCell::new(None) };
+    static CURVES_BROKEN: Cell<bool> = const { Cell::new(false) };
+    static ON_CURVES: RefCell<HashMap<u64, OnCurves>> = RefCell::new(HashMap::new());
+}
+
+/// Asks the curve worker (started on first use) for `req` on `d`: `on_answer(result, done)` gets every
+/// partial answer and the whole one. False when no worker can run here (the caller computes on the page).
+pub fn ask_curves(
+    d: &Arc<TensorData>,
+    req: &CurveRequest,
+    on_answer: impl Fn(Result<Curves, String>, bool) + 'static,
+) -> bool {
+    if CURVES_BROKEN.with(Cell::get) {
+        return false;
+    }
+    let Ok(request) = serde_wasm_bindgen::to_value(req) else { return false };
+    CURVES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Client::start(curves_answer, curves_failed);
+        }
+        let Some(client) = c.as_ref() else { return false };
+        client.tensor(d);
+        let id = client.ask("curves", vec![("request", request)]);
+        ON_CURVES.with(|w| w.borrow_mut().insert(id as u64, Box::new(on_answer)));
+        true
+    })
+}
+
+/// Stops the curve worker's current request of `kind` at its next point (the page no longer shows it).
+pub fn cancel_curves(kind: &str) {
+    CURVES.with(|c| {
+        if let Some(c) = c.borrow().as_ref() {
+            let _ = c.worker.post_message(&message(&[("op", "cancel".into()), ("kind", kind.into())]));
+        }
+    });
+}
+
+fn curves_answer(v: JsValue) {
+    let Ok(m) = serde_wasm_bindgen::from_value::<CurveMessage>(v) else { return };
+    let key = m.id as u64;
+    // Out of the map while it runs: what it sets may ask for new curves.
+    let Some(on) = ON_CURVES.with(|w| w.borrow_mut().remove(&key)) else { return };
+    if let Some(r) = m.result {
+        on(r, m.done);
+    }
+    if !m.done {
+        ON_CURVES.with(|w| w.borrow_mut().insert(key, on));
+    }
+}
+
+/// The curve worker failed: every waiting request is told, and the page computes from now on.
+fn curves_failed() {
+    CURVES_BROKEN.with(|b| b.set(true));
+    CURVES.with(|c| c.borrow_mut().take());
+    let waiting: Vec<OnCurves> = ON_CURVES.with(|w| w.borrow_mut().drain().map(|(_, on)| on).collect());
+    for on in waiting {
+        on(Err("the page's curve worker stopped; change a control to compute the curves in the page".into()), true);
+    }
 }

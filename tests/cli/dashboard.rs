@@ -38,6 +38,8 @@ fn the_dashboard_end_to_end() {
     let base = format!("http://{}", srv.addr);
     let driver = Driver::start();
     let s = driver.session();
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| eprintln!("dashboard: {what} at {:.1} s", t0.elapsed().as_secs_f64());
     s.goto(&format!("{base}/"));
     s.find("file-input");
     s.find("example-list");
@@ -66,6 +68,7 @@ fn the_dashboard_end_to_end() {
     }
     s.screenshot("hostile-file");
 
+    lap("hostile files");
     // The real MiniLM, parsed in the page: the explorer opens on its largest matrix.
     s.send_keys("file-input", minilm().to_str().unwrap());
     explorer_ready(&s);
@@ -84,6 +87,7 @@ fn the_dashboard_end_to_end() {
     s.until("the legend's MSE from the worker", || chosen().contains(&format!("MSE {mse}")));
     s.screenshot("explorer");
 
+    lap("explorer");
     // Bits 4 → 6: about 12 dB better, charts redrawn.
     let d0 = draws(&s);
     s.set_value("bits-input", "6", "input");
@@ -101,6 +105,7 @@ fn the_dashboard_end_to_end() {
     s.until("back at int4 channel OCTAV", || (number(&s, "sqnr-value") - sqnr4).abs() < 1e-6);
     assert!(s.exec("return location.search", json!([])).as_str().unwrap().contains("format=int&bits=4&gran=channel"));
 
+    lap("controls");
     // Checkpoint table: every tensor, scored.
     s.click("tab-checkpoint");
     s.find("tensor-table");
@@ -109,6 +114,7 @@ fn the_dashboard_end_to_end() {
     s.wait_for("[data-testid=\"sqnr-chart\"] .main-svg");
     s.screenshot("checkpoint");
 
+    lap("checkpoint table");
     // Format comparison, with a Pareto front.
     s.click("tab-compare");
     s.until("the comparison table", || s.count("[data-testid=\"compare-table\"] tbody tr") >= 12);
@@ -116,6 +122,7 @@ fn the_dashboard_end_to_end() {
     s.wait_for("[data-testid=\"compare-chart\"] .main-svg");
     s.screenshot("compare");
 
+    lap("compare");
     // Sparsity & hardware.
     s.click("tab-sparsity");
     s.set_value("pattern-select", "nm:2:4", "change");
@@ -127,6 +134,7 @@ fn the_dashboard_end_to_end() {
     s.wait_for("[data-testid=\"sparsity-curve-chart\"] .main-svg");
     s.screenshot("sparsity");
 
+    lap("sparsity");
     // A sweep over the whole checkpoint: uploaded first, followed live, kept, exported.
     s.click("tab-jobs");
     s.click("sweep-button");
@@ -142,6 +150,7 @@ fn the_dashboard_end_to_end() {
     assert!(csv.starts_with("experiment,tensor,"), "{}", &csv[..csv.len().min(200)]);
     assert_eq!(csv.lines().count() as u64, 1 + counts[0]);
 
+    lap("sweep");
     // The quantized checkpoint: an export job followed live (with its metric series), then its file.
     s.click("export-button");
     s.until("the export to finish", || {
@@ -170,6 +179,7 @@ fn the_dashboard_end_to_end() {
     });
     s.screenshot("jobs");
 
+    lap("export");
     // Dark theme.
     s.click("tab-explorer");
     explorer_ready(&s);
@@ -178,6 +188,7 @@ fn the_dashboard_end_to_end() {
     s.screenshot("explorer-dark");
     s.click("theme-toggle");
 
+    lap("dark theme");
     // Latency: a 1 M-element real tensor (the first 2731 rows of MiniLM's word embeddings), re-quantized
     // and redrawn after a control change, timed in the page with performance.now().
     let npy = data.join("embeddings-1M.npy");

@@ -12,7 +12,7 @@
 
 use super::energy::EnergyTable;
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// SCNN hardware parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -237,7 +237,7 @@ fn energy_of(e: &Events, t: &EnergyTable, multiplies: u64) -> Energy {
 
 /// One layer's simulations over several inputs (images), averaged: what the CLI reports per layer and the
 /// page plots. Ratios are of the means (speedup = mean DCNN cycles / mean SCNN cycles).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MeanReport {
     pub images: usize,
     pub weight_density: f64,

@@ -2,17 +2,19 @@
 //! current setting and as the papers draw it — the error and the storage against sparsity for every pattern,
 //! SCNN against dense accelerators across weight and activation density, sparse Winograd's multiplications,
 //! and the vector-MAC cost model. For the digit CNN the hardware models run on its real activations (MNIST
-//! through the network, on the server). Curves are computed by core in small steps (see [`crate::curves`]).
+//! through the network, on the server). Curves are computed by core in the page's curve worker, off the
+//! page's thread (see [`crate::curves`] and [`crate::worker`]).
 
 use crate::api;
 use crate::charts;
 use crate::components::chart::Chart;
 use crate::compute::{self, fmt_num};
-use crate::curves::{self, Acts, LINE_PATTERNS, NM_PATTERNS, ScnnLine, SparsityPoint};
+use crate::curves::{self, Acts, CurveRequest, Curves, LINE_PATTERNS, NM_PATTERNS};
 use crate::state::{Ctx, SparsityView, TensorData};
+use crate::worker;
 use leptos::prelude::*;
 use lowbit_core::prune::prune_for_sim;
-use lowbit_core::winograd::{MultCounts, Tile};
+use lowbit_core::winograd::Tile;
 use std::sync::Arc;
 
 const PATTERNS: [&str; 8] = ["fine", "vector", "vector:col", "kernel", "filter", "channel", "block:4x4", "nm:2:4"];
@@ -32,28 +34,43 @@ async fn real_acts(ckpt: Option<String>, tensor: Option<String>, shape: Vec<usiz
     Some(Acts { pre_relu, c, h, w, input_relu: relu.as_deref() == Some("true"), real: true })
 }
 
-/// Runs `work` whenever `inputs` changes, abandoning the previous run; its answer lands in `out`.
-fn keep_computing<I, T, F, Fut>(
-    inputs: impl Fn() -> Option<I> + Send + Sync + 'static,
-    out: RwSignal<Option<T>>,
-    work: F,
-) where
-    I: Clone + PartialEq + Send + Sync + 'static,
-    T: Send + Sync + 'static,
-    F: Fn(I, Box<dyn Fn() -> bool>, RwSignal<Option<T>>) -> Fut + Copy + 'static,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
+/// A chart's curves: the answer so far (or why there is none) and whether it is complete.
+type CurveState = Option<(Result<Curves, String>, bool)>;
+
+/// Keeps one chart's curves computed: whenever `request` changes, asks the curve worker (or the page itself
+/// when no worker can run) and drops whatever an older request still sends.
+fn keep_curves(
+    kind: &'static str,
+    request: impl Fn() -> Option<(Arc<TensorData>, CurveRequest)> + Send + Sync + 'static,
+    out: RwSignal<CurveState>,
+) {
     let generation = StoredValue::new(0u64);
-    let key = Memo::new(move |_| inputs());
+    let key = Memo::new(move |_| request());
     Effect::new(move |_| {
         let k = key.get();
         let n = generation.get_value() + 1;
         generation.set_value(n);
         out.set(None);
-        if let Some(k) = k {
-            leptos::task::spawn_local(work(k, Box::new(move || generation.try_get_value() == Some(n)), out));
+        let alive = move || generation.try_get_value() == Some(n);
+        let Some((d, req)) = k else {
+            worker::cancel_curves(kind);
+            return;
+        };
+        let answer = move |r: Result<Curves, String>, done: bool| {
+            if alive() {
+                out.try_set(Some((r, done)));
+            }
+        };
+        if !worker::ask_curves(&d, &req, answer) {
+            leptos::task::spawn_local(async move {
+                let progress = |c: &Curves| answer(Ok(c.clone()), false);
+                if let Some(r) = curves::compute(&d, &req, alive, progress).await {
+                    answer(r, true);
+                }
+            });
         }
     });
+    on_cleanup(move || worker::cancel_curves(kind));
 }
 
 #[component]
@@ -109,75 +126,44 @@ pub fn Sparsity() -> impl IntoView {
         let p = pattern.get();
         (!LINE_PATTERNS.contains(&p.as_str()) && !NM_PATTERNS.contains(&p.as_str())).then_some(p)
     });
-    let sp_curves = RwSignal::new(None::<(Vec<SparsityPoint>, Vec<(String, String)>, bool)>);
-    keep_computing(
-        move || Some((ctx.data.get()?, saliency.get(), ctx.spec.get().quant_spec(), extra.get())),
-        sp_curves,
-        |(d, sal, spec, extra): (Arc<TensorData>, String, _, Option<String>), alive, out| async move {
-            let progress = |pts: &[SparsityPoint]| {
-                out.try_set(Some((pts.to_vec(), Vec::new(), false)));
-            };
-            if let Some((mut pts, refused)) = curves::sparsity_curves(&d, &sal, &spec, &alive, progress).await {
-                if let Some(p) = extra {
-                    for s in curves::sparsities() {
-                        api::yield_now().await;
-                        if !alive() {
-                            return;
-                        }
-                        if let Ok(r) = compute::sparsify(&d, &p, s, &sal, &spec) {
-                            let (sparsity, prune_sqnr_db, total_sqnr_db) =
-                                (r.sparsity, r.prune_sqnr_db, r.total_sqnr_db);
-                            let storage = r.storage;
-                            pts.push(SparsityPoint {
-                                pattern: p.clone(),
-                                sparsity,
-                                prune_sqnr_db,
-                                total_sqnr_db,
-                                storage,
-                            });
-                        }
-                    }
-                }
-                out.try_set(Some((pts, refused, true)));
-            }
+    let sp_curves = RwSignal::new(None);
+    keep_curves(
+        "sparsity",
+        move || {
+            let (saliency, spec, extra) = (saliency.get(), ctx.spec.get().quant_spec(), extra.get());
+            Some((ctx.data.get()?, CurveRequest::Sparsity { saliency, spec, extra }))
         },
+        sp_curves,
     );
-    let scnn_curves = RwSignal::new(None::<(Result<Vec<ScnnLine>, String>, bool)>);
-    keep_computing(
+    let scnn_curves = RwSignal::new(None);
+    keep_curves(
+        "scnn",
         move || {
             let p = pattern.get();
-            let p = if p.starts_with("nm") { "fine".to_string() } else { p };
-            Some((ctx.data.get()?, p, hw.get(), real_now.get()))
+            let pattern = if p.starts_with("nm") { "fine".to_string() } else { p };
+            Some((ctx.data.get()?, CurveRequest::Scnn { pattern, hw: hw.get(), real: real_now.get() }))
         },
         scnn_curves,
-        |(d, p, hw, real): (Arc<TensorData>, String, usize, Option<Acts>), alive, out| async move {
-            let progress = |l: &[ScnnLine]| {
-                out.try_set(Some((Ok(l.to_vec()), false)));
-            };
-            if let Some(r) = curves::scnn_curves(&d, &p, hw, real.as_ref(), &alive, progress).await {
-                out.try_set(Some((r, true)));
-            }
-        },
     );
-    let wino_curves = RwSignal::new(None::<Result<Vec<(f64, MultCounts)>, String>>);
-    keep_computing(
-        move || Some((ctx.data.get()?, acts.get()?, tile.get())),
+    let wino_curves = RwSignal::new(None);
+    keep_curves(
+        "winograd",
+        move || Some((ctx.data.get()?, CurveRequest::Winograd { acts: acts.get()?, tile: tile.get() })),
         wino_curves,
-        |(d, a, t): (Arc<TensorData>, Acts, Tile), alive, out| async move {
-            if let Some(r) = curves::winograd_curves(&d, &a, t, &alive).await {
-                out.try_set(Some(r));
-            }
-        },
     );
+    let sp_points = move || match sp_curves.get() {
+        Some((Ok(Curves::Sparsity { points, refused }), _)) => Some((points, refused)),
+        _ => None,
+    };
 
     // Figures, each with the current setting starred.
     let sp_fig = Signal::derive(move || {
-        let (pts, _, _) = sp_curves.get()?;
+        let (pts, _) = sp_points()?;
         let now = result.get().and_then(|r| r.ok()).map(|r| (r.sparsity, r.total_sqnr_db));
         Some(charts::sparsity_curve(&pts, now))
     });
     let storage_fig = Signal::derive(move || {
-        let (pts, _, _) = sp_curves.get()?;
+        let (pts, _) = sp_points()?;
         let now = result
             .get()
             .and_then(|r| r.ok())
@@ -185,12 +171,12 @@ pub fn Sparsity() -> impl IntoView {
         Some(charts::storage_curve(&pts, &pattern.get(), now))
     });
     let scnn_fig = Signal::derive(move || {
-        let (Ok(lines), _) = scnn_curves.get()? else { return None };
+        let Some((Ok(Curves::Scnn(lines)), _)) = scnn_curves.get() else { return None };
         let now = scnn_now.get().and_then(|r| r.ok()).map(|m| (m.weight_density, m.speedup_vs_dcnn));
         Some(charts::scnn_curve(&lines, now))
     });
     let wino_fig = Signal::derive(move || {
-        let pts = wino_curves.get()?.ok()?;
+        let Some((Ok(Curves::Winograd(pts)), _)) = wino_curves.get() else { return None };
         let now = wino_now.get().and_then(|r| r.ok()).map(|m| (wino_density.get(), m.sparse_winograd_relu as f64));
         Some(charts::winograd_curve(&pts, tile.get(), now))
     });
@@ -218,16 +204,17 @@ pub fn Sparsity() -> impl IntoView {
         }
     };
     let status = move || {
-        let done = |b: Option<bool>| match b {
-            Some(true) => "drawn",
-            Some(false) => "computing…",
-            None => "waiting",
+        let done = |c: CurveState| match c {
+            Some((Ok(_), true)) => "drawn".to_string(),
+            Some((Ok(_), false)) => "computing…".to_string(),
+            Some((Err(e), _)) => format!("failed ({e})"),
+            None => "waiting".to_string(),
         };
         format!(
             "curves: error and storage {}, SCNN {}, Winograd {}",
-            done(sp_curves.get().map(|c| c.2)),
-            done(scnn_curves.get().map(|c| c.1)),
-            done(wino_curves.get().map(|_| true))
+            done(sp_curves.get()),
+            done(scnn_curves.get()),
+            done(wino_curves.get())
         )
     };
     let acts_note = move || match acts.get() {
@@ -276,7 +263,7 @@ pub fn Sparsity() -> impl IntoView {
                     </tbody></table>
                 }.into_any(),
             }}
-            {move || sp_curves.get().map(|(_, refused, _)| refused).filter(|r| !r.is_empty()).map(|r| view! {
+            {move || sp_points().map(|(_, refused)| refused).filter(|r| !r.is_empty()).map(|r| view! {
                 <p class="muted">{format!("Not drawn for this tensor: {}", r.iter().map(|(p, e)| format!("{p} ({e})")).collect::<Vec<_>>().join("; "))}</p>
             })}
             <div class="grid2">
