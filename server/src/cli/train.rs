@@ -1,0 +1,209 @@
+//! `lowbit train`: a training run of the training lab on MNIST — full precision, or quantization-aware with
+//! any `lowbit quant` weight configuration, OCTAV re-solved every K steps and the STE, PWL or MAD gradient —
+//! printed as a curve and a summary, or as one JSON object.
+
+use super::json::{num, print};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lowbit_core::readers::safetensors::{self, WriteTensor};
+use lowbit_train::data::Mnist;
+use lowbit_train::fakequant::Estimator;
+use lowbit_train::model::Arch;
+use lowbit_train::run::{Event, Method, Optimizer, Schedule, TrainSpec, train};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// `lowbit train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// mlp (LeNet-300-100) | lenet5 | digit-cnn (the real network of DATA.md).
+    #[arg(long, default_value = "digit-cnn")]
+    pub model: String,
+    /// fp32 | qat.
+    #[arg(long, default_value = "qat")]
+    pub method: String,
+    /// The weights' format for QAT (the `lowbit quant` options; every weight layer, biases stay fp32).
+    #[command(flatten)]
+    pub quant: super::QuantSettings,
+    /// Gradient of the clipped quantizer: ste | pwl | mad.
+    #[arg(long, default_value = "mad")]
+    pub grad: String,
+    /// Re-solve the clips every K steps (1: every step, as the OCTAV paper does).
+    #[arg(long, default_value_t = 1)]
+    pub clip_every: usize,
+    /// The starting checkpoint. Default for digit-cnn: data/digit_cnn.pth (fine-tuning); the others start
+    /// from seeded random weights.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Start the digit CNN from seeded random weights instead of its checkpoint.
+    #[arg(long)]
+    pub scratch: bool,
+    /// The MNIST folder (scripts/fetch-data.sh mnist).
+    #[arg(long, default_value = "data/mnist")]
+    pub data: PathBuf,
+    /// Epochs over the 60,000 training images (ignored when --steps is given).
+    #[arg(long, default_value_t = 1.0)]
+    pub epochs: f64,
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// constant | cosine.
+    #[arg(long, default_value = "cosine")]
+    pub schedule: String,
+    /// sgd (momentum 0.9) | adam.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Evaluate every N steps (default: ten points over the run).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Test images per evaluation (the first N of the 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub eval_images: usize,
+    /// Worker threads of the tensor kernels (default: all cores); results depend on it only through
+    /// floating-point summation order.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the trained weights (latent fp32; `lowbit quant` re-quantizes them) to this safetensors file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn pick<T: Copy>(what: &str, s: &str, all: &[(&str, T)]) -> Result<T> {
+    all.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
+        anyhow::anyhow!("unknown {what} `{s}` ({})", all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+    })
+}
+
+/// The run's spec from the arguments, checked.
+pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
+    let method: Method = a.method.parse()?;
+    let quant = match (method, a.quant.format.is_some()) {
+        (Method::Qat, _) => Some(a.quant.spec()?),
+        (Method::Fp32, true) => bail!("--format is for --method qat; fp32 training quantizes nothing"),
+        (Method::Fp32, false) => None,
+    };
+    if !(a.epochs.is_finite() && a.epochs > 0.0 && a.epochs <= 1000.0) {
+        bail!("--epochs {} is out of range (0 < epochs ≤ 1000)", a.epochs);
+    }
+    let steps = a.steps.unwrap_or(((a.epochs * 60_000.0) / a.batch.max(1) as f64).ceil() as usize);
+    let spec = TrainSpec {
+        model: a.model.parse()?,
+        method,
+        quant,
+        grad: a.grad.parse::<Estimator>()?,
+        clip_every: a.clip_every,
+        steps,
+        batch: a.batch,
+        lr: a.lr,
+        schedule: pick("schedule", &a.schedule, &[("constant", Schedule::Constant), ("cosine", Schedule::Cosine)])?,
+        optimizer: pick("optimizer", &a.optimizer, &[("sgd", Optimizer::Sgd), ("adam", Optimizer::Adam)])?,
+        seed: a.seed,
+        eval_every: a.eval_every.unwrap_or((steps / 10).max(1)),
+        eval_images: a.eval_images,
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn init_file(a: &TrainArgs, arch: Arch) -> Option<PathBuf> {
+    match (&a.init, arch, a.scratch) {
+        (Some(p), _, _) => Some(p.clone()),
+        (None, Arch::DigitCnn, false) => Some(Path::new("data/digit_cnn.pth").into()),
+        _ => None,
+    }
+}
+
+pub fn run(a: &TrainArgs) -> Result<()> {
+    let spec = spec(a)?;
+    if let Some(n) = a.threads {
+        lowbit_train::set_threads(n)?;
+    }
+    let data = Mnist::load(&a.data)?;
+    let init = init_file(a, spec.model);
+    let files = init.as_deref().map(crate::load::Files::open).transpose()?;
+    let opened = files.as_ref().map(|f| f.parse()).transpose()?;
+
+    let started = Instant::now();
+    let mut last_print = Instant::now();
+    let quiet = a.json;
+    let outcome = train(&spec, &data, opened.as_ref().map(|o| o.tensors.as_slice()), &mut |e| {
+        match e {
+            Event::Step { step, loss, .. } if !quiet && last_print.elapsed().as_secs() >= 10 => {
+                eprintln!("step {step}/{} · loss {loss:.4}", spec.steps);
+                last_print = Instant::now();
+            }
+            Event::Eval { point, .. } if !quiet => {
+                outln!("{:>8} {:>10.4} {:>9.2} %", point.step, point.loss, point.test_accuracy * 100.0);
+            }
+            _ => {}
+        }
+        true
+    })
+    .with_context(|| format!("training {} ({})", spec.model, a.method))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(out) = &a.out {
+        let named = outcome.net.named();
+        let tensors: Vec<WriteTensor<'_>> =
+            named.iter().map(|t| WriteTensor::f32(&t.name, &t.shape, &t.values)).collect();
+        let meta = std::collections::BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&spec)?)]);
+        let bytes = safetensors::write(&tensors, &meta)?;
+        std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    let layers = spec.model.layers();
+    let clips: Vec<_> = layers
+        .iter()
+        .zip(&outcome.clips)
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(l, c)| {
+            let mean = c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64;
+            let (lo, hi) = c.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            json!({"layer": format!("{}.weight", l.name), "groups": c.len(), "min": num(lo as f64), "mean": num(mean), "max": num(hi as f64)})
+        })
+        .collect();
+    let images = spec.steps as f64 * spec.batch as f64;
+    if a.json {
+        print(&json!({
+            "model": spec.model.name(),
+            "method": a.method,
+            "quant": spec.quant,
+            "grad": spec.grad.name(),
+            "clip_every": spec.clip_every,
+            "init": init.map(|p| p.display().to_string()),
+            "steps": outcome.steps,
+            "epochs": images / data.train.len() as f64,
+            "batch": spec.batch,
+            "lr": spec.lr,
+            "seed": spec.seed,
+            "test_accuracy": num(outcome.test_accuracy),
+            "ptq_accuracy": num(outcome.ptq_accuracy),
+            "initial_accuracy": num(outcome.initial_accuracy),
+            "eval_images": spec.eval_images.min(data.test.len()),
+            "curve": outcome.curve,
+            "clips": clips,
+            "seconds": num(seconds),
+            "steps_per_second": num(outcome.steps as f64 / outcome.seconds),
+        }));
+    } else {
+        outln!(
+            "{} {} · {} steps of {} · start {:.2} %, without training {:.2} %, trained {:.2} % · {:.1} s ({:.1} steps/s)",
+            spec.model,
+            a.method,
+            outcome.steps,
+            spec.batch,
+            outcome.initial_accuracy * 100.0,
+            outcome.ptq_accuracy * 100.0,
+            outcome.test_accuracy * 100.0,
+            seconds,
+            outcome.steps as f64 / outcome.seconds
+        );
+    }
+    Ok(())
+}

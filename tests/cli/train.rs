@@ -1,0 +1,111 @@
+//! `lowbit train` on the real digit CNN and MNIST: a short QAT run end to end (curve, clips, the trained
+//! checkpoint opening like any other), and every bad setting refused with a message that names it.
+
+use crate::util::{data, lowbit, lowbit_json, minilm, path_str, temp_dir};
+
+fn mnist_dir() -> std::path::PathBuf {
+    data("mnist", "mnist/train-labels-idx1-ubyte").parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn a_short_qat_run_reports_its_curve_and_writes_a_checkpoint_the_analyzer_opens() {
+    let cnn = data("digit-cnn", "digit_cnn.pth");
+    let dir = temp_dir("train");
+    let out = dir.join("qat.safetensors");
+    let v = lowbit_json([
+        "train",
+        "--model",
+        "digit-cnn",
+        "--init",
+        path_str(&cnn),
+        "--data",
+        path_str(&mnist_dir()),
+        "--format",
+        "int",
+        "--bits",
+        "2",
+        "--granularity",
+        "channel",
+        "--clip",
+        "octav",
+        "--grad",
+        "pwl",
+        "--clip-every",
+        "2",
+        "--steps",
+        "20",
+        "--batch",
+        "32",
+        "--eval-every",
+        "10",
+        "--eval-images",
+        "300",
+        "--out",
+        path_str(&out),
+        "--json",
+    ]);
+    assert_eq!(v["method"], "qat");
+    assert_eq!(v["grad"], "pwl");
+    assert_eq!(v["steps"], 20);
+    let acc = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    for k in ["test_accuracy", "ptq_accuracy", "initial_accuracy"] {
+        assert!((0.0..=1.0).contains(&acc(k)), "{k} is a fraction");
+    }
+    assert!(acc("initial_accuracy") > 0.95, "the real digit CNN unquantized");
+    let curve = v["curve"].as_array().unwrap();
+    assert_eq!(curve.iter().map(|p| p["step"].as_u64().unwrap()).collect::<Vec<_>>(), [10, 20]);
+    assert_eq!(curve[1]["test_accuracy"], v["test_accuracy"]);
+    let clips = v["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 5);
+    assert_eq!(clips[0]["layer"], "conv_layers.0.weight");
+    assert_eq!(clips[0]["groups"], 32, "per channel: one clip per output channel");
+    // The trained weights open in the analyzer like any checkpoint, with the digit CNN's tensor names.
+    let info = lowbit_json(["info", path_str(&out), "--json"]);
+    let names: Vec<&str> = info["tensors"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 10);
+    assert!(names.contains(&"fc_layers.2.weight") && names.contains(&"conv_layers.6.bias"), "{names:?}");
+    // … and train again from them.
+    let again = lowbit_json([
+        "train",
+        "--model",
+        "digit-cnn",
+        "--init",
+        path_str(&out),
+        "--data",
+        path_str(&mnist_dir()),
+        "--method",
+        "fp32",
+        "--steps",
+        "2",
+        "--batch",
+        "16",
+        "--eval-images",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(again["method"], "fp32");
+}
+
+#[test]
+fn bad_training_settings_are_refused_with_the_option_named() {
+    let m = mnist_dir();
+    let fails = |args: &[&str], needle: &str| {
+        let mut all = vec!["train", "--data", path_str(&m), "--steps", "1", "--eval-images", "10"];
+        all.extend_from_slice(args);
+        let out = lowbit(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    fails(&["--model", "resnet50", "--method", "fp32"], "unknown model `resnet50`");
+    fails(&["--model", "mlp", "--method", "sgd"], "unknown training method");
+    fails(&["--model", "mlp", "--format", "int", "--bits", "99"], "bits");
+    fails(&["--model", "mlp", "--method", "fp32", "--format", "int"], "--format is for --method qat");
+    fails(&["--model", "mlp", "--format", "int", "--bits", "4", "--grad", "lsq2"], "unknown gradient estimator");
+    fails(&["--model", "mlp", "--method", "fp32", "--lr=-1"], "--lr");
+    fails(&["--model", "mlp", "--method", "fp32", "--batch", "0"], "--batch");
+    fails(&["--model", "digit-cnn", "--method", "fp32", "--init", path_str(&minilm())], "not the digit-cnn model");
+    let out = lowbit(["train", "--model", "mlp", "--method", "fp32", "--data", "/nonexistent", "--steps", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/fetch-data.sh mnist"));
+}

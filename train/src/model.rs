@@ -1,0 +1,253 @@
+//! The networks of the training lab, as one [`Net`]: a list of weight layers (convolutions then fully
+//! connected), each weight kept as a matrix [out, in] (a conv's [K, C, R, S] flattened per output channel,
+//! which is how core groups it per channel or per vector too), passed through a hook on its way into the
+//! layer — the hook is where fake quantization, ternarization or a pruning mask goes.
+//!
+//! - `mlp`: LeNet-300-100 (784→300→100→10, ReLU), the MLP of the pruning papers;
+//! - `lenet5`: conv5×5 1→6 (pad 2), pool, conv5×5 6→16, pool, FC 400→120→84→10, ReLU;
+//! - `digit-cnn`: the real trained network of DATA.md, conv3×3 (pad 1) 1→32→64→128 each with ReLU and 2×2
+//!   max-pool, FC 1152→256→10, with its PyTorch tensor names, initialised from its `.pth`.
+
+use crate::error::{Error, Result};
+use burn::module::{Module, Param};
+use burn::tensor::activation::relu;
+use burn::tensor::module::{conv2d, max_pool2d};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, TensorData};
+use lowbit_core::readers::TensorEntry;
+use lowbit_core::sample::Sampler;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Which network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    Mlp,
+    Lenet5,
+    DigitCnn,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 3] = [Self::Mlp, Self::Lenet5, Self::DigitCnn];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::Lenet5 => "lenet5",
+            Self::DigitCnn => "digit-cnn",
+        }
+    }
+
+    /// The weight layers in order.
+    pub fn layers(self) -> Vec<Layer> {
+        let conv = |name: &str, k, c, r, pad| Layer { name: name.into(), kind: Kind::Conv { k, c, r, pad } };
+        let fc = |name: &str, out, inp| Layer { name: name.into(), kind: Kind::Fc { out, inp } };
+        match self {
+            Self::Mlp => vec![fc("fc1", 300, 784), fc("fc2", 100, 300), fc("fc3", 10, 100)],
+            Self::Lenet5 => vec![
+                conv("conv1", 6, 1, 5, 2),
+                conv("conv2", 16, 6, 5, 0),
+                fc("fc1", 120, 400),
+                fc("fc2", 84, 120),
+                fc("fc3", 10, 84),
+            ],
+            Self::DigitCnn => vec![
+                conv("conv_layers.0", 32, 1, 3, 1),
+                conv("conv_layers.3", 64, 32, 3, 1),
+                conv("conv_layers.6", 128, 64, 3, 1),
+                fc("fc_layers.0", 256, 1152),
+                fc("fc_layers.2", 10, 256),
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Arch {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| Error::Param(format!("unknown model `{s}` (mlp, lenet5, digit-cnn)")))
+    }
+}
+
+/// One weight layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The tensor name prefix (`{name}.weight`, `{name}.bias`).
+    pub name: String,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// K×C×R×R convolution, stride 1, zero padding `pad`, then ReLU and 2×2 max-pool.
+    Conv { k: usize, c: usize, r: usize, pad: usize },
+    /// out×in fully connected; ReLU after every one but the last.
+    Fc { out: usize, inp: usize },
+}
+
+impl Layer {
+    /// The weight's shape as stored in a checkpoint.
+    pub fn shape(&self) -> Vec<usize> {
+        match self.kind {
+            Kind::Conv { k, c, r, .. } => vec![k, c, r, r],
+            Kind::Fc { out, inp } => vec![out, inp],
+        }
+    }
+    /// [out, in] as the matrix the net keeps.
+    pub fn matrix(&self) -> [usize; 2] {
+        match self.kind {
+            Kind::Conv { k, c, r, .. } => [k, c * r * r],
+            Kind::Fc { out, inp } => [out, inp],
+        }
+    }
+    fn out(&self) -> usize {
+        self.matrix()[0]
+    }
+}
+
+/// A network: its weights (matrices) and biases, layer by layer.
+#[derive(Module, Debug)]
+pub struct Net {
+    pub weights: Vec<Param<Tensor<2>>>,
+    pub biases: Vec<Param<Tensor<1>>>,
+    #[module(skip)]
+    pub arch: Arch,
+}
+
+/// Named values of a network, as a checkpoint holds them (weights in their own shape).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+pub fn to_vec<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+    t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+impl Net {
+    /// He-initialised weights (Gaussian, σ = √(2 / fan-in)) and zero biases, from `seed`.
+    pub fn init(arch: Arch, seed: u64, device: &Device) -> Self {
+        let mut rng = Sampler::new(seed);
+        let layers = arch.layers();
+        let values = layers
+            .iter()
+            .map(|l| {
+                let [o, i] = l.matrix();
+                let sd = (2.0 / i as f64).sqrt() as f32;
+                let w = rng.gaussian_vec(o * i).into_iter().map(|v| v * sd).collect();
+                (w, vec![0.0; o])
+            })
+            .collect();
+        Self::from_values(arch, values, device)
+    }
+
+    /// Weights and biases (row-major [out, in] and [out]) per layer.
+    pub fn from_values(arch: Arch, values: Vec<(Vec<f32>, Vec<f32>)>, device: &Device) -> Self {
+        let layers = arch.layers();
+        let (mut weights, mut biases) = (Vec::new(), Vec::new());
+        for (l, (w, b)) in layers.iter().zip(values) {
+            let [o, i] = l.matrix();
+            weights.push(Param::from_tensor(Tensor::from_data(TensorData::new(w, [o, i]), device)));
+            biases.push(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), device)));
+        }
+        Self { weights, biases, arch }
+    }
+
+    /// The network from a checkpoint holding its tensors by name (the digit CNN's `.pth`, or a
+    /// safetensors file this crate wrote), each checked against the architecture's shapes.
+    pub fn from_tensors(arch: Arch, tensors: &[TensorEntry<'_>], device: &Device) -> Result<Self> {
+        let find = |name: String, shape: Vec<usize>| -> Result<Vec<f32>> {
+            let t = tensors.iter().find(|t| t.name == name).ok_or_else(|| {
+                Error::Param(format!("the checkpoint has no tensor `{name}`: it is not the {arch} model"))
+            })?;
+            if t.shape != shape {
+                return Err(Error::Param(format!(
+                    "tensor `{name}` has shape {:?}, the {arch} model needs {shape:?}",
+                    t.shape
+                )));
+            }
+            Ok(t.to_f32()?)
+        };
+        let values = arch
+            .layers()
+            .iter()
+            .map(|l| {
+                Ok((find(format!("{}.weight", l.name), l.shape())?, find(format!("{}.bias", l.name), vec![l.out()])?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_values(arch, values, device))
+    }
+
+    /// Every weight and bias with its checkpoint name and shape.
+    pub fn named(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (l, (w, b)) in self.arch.layers().iter().zip(self.weights.iter().zip(&self.biases)) {
+            out.push(NamedTensor { name: format!("{}.weight", l.name), shape: l.shape(), values: to_vec(&w.val()) });
+            out.push(NamedTensor { name: format!("{}.bias", l.name), shape: vec![l.out()], values: to_vec(&b.val()) });
+        }
+        out
+    }
+
+    /// Logits [batch, 10] of images [batch, 784]; every weight goes through `hook(layer, weight)` first.
+    pub fn forward(&self, x: Tensor<2>, hook: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
+        let layers = self.arch.layers();
+        let batch = x.dims()[0];
+        let mut flat = x;
+        let mut maps: Option<Tensor<4>> = None;
+        let last = layers.len() - 1;
+        for (i, l) in layers.iter().enumerate() {
+            let w = hook(i, self.weights[i].val());
+            let b = self.biases[i].val();
+            match l.kind {
+                Kind::Conv { k, c, r, pad } => {
+                    let input = maps.take().unwrap_or_else(|| flat.clone().reshape([batch, 1, 28, 28]));
+                    let y = conv2d(
+                        input,
+                        w.reshape([k, c, r, r]),
+                        Some(b),
+                        ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
+                    );
+                    maps = Some(max_pool2d(relu(y), MaxPoolOptions::new([2, 2])));
+                }
+                Kind::Fc { .. } => {
+                    if let Some(m) = maps.take() {
+                        flat = m.flatten(1, 3);
+                    }
+                    let y = flat.matmul(w.transpose()) + b.unsqueeze::<2>();
+                    flat = if i == last { y } else { relu(y) };
+                }
+            }
+        }
+        flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_maps_a_batch_of_images_to_ten_logits() {
+        let device = Device::flex();
+        for arch in Arch::ALL {
+            let net = Net::init(arch, 1, &device);
+            let x = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 3 * 784], [3, 784]), &device);
+            assert_eq!(net.forward(x, &mut |_, w| w).dims(), [3, 10], "{arch}");
+            assert_eq!(net.named().len(), 2 * arch.layers().len());
+        }
+        assert!("resnet".parse::<Arch>().is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! The training lab on the real data of DATA.md: the burn network against core's independent forward
+//! pass, the real digit CNN's published accuracy, and short runs that must learn, reproduce and fail cleanly.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lowbit_core::quant::QuantSpec;
+use lowbit_train::Error;
+use lowbit_train::data::{Mnist, PIXELS};
+use lowbit_train::fakequant::Estimator;
+use lowbit_train::model::{Arch, Net, to_vec};
+use lowbit_train::run::{Method, Optimizer, Schedule, TrainSpec, evaluate, train};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn data(file: &str, set: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let path = root.join("data").join(file);
+    if !path.join("train-labels-idx1-ubyte").exists() && !path.is_file() {
+        let ok = Command::new("bash").arg(root.join("scripts/fetch-data.sh")).arg(set).status().unwrap().success();
+        assert!(ok, "scripts/fetch-data.sh {set} failed");
+    }
+    path
+}
+
+fn mnist() -> &'static Mnist {
+    static M: OnceLock<Mnist> = OnceLock::new();
+    M.get_or_init(|| Mnist::load(&data("mnist", "mnist")).unwrap())
+}
+
+fn digit_cnn_bytes() -> Vec<u8> {
+    std::fs::read(data("digit_cnn.pth", "digit-cnn")).unwrap()
+}
+
+fn spec(model: Arch, method: Method, steps: usize) -> TrainSpec {
+    TrainSpec {
+        model,
+        method,
+        quant: None,
+        grad: Estimator::Mad,
+        clip_every: 1,
+        steps,
+        batch: 32,
+        lr: 0.01,
+        schedule: Schedule::Constant,
+        optimizer: Optimizer::Sgd,
+        seed: 1,
+        eval_every: steps,
+        eval_images: 500,
+    }
+}
+
+#[test]
+fn mnist_has_its_sizes_and_class_counts() {
+    let m = mnist();
+    assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
+    let mut counts = [0usize; 10];
+    m.train.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    // DATA.md: the canonical MNIST training label counts.
+    assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+}
+
+/// The burn network read from the real `.pth` computes core's plain-f32 forward pass (an independent
+/// implementation), and its accuracy on all 10,000 test images is DATA.md's 99.06 %.
+#[test]
+fn the_real_digit_cnn_matches_cores_forward_pass_and_its_published_accuracy() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let device = Device::flex();
+    let net = Net::from_tensors(Arch::DigitCnn, &c.tensors, &device).unwrap();
+    let reference = lowbit_core::nn::DigitCnn::from_checkpoint(&c).unwrap();
+    let m = mnist();
+    let n = 16;
+    let x = Tensor::<2>::from_data(TensorData::new(m.test.images[..n * PIXELS].to_vec(), [n, PIXELS]), &device);
+    let ours = to_vec(&net.forward(x, &mut |_, w| w));
+    for i in 0..n {
+        // core's forward takes raw pixels: undo the normalisation.
+        let pixels: Vec<f32> =
+            m.test.images[i * PIXELS..(i + 1) * PIXELS].iter().map(|v| (v * 0.3081 + 0.1307) * 255.0).collect();
+        let want = reference.forward(&pixels).unwrap().logits;
+        for (a, b) in ours[i * 10..(i + 1) * 10].iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-3 * (1.0 + b.abs()), "image {i}: {a} vs {b}");
+        }
+    }
+    let acc = evaluate(&net, &m.test, 10_000, None).unwrap();
+    assert!((acc - 0.9906).abs() < 1e-9, "fp32 accuracy {acc}");
+    assert!(Net::from_tensors(Arch::Lenet5, &c.tensors, &device).is_err(), "not LeNet-5's tensors");
+}
+
+/// A short QAT run of the real digit CNN at int2 per tensor (max clipping; MAD gradients) removes at least
+/// half of the errors post-training int2 adds, and its loss falls.
+#[test]
+fn qat_at_int2_recovers_what_post_training_quantization_loses() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut s = spec(Arch::DigitCnn, Method::Qat, 60);
+    s.quant = Some(QuantSpec {
+        granularity: Some("tensor".into()),
+        clip: Some("max".into()),
+        ..QuantSpec::new("int", Some(2))
+    });
+    s.eval_every = 20;
+    s.eval_images = 1000;
+    let out = train(&s, mnist(), Some(&c.tensors), &mut |_| true).unwrap();
+    eprintln!("int2 QAT: ptq {:.3} → {:.3} ({:?})", out.ptq_accuracy, out.test_accuracy, out.curve);
+    // At least half of the errors post-training quantization adds are gone.
+    let (err, ptq_err) = (1.0 - out.test_accuracy, 1.0 - out.ptq_accuracy);
+    assert!(err < 0.5 * ptq_err, "error {err} after QAT vs {ptq_err} post-training");
+    assert!(out.curve.last().unwrap().loss < out.curve[0].loss);
+    assert_eq!(out.clips.len(), 5);
+    assert!(out.clips.iter().all(|c| c.len() == 1), "one clip per layer");
+}
+
+/// Same seed, same curve; another seed, another curve; and the MLP learns from scratch.
+#[test]
+fn a_run_is_reproducible_from_its_seed() {
+    let s = spec(Arch::Mlp, Method::Fp32, 40);
+    let a = train(&s, mnist(), None, &mut |_| true).unwrap();
+    let b = train(&s, mnist(), None, &mut |_| true).unwrap();
+    assert_eq!(a.curve, b.curve);
+    assert_eq!(to_vec(&a.net.weights[0].val()), to_vec(&b.net.weights[0].val()));
+    let c = train(&TrainSpec { seed: 2, ..s.clone() }, mnist(), None, &mut |_| true).unwrap();
+    assert_ne!(a.curve, c.curve);
+    assert!(a.test_accuracy > 0.5, "40 steps of the MLP: {}", a.test_accuracy);
+}
+
+#[test]
+fn bad_settings_and_divergence_are_clear_errors() {
+    let m = mnist();
+    let msg = |s: &TrainSpec| train(s, m, None, &mut |_| true).unwrap_err().to_string();
+    let s = spec(Arch::Mlp, Method::Fp32, 5);
+    assert!(msg(&TrainSpec { steps: 0, ..s.clone() }).contains("--steps"));
+    assert!(msg(&TrainSpec { batch: 0, ..s.clone() }).contains("--batch"));
+    assert!(msg(&TrainSpec { lr: f64::NAN, ..s.clone() }).contains("--lr"));
+    assert!(msg(&TrainSpec { method: Method::Qat, ..s.clone() }).contains("format"));
+    let nvfp4 = TrainSpec { method: Method::Qat, quant: Some(QuantSpec::new("nvfp4", None)), ..s.clone() };
+    assert!(msg(&nvfp4).contains("signed int or fp"));
+    // A learning rate of 10 blows the MLP up: the run stops with the step and the loss.
+    let e = train(&TrainSpec { lr: 10.0, steps: 200, ..s.clone() }, m, None, &mut |_| true).unwrap_err();
+    assert!(matches!(e, Error::Diverged { .. }), "{e}");
+    // An observer saying stop cancels the run.
+    let e = train(&s, m, None, &mut |_| false).unwrap_err();
+    assert!(matches!(e, Error::Cancelled(1)), "{e}");
+}
