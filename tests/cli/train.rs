@@ -7,43 +7,47 @@ fn mnist_dir() -> std::path::PathBuf {
     data("mnist", "mnist/train-labels-idx1-ubyte").parent().unwrap().to_path_buf()
 }
 
+/// `lowbit train --model digit-cnn --init INIT --data <MNIST> ARGS… --json`, parsed.
+fn train_digit_cnn(init: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let m = mnist_dir();
+    let mut all = vec!["train", "--model", "digit-cnn", "--init", path_str(init), "--data", path_str(&m)];
+    all.extend_from_slice(args);
+    lowbit_json(all)
+}
+
 #[test]
 fn a_short_qat_run_reports_its_curve_and_writes_a_checkpoint_the_analyzer_opens() {
     let cnn = data("digit-cnn", "digit_cnn.pth");
     let dir = temp_dir("train");
     let out = dir.join("qat.safetensors");
-    let v = lowbit_json([
-        "train",
-        "--model",
-        "digit-cnn",
-        "--init",
-        path_str(&cnn),
-        "--data",
-        path_str(&mnist_dir()),
-        "--format",
-        "int",
-        "--bits",
-        "2",
-        "--granularity",
-        "channel",
-        "--clip",
-        "octav",
-        "--grad",
-        "pwl",
-        "--clip-every",
-        "2",
-        "--steps",
-        "20",
-        "--batch",
-        "32",
-        "--eval-every",
-        "10",
-        "--eval-images",
-        "300",
-        "--out",
-        path_str(&out),
-        "--json",
-    ]);
+    let v = train_digit_cnn(
+        &cnn,
+        &[
+            "--format",
+            "int",
+            "--bits",
+            "2",
+            "--granularity",
+            "channel",
+            "--clip",
+            "octav",
+            "--grad",
+            "pwl",
+            "--clip-every",
+            "2",
+            "--steps",
+            "20",
+            "--batch",
+            "32",
+            "--eval-every",
+            "10",
+            "--eval-images",
+            "300",
+            "--out",
+            path_str(&out),
+            "--json",
+        ],
+    );
     assert_eq!(v["method"], "qat");
     assert_eq!(v["grad"], "pwl");
     assert_eq!(v["steps"], 20);
@@ -65,25 +69,16 @@ fn a_short_qat_run_reports_its_curve_and_writes_a_checkpoint_the_analyzer_opens(
     assert_eq!(names.len(), 10);
     assert!(names.contains(&"fc_layers.2.weight") && names.contains(&"conv_layers.6.bias"), "{names:?}");
     // … and train again from them.
-    let again = lowbit_json([
-        "train",
-        "--model",
-        "digit-cnn",
-        "--init",
-        path_str(&out),
-        "--data",
-        path_str(&mnist_dir()),
-        "--method",
-        "fp32",
-        "--steps",
-        "2",
-        "--batch",
-        "16",
-        "--eval-images",
-        "100",
-        "--json",
-    ]);
+    let again =
+        train_digit_cnn(&out, &["--method", "fp32", "--steps", "2", "--batch", "16", "--eval-images", "100", "--json"]);
     assert_eq!(again["method"], "fp32");
+    // Trained ternary from the same start: three ternary layers with their learned scales.
+    let ttq =
+        train_digit_cnn(&cnn, &["--method", "ttq", "--steps", "3", "--batch", "16", "--eval-images", "100", "--json"]);
+    let scales = ttq["ternary_scales"].as_array().unwrap();
+    let layers: Vec<&str> = scales.iter().map(|s| s["layer"].as_str().unwrap()).collect();
+    assert_eq!(layers, ["conv_layers.3.weight", "conv_layers.6.weight", "fc_layers.0.weight"], "ends in fp32");
+    assert!(scales.iter().all(|s| s["wp"].as_f64().unwrap() > 0.0 && s["wn"].as_f64().unwrap() > 0.0));
 }
 
 #[test]
@@ -104,6 +99,8 @@ fn bad_training_settings_are_refused_with_the_option_named() {
     fails(&["--model", "mlp", "--method", "fp32", "--format", "int"], "--format is for --method qat");
     fails(&["--model", "mlp", "--format", "int", "--bits", "4", "--grad", "lsq2"], "unknown gradient estimator");
     fails(&["--model", "mlp", "--method", "fp32", "--lr=-1"], "--lr");
+    fails(&["--model", "mlp", "--method", "ttq", "--format", "int"], "TTQ's format is ternary");
+    fails(&["--model", "mlp", "--method", "ttq", "--ternary-threshold", "2"], "--ternary-threshold");
     fails(&["--model", "mlp", "--method", "fp32", "--batch", "0"], "--batch");
     fails(&["--model", "digit-cnn", "--method", "fp32", "--init", path_str(&minilm())], "not the digit-cnn model");
     let out = lowbit(["train", "--model", "mlp", "--method", "fp32", "--data", "/nonexistent", "--steps", "1"]);

@@ -5,6 +5,7 @@
 //!   whose weights pass through a hook on their way into every layer — where fake quantization happens.
 //! - [`fakequant`]: core's quantizer in the forward pass; the backward pass of the clipped quantizer by
 //!   STE, PWL or MAD (ALGORITHMS.md §1.3), attached with the detach trick.
+//! - [`ttq`]: trained ternary quantization (ALGORITHMS.md §3), learned W^p and W^n per layer.
 //! - [`run`]: the loop — seeded, reproducible for a given seed and thread count — its curve and its result.
 //!
 //! Numerics of quantization stay in `lowbit-core`: this crate calls `quant::quantize` and never rounds a
@@ -15,6 +16,7 @@ pub mod error;
 pub mod fakequant;
 pub mod model;
 pub mod run;
+pub mod ttq;
 
 pub use error::{Error, Result};
 

@@ -121,6 +121,9 @@ impl Layer {
 pub struct Net {
     pub weights: Vec<Param<Tensor<2>>>,
     pub biases: Vec<Param<Tensor<1>>>,
+    /// TTQ's learned scales W^p and W^n per layer (empty unless the run is TTQ; see [`crate::ttq`]).
+    pub ttq_p: Vec<Param<Tensor<1>>>,
+    pub ttq_n: Vec<Param<Tensor<1>>>,
     #[module(skip)]
     pub arch: Arch,
 }
@@ -163,7 +166,7 @@ impl Net {
             weights.push(Param::from_tensor(Tensor::from_data(TensorData::new(w, [o, i]), device)));
             biases.push(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), device)));
         }
-        Self { weights, biases, arch }
+        Self { weights, biases, ttq_p: Vec::new(), ttq_n: Vec::new(), arch }
     }
 
     /// The network from a checkpoint holding its tensors by name (the digit CNN's `.pth`, or a

@@ -26,6 +26,8 @@ pub enum Method {
     Fp32,
     /// Quantization-aware training of the weights.
     Qat,
+    /// Trained ternary quantization: ternary weights with learned W^p, W^n per layer.
+    Ttq,
 }
 
 impl std::str::FromStr for Method {
@@ -34,7 +36,8 @@ impl std::str::FromStr for Method {
         match s {
             "fp32" => Ok(Self::Fp32),
             "qat" => Ok(Self::Qat),
-            _ => Err(Error::Param(format!("unknown training method `{s}` (fp32, qat)"))),
+            "ttq" => Ok(Self::Ttq),
+            _ => Err(Error::Param(format!("unknown training method `{s}` (fp32, qat, ttq)"))),
         }
     }
 }
@@ -76,6 +79,20 @@ pub struct TrainSpec {
     pub eval_every: usize,
     /// Test images evaluated (the first n of the 10,000).
     pub eval_images: usize,
+    /// TTQ: Δ = t·max|w̃| per layer.
+    #[serde(default = "default_threshold")]
+    pub ternary_threshold: f32,
+    /// TTQ: keep the first and the last layer in full precision (the paper's setting).
+    #[serde(default = "yes")]
+    pub full_precision_ends: bool,
+}
+
+fn default_threshold() -> f32 {
+    0.05
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl TrainSpec {
@@ -94,11 +111,26 @@ impl TrainSpec {
         if self.eval_every == 0 || self.eval_images == 0 {
             return bad("--eval-every and --eval-images must be at least 1".into());
         }
+        if self.method == Method::Ttq && !(self.ternary_threshold > 0.0 && self.ternary_threshold < 1.0) {
+            return bad(format!("--ternary-threshold {} is out of range (0 < t < 1)", self.ternary_threshold));
+        }
         match (self.method, &self.quant) {
             (Method::Qat, None) => bad("QAT needs a weight format (--format and --bits)".into()),
             (Method::Qat, Some(q)) => Ok(Some(q.resolve()?)),
-            (Method::Fp32, _) => Ok(None),
+            (Method::Fp32 | Method::Ttq, _) => Ok(None),
         }
+    }
+
+    /// Which layers the method compresses.
+    pub fn compressed_layers(&self) -> Vec<bool> {
+        let n = self.model.layers().len();
+        (0..n)
+            .map(|i| match self.method {
+                Method::Fp32 => false,
+                Method::Qat => true,
+                Method::Ttq => !(self.full_precision_ends && (i == 0 || i + 1 == n)),
+            })
+            .collect()
     }
 
     fn lr_at(&self, step: usize) -> f64 {
@@ -121,8 +153,17 @@ pub struct CurvePoint {
 /// What a run reports as it goes; the observer returns false to stop it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
-    Step { step: usize, loss: f64, lr: f64 },
-    Eval { point: &'a CurvePoint, clips: &'a [Vec<f32>] },
+    Step {
+        step: usize,
+        loss: f64,
+        lr: f64,
+    },
+    /// `clips`: each layer's clips (QAT); `scales`: each layer's (W^p, W^n) (TTQ).
+    Eval {
+        point: &'a CurvePoint,
+        clips: &'a [Vec<f32>],
+        scales: &'a [Option<(f32, f32)>],
+    },
 }
 
 /// The result of a run.
@@ -138,27 +179,49 @@ pub struct Outcome {
     pub curve: Vec<CurvePoint>,
     /// Each layer's clips at the end (QAT).
     pub clips: Vec<Vec<f32>>,
+    /// Each ternary layer's learned (W^p, W^n) at the end (TTQ).
+    pub scales: Vec<Option<(f32, f32)>>,
     pub seconds: f64,
     pub net: Net,
 }
 
-/// Accuracy of `net` on the first `n` test images, every weight through `quantize` when given (exact
-/// quantization, no surrogate), in batches without gradients.
-pub fn evaluate(net: &Net, test: &Split, n: usize, quantize: Option<&QuantConfig>) -> Result<f64> {
+/// The weights as deployed, per layer (`None`: as they are): exactly quantized by core (QAT) or ternary
+/// with the learned scales (TTQ) — no surrogate.
+pub fn deployed(spec: &TrainSpec, net: &Net, qcfg: Option<&QuantConfig>) -> Result<Vec<Option<Vec<f32>>>> {
+    let layers = net.arch.layers();
+    let on = spec.compressed_layers();
+    (0..layers.len())
+        .map(|i| {
+            if !on[i] {
+                return Ok(None);
+            }
+            let w = to_vec(&net.weights[i].val());
+            Ok(match (spec.method, qcfg) {
+                (Method::Qat, Some(cfg)) => Some(lowbit_core::quant::quantize(&w, &layers[i].shape(), cfg)?.dequant),
+                (Method::Ttq, _) => {
+                    let (wp, wn) = (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]);
+                    Some(crate::ttq::deploy(&w, spec.ternary_threshold, wp, wn))
+                }
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+/// Accuracy of `net` on the first `n` test images with the layers of `deployed` replaced (an empty slice:
+/// every weight as it is), in batches without gradients.
+pub fn evaluate(net: &Net, test: &Split, n: usize, deployed: &[Option<Vec<f32>>]) -> Result<f64> {
     let net = net.valid();
     let device = net.weights[0].val().device();
-    let layers = net.arch.layers();
-    let mut qweights = Vec::new();
-    for (i, l) in layers.iter().enumerate() {
-        let w = net.weights[i].val();
-        qweights.push(match quantize {
-            Some(cfg) => {
-                let q = lowbit_core::quant::quantize(&to_vec(&w), &l.shape(), cfg)?;
-                Some(Tensor::<2>::from_data(TensorData::new(q.dequant, w.dims()), &device))
-            }
-            None => None,
-        });
-    }
+    let qweights: Vec<Option<Tensor<2>>> = (0..net.weights.len())
+        .map(|i| {
+            deployed
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|v| Tensor::<2>::from_data(TensorData::new(v, net.weights[i].val().dims()), &device))
+        })
+        .collect();
     let split = test.head(n);
     let mut correct = 0usize;
     for start in (0..split.len()).step_by(500) {
@@ -210,13 +273,28 @@ pub fn train(
         Some(t) => Net::from_tensors(spec.model, t, &device)?,
         None => Net::init(spec.model, spec.seed, &device),
     };
-    let n_eval = spec.eval_images.min(data.test.len());
-    let initial_accuracy = evaluate(&net, &data.test, n_eval, None)?;
-    let ptq_accuracy = match &qcfg {
-        Some(cfg) => evaluate(&net, &data.test, n_eval, Some(cfg))?,
-        None => initial_accuracy,
-    };
     let layers = spec.model.layers();
+    let ternary = spec.compressed_layers();
+    if spec.method == Method::Ttq {
+        // The scales start at core's post-training ternary scales (see `ttq`); unused ones stay 0.
+        for (i, &on) in ternary.iter().enumerate() {
+            let (_, wp, wn) = crate::ttq::threshold_and_scales(&to_vec(&net.weights[i].val()), spec.ternary_threshold);
+            let (wp, wn) = if on { (wp, wn) } else { (0.0, 0.0) };
+            net.ttq_p.push(crate::ttq::scale_param(wp, &device));
+            net.ttq_n.push(crate::ttq::scale_param(wn, &device));
+        }
+    }
+    let n_eval = spec.eval_images.min(data.test.len());
+    let initial_accuracy = evaluate(&net, &data.test, n_eval, &[])?;
+    let ptq_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref())?)?;
+    let scales_of = |net: &Net| -> Vec<Option<(f32, f32)>> {
+        (0..layers.len())
+            .map(|i| {
+                (spec.method == Method::Ttq && ternary[i])
+                    .then(|| (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]))
+            })
+            .collect()
+    };
     let mut fq = qcfg.map(|cfg| FakeQuant::new(cfg, spec.grad, spec.clip_every, layers.len())).transpose()?;
     let mut optim = optimizer(spec);
     let n_train = data.train.len();
@@ -235,12 +313,17 @@ pub fn train(
         let (x, y) = data.train.gather(&order[at * spec.batch..(at + 1) * spec.batch]);
         let x = Tensor::<2>::from_data(TensorData::new(x, [spec.batch, PIXELS]), &device);
         let mut failed = None;
-        let logits = net.forward(x, &mut |i, w| match fq.as_mut() {
-            Some(fq) => fq.apply(i, w.clone(), &layers[i].shape(), step).unwrap_or_else(|e| {
+        let (tp, tn) = (&net.ttq_p, &net.ttq_n);
+        let logits = net.forward(x, &mut |i, w| {
+            let r = match fq.as_mut() {
+                Some(fq) => fq.apply(i, w.clone(), &layers[i].shape(), step),
+                None if ternary[i] => crate::ttq::apply(w.clone(), spec.ternary_threshold, tp[i].val(), tn[i].val()),
+                None => Ok(w.clone()),
+            };
+            r.unwrap_or_else(|e| {
                 failed = Some(e);
                 w
-            }),
-            None => w,
+            })
         });
         if let Some(e) = failed {
             return Err(e);
@@ -251,7 +334,23 @@ pub fn train(
             return Err(Error::Diverged { step, loss: value });
         }
         let lr = spec.lr_at(step);
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+        if spec.method == Method::Ttq {
+            // W^p's gradient is a sum over every weight of I^p (thousands): stepped at the weights' rate
+            // it overshoots at once. The scales take a step of lr × the mean over their set instead
+            // (a per-parameter learning rate of lr/|I|); the gradient itself stays §3.1's.
+            for i in (0..layers.len()).filter(|&i| ternary[i]) {
+                let w = to_vec(&net.weights[i].val());
+                let delta = crate::ttq::threshold_and_scales(&w, spec.ternary_threshold).0;
+                let np = w.iter().filter(|&&v| v > delta).count().max(1) as f32;
+                let nn = w.iter().filter(|&&v| v < -delta).count().max(1) as f32;
+                for (param, count) in [(&net.ttq_p[i], np), (&net.ttq_n[i], nn)] {
+                    if let Some(g) = grads.remove::<1>(param.id) {
+                        grads.register(param.id, g / count);
+                    }
+                }
+            }
+        }
         net = optim.step(lr, net, grads);
         loss_sum += value as f64;
         loss_n += 1;
@@ -260,11 +359,11 @@ pub fn train(
         }
         let done = step + 1 == spec.steps;
         if (step + 1) % spec.eval_every == 0 || done {
-            let test_accuracy = evaluate(&net, &data.test, n_eval, qcfg.as_ref())?;
+            let test_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref())?)?;
             let point = CurvePoint { step: step + 1, loss: loss_sum / loss_n.max(1) as f64, test_accuracy };
             (loss_sum, loss_n) = (0.0, 0);
             let clips = fq.as_ref().map(FakeQuant::clips).unwrap_or_default();
-            if !observe(Event::Eval { point: &point, clips: &clips }) {
+            if !observe(Event::Eval { point: &point, clips: &clips, scales: &scales_of(&net) }) {
                 return Err(Error::Cancelled(step + 1));
             }
             curve.push(point);
@@ -278,6 +377,7 @@ pub fn train(
         initial_accuracy,
         curve,
         clips: fq.as_ref().map(FakeQuant::clips).unwrap_or_default(),
+        scales: scales_of(&net),
         seconds: started.elapsed().as_secs_f64(),
         net,
     })

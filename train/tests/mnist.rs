@@ -46,6 +46,8 @@ fn spec(model: Arch, method: Method, steps: usize) -> TrainSpec {
         seed: 1,
         eval_every: steps,
         eval_images: 500,
+        ternary_threshold: 0.05,
+        full_precision_ends: true,
     }
 }
 
@@ -81,7 +83,7 @@ fn the_real_digit_cnn_matches_cores_forward_pass_and_its_published_accuracy() {
             assert!((a - b).abs() <= 1e-3 * (1.0 + b.abs()), "image {i}: {a} vs {b}");
         }
     }
-    let acc = evaluate(&net, &m.test, 10_000, None).unwrap();
+    let acc = evaluate(&net, &m.test, 10_000, &[]).unwrap();
     assert!((acc - 0.9906).abs() < 1e-9, "fp32 accuracy {acc}");
     assert!(Net::from_tensors(Arch::Lenet5, &c.tensors, &device).is_err(), "not LeNet-5's tensors");
 }
@@ -140,4 +142,31 @@ fn bad_settings_and_divergence_are_clear_errors() {
     // An observer saying stop cancels the run.
     let e = train(&s, m, None, &mut |_| false).unwrap_err();
     assert!(matches!(e, Error::Cancelled(1)), "{e}");
+}
+
+/// TTQ on the real digit CNN: the middle layers deploy as three values with learned scales that moved from
+/// their post-training start, the first and last stay full precision, and the loss falls.
+#[test]
+fn ttq_learns_its_scales_and_keeps_the_ends_in_full_precision() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut s = spec(Arch::DigitCnn, Method::Ttq, 40);
+    s.eval_every = 20;
+    s.eval_images = 1000;
+    let out = train(&s, mnist(), Some(&c.tensors), &mut |_| true).unwrap();
+    eprintln!("TTQ: ptq {:.3} → {:.3}, scales {:?}, {:?}", out.ptq_accuracy, out.test_accuracy, out.scales, out.curve);
+    assert!(out.scales[0].is_none() && out.scales[4].is_none(), "{:?}", out.scales);
+    let start = Net::from_tensors(Arch::DigitCnn, &c.tensors, &Device::flex()).unwrap();
+    for i in 1..4 {
+        let (wp, wn) = out.scales[i].unwrap();
+        let (_, wp0, wn0) = lowbit_train::ttq::threshold_and_scales(&to_vec(&start.weights[i].val()), 0.05);
+        assert!(wp > 0.0 && wn > 0.0 && (wp != wp0 || wn != wn0), "layer {i}: ({wp}, {wn}) from ({wp0}, {wn0})");
+    }
+    let deployed = lowbit_train::run::deployed(&s, &out.net, None).unwrap();
+    assert!(deployed[0].is_none() && deployed[4].is_none());
+    let mut values: Vec<f32> = deployed[2].clone().unwrap();
+    values.sort_by(f32::total_cmp);
+    values.dedup();
+    assert_eq!(values.len(), 3, "{{−W^n, 0, W^p}}");
+    assert!(out.curve[1].loss < out.curve[0].loss, "{:?}", out.curve);
 }

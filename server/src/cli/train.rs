@@ -1,6 +1,6 @@
-//! `lowbit train`: a training run of the training lab on MNIST — full precision, or quantization-aware with
-//! any `lowbit quant` weight configuration, OCTAV re-solved every K steps and the STE, PWL or MAD gradient —
-//! printed as a curve and a summary, or as one JSON object.
+//! `lowbit train`: a training run of the training lab on MNIST — full precision, quantization-aware with
+//! any `lowbit quant` weight configuration (OCTAV re-solved every K steps, the STE, PWL or MAD gradient), or
+//! trained ternary — printed as a curve and a summary, or as one JSON object.
 
 use super::json::{num, print};
 use anyhow::{Context, Result, bail};
@@ -20,9 +20,12 @@ pub struct TrainArgs {
     /// mlp (LeNet-300-100) | lenet5 | digit-cnn (the real network of DATA.md).
     #[arg(long, default_value = "digit-cnn")]
     pub model: String,
-    /// fp32 | qat.
+    /// fp32 | qat | ttq (trained ternary: learned W^p, W^n per layer; threshold --ternary-threshold, 0.05).
     #[arg(long, default_value = "qat")]
     pub method: String,
+    /// TTQ: ternarize the first and last layers too (the paper keeps them in full precision).
+    #[arg(long)]
+    pub ternary_all_layers: bool,
     /// The weights' format for QAT (the `lowbit quant` options; every weight layer, biases stay fp32).
     #[command(flatten)]
     pub quant: super::QuantSettings,
@@ -88,7 +91,8 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
     let quant = match (method, a.quant.format.is_some()) {
         (Method::Qat, _) => Some(a.quant.spec()?),
         (Method::Fp32, true) => bail!("--format is for --method qat; fp32 training quantizes nothing"),
-        (Method::Fp32, false) => None,
+        (Method::Ttq, true) => bail!("--format is for --method qat; TTQ's format is ternary with learned scales"),
+        (Method::Fp32 | Method::Ttq, false) => None,
     };
     if !(a.epochs.is_finite() && a.epochs > 0.0 && a.epochs <= 1000.0) {
         bail!("--epochs {} is out of range (0 < epochs ≤ 1000)", a.epochs);
@@ -108,6 +112,8 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
         seed: a.seed,
         eval_every: a.eval_every.unwrap_or((steps / 10).max(1)),
         eval_images: a.eval_images,
+        ternary_threshold: a.quant.threshold.unwrap_or(0.05),
+        full_precision_ends: !a.ternary_all_layers,
     };
     spec.validate()?;
     Ok(spec)
@@ -168,6 +174,13 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             json!({"layer": format!("{}.weight", l.name), "groups": c.len(), "min": num(lo as f64), "mean": num(mean), "max": num(hi as f64)})
         })
         .collect();
+    let scales: Vec<_> = layers
+        .iter()
+        .zip(&outcome.scales)
+        .filter_map(|(l, s)| {
+            s.map(|(wp, wn)| json!({"layer": format!("{}.weight", l.name), "wp": num(wp as f64), "wn": num(wn as f64)}))
+        })
+        .collect();
     let images = spec.steps as f64 * spec.batch as f64;
     if a.json {
         print(&json!({
@@ -188,6 +201,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             "eval_images": spec.eval_images.min(data.test.len()),
             "curve": outcome.curve,
             "clips": clips,
+            "ternary_scales": scales,
             "seconds": num(seconds),
             "steps_per_second": num(outcome.steps as f64 / outcome.seconds),
         }));
