@@ -182,7 +182,11 @@ impl Net {
                     t.shape
                 )));
             }
-            Ok(t.to_f32()?)
+            let v = t.to_f32()?;
+            if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+                return Err(Error::Param(format!("tensor `{name}` holds {bad}; training starts from finite weights")));
+            }
+            Ok(v)
         };
         let values = arch
             .layers()

@@ -14,7 +14,7 @@
 use crate::error::Result;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
-use lowbit_core::quant::ternary::ternarize;
+use lowbit_core::quant::ternary::{assign, ternarize};
 
 /// Δ, and the post-training scales (W^p, W^n) of `w` at threshold fraction `t`.
 pub fn threshold_and_scales(w: &[f32], t: f32) -> (f32, f32, f32) {
@@ -28,17 +28,9 @@ pub fn threshold_and_scales(w: &[f32], t: f32) -> (f32, f32, f32) {
 /// The ternary weights as deployed: W^p, −W^n or 0 by Δ = t·max|w̃|.
 pub fn deploy(w: &[f32], t: f32, wp: f32, wn: f32) -> Vec<f32> {
     let delta = threshold_and_scales(w, t).0;
-    w.iter()
-        .map(|&v| {
-            if v > delta {
-                wp
-            } else if v < -delta {
-                -wn
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    let mut out = vec![0.0f32; w.len()];
+    assign(w, delta, wp, wn, &mut out);
+    out
 }
 
 /// One layer's learned scales, each a one-element parameter.

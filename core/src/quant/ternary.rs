@@ -24,6 +24,13 @@ pub fn ternarize(x: &[f32], delta: f32, out: &mut [f32]) -> (f32, f32) {
     }
     let wp = if np > 0 { (sp / np as f64) as f32 } else { 0.0 };
     let wn = if nn > 0 { (sn / nn as f64) as f32 } else { 0.0 };
+    assign(x, delta, wp, wn, out);
+    (wp, wn)
+}
+
+/// The ternary weights for given scales: W^p above Δ, −W^n below −Δ, 0 between (TTQ's learned scales
+/// deploy through this too).
+pub fn assign(x: &[f32], delta: f32, wp: f32, wn: f32, out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = if v > delta {
             wp
@@ -33,7 +40,6 @@ pub fn ternarize(x: &[f32], delta: f32, out: &mut [f32]) -> (f32, f32) {
             0.0
         };
     }
-    (wp, wn)
 }
 
 pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig) -> Result<QuantOutput> {

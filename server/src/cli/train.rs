@@ -161,7 +161,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             named.iter().map(|t| WriteTensor::f32(&t.name, &t.shape, &t.values)).collect();
         let meta = std::collections::BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&spec)?)]);
         let bytes = safetensors::write(&tensors, &meta)?;
-        std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+        // Written aside, then renamed: a failure never leaves half a checkpoint under the final name.
+        let part = out.with_extension("safetensors.part");
+        std::fs::write(&part, bytes).with_context(|| format!("cannot write {}", part.display()))?;
+        std::fs::rename(&part, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
     }
     let layers = spec.model.layers();
     let clips: Vec<_> = layers
