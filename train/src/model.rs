@@ -258,3 +258,38 @@ mod tests {
         assert!("resnet".parse::<Arch>().is_err());
     }
 }
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+    use lowbit_core::readers::DType;
+    use std::borrow::Cow;
+
+    fn entry(name: &str, shape: Vec<usize>, v: &[f32]) -> TensorEntry<'static> {
+        let data = v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        TensorEntry { name: name.into(), dtype: DType::F32, shape, data: Cow::Owned(data), big_endian: false }
+    }
+
+    #[test]
+    fn a_starting_checkpoint_with_a_non_finite_weight_is_refused_by_name() {
+        let mut fc1 = vec![0.1f32; 300 * 784];
+        let good = |name: &str, shape: Vec<usize>| {
+            let n = shape.iter().product();
+            entry(name, shape, &vec![0.0; n])
+        };
+        let tensors = |fc1: &[f32]| {
+            vec![
+                entry("fc1.weight", vec![300, 784], fc1),
+                good("fc1.bias", vec![300]),
+                good("fc2.weight", vec![100, 300]),
+                good("fc2.bias", vec![100]),
+                good("fc3.weight", vec![10, 100]),
+                good("fc3.bias", vec![10]),
+            ]
+        };
+        assert!(Net::from_tensors(Arch::Mlp, &tensors(&fc1), &Device::flex()).is_ok());
+        fc1[7] = f32::NAN;
+        let e = Net::from_tensors(Arch::Mlp, &tensors(&fc1), &Device::flex()).unwrap_err().to_string();
+        assert!(e.contains("fc1.weight") && e.contains("NaN"), "{e}");
+    }
+}
