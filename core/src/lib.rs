@@ -25,6 +25,7 @@ pub mod report;
 pub mod sample;
 pub mod sim;
 pub mod stats;
+pub mod training;
 pub mod video;
 pub mod winograd;
 

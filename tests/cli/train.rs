@@ -79,6 +79,39 @@ fn a_short_qat_run_reports_its_curve_and_writes_a_checkpoint_the_analyzer_opens(
     let layers: Vec<&str> = scales.iter().map(|s| s["layer"].as_str().unwrap()).collect();
     assert_eq!(layers, ["conv_layers.3.weight", "conv_layers.6.weight", "fc_layers.0.weight"], "ends in fp32");
     assert!(scales.iter().all(|s| s["wp"].as_f64().unwrap() > 0.0 && s["wn"].as_f64().unwrap() > 0.0));
+    // Filter pruning to 50 % (one-shot, then retraining): per layer sparsity, storage and SCNN.
+    let p = train_digit_cnn(
+        &cnn,
+        &[
+            "--method",
+            "prune",
+            "--pattern",
+            "filter",
+            "--sparsity",
+            "0.5",
+            "--prune-ramp",
+            "0",
+            "--steps",
+            "3",
+            "--batch",
+            "16",
+            "--eval-images",
+            "100",
+            "--scnn-images",
+            "1",
+            "--json",
+        ],
+    );
+    assert_eq!(p["prune"]["pattern"], "filter");
+    let layers = p["pruned_layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in &layers[..4] {
+        assert!((l["sparsity"].as_f64().unwrap() - 0.5).abs() < 0.02, "{l}");
+    }
+    assert_eq!(layers[4]["sparsity"], 0.0, "the classifier is not pruned");
+    assert!(layers[1]["scnn"]["speedup_vs_dcnn"].as_f64().unwrap() > 1.0, "{}", layers[1]);
+    assert!(layers[1]["storage"].as_array().unwrap().iter().any(|c| c["scheme"] == "dense"));
+    assert_eq!(p["curve"][0]["sparsity"], 0.5);
 }
 
 #[test]
@@ -99,7 +132,12 @@ fn bad_training_settings_are_refused_with_the_option_named() {
     fails(&["--model", "mlp", "--method", "fp32", "--format", "int"], "--format is for --method qat");
     fails(&["--model", "mlp", "--format", "int", "--bits", "4", "--grad", "lsq2"], "unknown gradient estimator");
     fails(&["--model", "mlp", "--method", "fp32", "--lr=-1"], "--lr");
-    fails(&["--model", "mlp", "--method", "ttq", "--format", "int"], "TTQ's format is ternary");
+    fails(&["--model", "mlp", "--method", "ttq", "--format", "int"], "--format is for --method qat, not ttq");
+    fails(&["--model", "mlp", "--method", "prune"], "--method prune needs --pattern");
+    fails(&["--model", "mlp", "--method", "prune", "--pattern", "kernel"], "--sparsity is needed");
+    fails(&["--model", "mlp", "--method", "prune", "--pattern", "diagonal", "--sparsity", "0.5"], "pattern");
+    fails(&["--model", "mlp", "--method", "prune", "--pattern", "fine", "--sparsity", "1.5"], "sparsity");
+    fails(&["--model", "mlp", "--method", "fp32", "--pattern", "fine"], "--pattern is for --method prune");
     fails(&["--model", "mlp", "--method", "ttq", "--ternary-threshold", "2"], "--ternary-threshold");
     fails(&["--model", "mlp", "--method", "fp32", "--batch", "0"], "--batch");
     fails(&["--model", "digit-cnn", "--method", "fp32", "--init", path_str(&minilm())], "not the digit-cnn model");

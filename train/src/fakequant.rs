@@ -8,62 +8,8 @@ use crate::error::{Error, Result};
 use burn::tensor::{Tensor, TensorData};
 use lowbit_core::granularity::Grouping;
 use lowbit_core::quant::{self, Format, QuantConfig, QuantOutput};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-/// The backward pass of the clipped quantizer Q(x; s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Estimator {
-    /// Straight-through: 1 everywhere.
-    Ste,
-    /// Piecewise linear (clipped STE): 1 inside the clip, 0 outside.
-    Pwl,
-    /// Magnitude-aware (OCTAV): 1 inside, s/|x| outside.
-    Mad,
-}
-
-impl Estimator {
-    pub const ALL: [Estimator; 3] = [Self::Ste, Self::Pwl, Self::Mad];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ste => "ste",
-            Self::Pwl => "pwl",
-            Self::Mad => "mad",
-        }
-    }
-
-    /// dQ/dx at `x` for clip `s` (signed grid: the clipped region is |x| > s).
-    pub fn derivative(self, x: f32, s: f32) -> f32 {
-        let a = x.abs();
-        if a <= s {
-            return 1.0;
-        }
-        match self {
-            Self::Ste => 1.0,
-            Self::Pwl => 0.0,
-            Self::Mad => s / a,
-        }
-    }
-}
-
-impl fmt::Display for Estimator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Estimator {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|e| e.name() == s)
-            .ok_or_else(|| Error::Param(format!("unknown gradient estimator `{s}` (ste, pwl, mad)")))
-    }
-}
+pub use lowbit_core::training::Estimator;
 
 /// Each element's clip: the clip of the group it belongs to.
 pub fn clips_per_element(shape: &[usize], cfg: &QuantConfig, clips: &[f32]) -> Result<Vec<f32>> {
@@ -86,7 +32,7 @@ pub struct FakeQuant {
     pub estimator: Estimator,
     pub every: usize,
     /// Per layer: the clips in force and the step they were solved at.
-    clips: Vec<Option<(usize, Vec<f32>)>>,
+    pub solved: Vec<Option<(usize, Vec<f32>)>>,
 }
 
 impl FakeQuant {
@@ -102,28 +48,28 @@ impl FakeQuant {
         if every == 0 {
             return Err(Error::Param("--clip-every must be at least 1".into()));
         }
-        Ok(Self { cfg, estimator, every, clips: vec![None; layers] })
+        Ok(Self { cfg, estimator, every, solved: vec![None; layers] })
     }
 
     /// The clips of each layer as last solved (empty before the first step).
     pub fn clips(&self) -> Vec<Vec<f32>> {
-        self.clips.iter().map(|c| c.as_ref().map(|c| c.1.clone()).unwrap_or_default()).collect()
+        self.solved.iter().map(|c| c.as_ref().map(|c| c.1.clone()).unwrap_or_default()).collect()
     }
 
     /// Core's quantize-dequantize of layer `layer`'s weight `w` (its checkpoint `shape`) at `step`.
     pub fn quantize(&mut self, layer: usize, w: &[f32], shape: &[usize], step: usize) -> Result<QuantOutput> {
-        let due = match &self.clips[layer] {
+        let due = match &self.solved[layer] {
             Some((at, _)) => step >= at + self.every,
             None => true,
         };
         let out = if due {
             quant::quantize(w, shape, &self.cfg)?
         } else {
-            let (_, c) = self.clips[layer].as_ref().expect("clips solved before");
+            let (_, c) = self.solved[layer].as_ref().expect("clips solved before");
             quant::quantize_with_clips(w, shape, &self.cfg, c)?
         };
         if due {
-            self.clips[layer] = Some((step, out.clips.clone()));
+            self.solved[layer] = Some((step, out.clips.clone()));
         }
         Ok(out)
     }
@@ -149,16 +95,6 @@ mod tests {
     use lowbit_core::clip::ClipMethod;
     use lowbit_core::granularity::Granularity;
 
-    #[test]
-    fn each_estimator_is_its_formula() {
-        // ALGORITHMS.md §1.4 test 3: MAD on x = [−3, −1, 0.5, 2] with s = 1 gives [1/3, 1, 1, 1/2].
-        let x = [-3.0f32, -1.0, 0.5, 2.0];
-        let d = |e: Estimator| x.map(|v| e.derivative(v, 1.0));
-        assert_eq!(d(Estimator::Mad), [1.0 / 3.0, 1.0, 1.0, 0.5]);
-        assert_eq!(d(Estimator::Pwl), [0.0, 1.0, 1.0, 0.0]);
-        assert_eq!(d(Estimator::Ste), [1.0; 4]);
-    }
-
     /// The gradient reaching the latent weights through the fake quantizer is upstream ⊙ dQ/dw, for every
     /// estimator, and the value is core's quantization exactly.
     #[test]
@@ -168,7 +104,7 @@ mod tests {
         let cfg = QuantConfig::new(Format::Int { bits: 2 })
             .with_granularity(Granularity::Channel { axis: 0 })
             .with_clip(ClipMethod::Percentile(50.0));
-        for est in Estimator::ALL {
+        for &est in Estimator::ALL {
             let mut fq = FakeQuant::new(cfg, est, 1, 1).unwrap();
             let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [2, 4]), &device).require_grad();
             let q = fq.apply(0, wt.clone(), &[2, 4], 0).unwrap();

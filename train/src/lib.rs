@@ -6,6 +6,8 @@
 //! - [`fakequant`]: core's quantizer in the forward pass; the backward pass of the clipped quantizer by
 //!   STE, PWL or MAD (ALGORITHMS.md §1.3), attached with the detach trick.
 //! - [`ttq`]: trained ternary quantization (ALGORITHMS.md §3), learned W^p and W^n per layer.
+//! - [`prune`]: prune and retrain (ALGORITHMS.md §5): core's masks on the AGP schedule, kept while retraining.
+//! - [`snapshot`]: a run's saved point (weights, optimizer state, masks, clips, curve) to resume from.
 //! - [`run`]: the loop — seeded, reproducible for a given seed and thread count — its curve and its result.
 //!
 //! Numerics of quantization stay in `lowbit-core`: this crate calls `quant::quantize` and never rounds a
@@ -15,7 +17,9 @@ pub mod data;
 pub mod error;
 pub mod fakequant;
 pub mod model;
+pub mod prune;
 pub mod run;
+pub mod snapshot;
 pub mod ttq;
 
 pub use error::{Error, Result};

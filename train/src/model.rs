@@ -9,112 +9,15 @@
 //!   max-pool, FC 1152→256→10, with its PyTorch tensor names, initialised from its `.pth`.
 
 use crate::error::{Error, Result};
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use lowbit_core::readers::TensorEntry;
 use lowbit_core::sample::Sampler;
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-/// Which network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Arch {
-    Mlp,
-    Lenet5,
-    DigitCnn,
-}
-
-impl Arch {
-    pub const ALL: [Arch; 3] = [Self::Mlp, Self::Lenet5, Self::DigitCnn];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mlp => "mlp",
-            Self::Lenet5 => "lenet5",
-            Self::DigitCnn => "digit-cnn",
-        }
-    }
-
-    /// The weight layers in order.
-    pub fn layers(self) -> Vec<Layer> {
-        let conv = |name: &str, k, c, r, pad| Layer { name: name.into(), kind: Kind::Conv { k, c, r, pad } };
-        let fc = |name: &str, out, inp| Layer { name: name.into(), kind: Kind::Fc { out, inp } };
-        match self {
-            Self::Mlp => vec![fc("fc1", 300, 784), fc("fc2", 100, 300), fc("fc3", 10, 100)],
-            Self::Lenet5 => vec![
-                conv("conv1", 6, 1, 5, 2),
-                conv("conv2", 16, 6, 5, 0),
-                fc("fc1", 120, 400),
-                fc("fc2", 84, 120),
-                fc("fc3", 10, 84),
-            ],
-            Self::DigitCnn => vec![
-                conv("conv_layers.0", 32, 1, 3, 1),
-                conv("conv_layers.3", 64, 32, 3, 1),
-                conv("conv_layers.6", 128, 64, 3, 1),
-                fc("fc_layers.0", 256, 1152),
-                fc("fc_layers.2", 10, 256),
-            ],
-        }
-    }
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Arch {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| Error::Param(format!("unknown model `{s}` (mlp, lenet5, digit-cnn)")))
-    }
-}
-
-/// One weight layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layer {
-    /// The tensor name prefix (`{name}.weight`, `{name}.bias`).
-    pub name: String,
-    pub kind: Kind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// K×C×R×R convolution, stride 1, zero padding `pad`, then ReLU and 2×2 max-pool.
-    Conv { k: usize, c: usize, r: usize, pad: usize },
-    /// out×in fully connected; ReLU after every one but the last.
-    Fc { out: usize, inp: usize },
-}
-
-impl Layer {
-    /// The weight's shape as stored in a checkpoint.
-    pub fn shape(&self) -> Vec<usize> {
-        match self.kind {
-            Kind::Conv { k, c, r, .. } => vec![k, c, r, r],
-            Kind::Fc { out, inp } => vec![out, inp],
-        }
-    }
-    /// [out, in] as the matrix the net keeps.
-    pub fn matrix(&self) -> [usize; 2] {
-        match self.kind {
-            Kind::Conv { k, c, r, .. } => [k, c * r * r],
-            Kind::Fc { out, inp } => [out, inp],
-        }
-    }
-    fn out(&self) -> usize {
-        self.matrix()[0]
-    }
-}
+pub use lowbit_core::training::{Arch, Layer, LayerKind};
 
 /// A network: its weights (matrices) and biases, layer by layer.
 #[derive(Module, Debug)]
@@ -140,6 +43,14 @@ pub fn to_vec<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
     t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
+/// A parameter with an id fixed by its place in the net (layer, role: 0 weight, 1 bias, 2 W^p, 3 W^n), so a
+/// rebuilt net has the ids a saved optimizer state refers to (resuming a run).
+pub fn param<const D: usize>(t: Tensor<D>, layer: usize, role: u64) -> Param<Tensor<D>> {
+    let mut p = Param::from_tensor(t);
+    p.id = ParamId::from(1 + 4 * layer as u64 + role);
+    p
+}
+
 impl Net {
     /// He-initialised weights (Gaussian, σ = √(2 / fan-in)) and zero biases, from `seed`.
     pub fn init(arch: Arch, seed: u64, device: &Device) -> Self {
@@ -161,10 +72,10 @@ impl Net {
     pub fn from_values(arch: Arch, values: Vec<(Vec<f32>, Vec<f32>)>, device: &Device) -> Self {
         let layers = arch.layers();
         let (mut weights, mut biases) = (Vec::new(), Vec::new());
-        for (l, (w, b)) in layers.iter().zip(values) {
+        for (n, (l, (w, b))) in layers.iter().zip(values).enumerate() {
             let [o, i] = l.matrix();
-            weights.push(Param::from_tensor(Tensor::from_data(TensorData::new(w, [o, i]), device)));
-            biases.push(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), device)));
+            weights.push(param(Tensor::from_data(TensorData::new(w, [o, i]), device), n, 0));
+            biases.push(param(Tensor::from_data(TensorData::new(b, [o]), device), n, 1));
         }
         Self { weights, biases, ttq_p: Vec::new(), ttq_n: Vec::new(), arch }
     }
@@ -192,7 +103,10 @@ impl Net {
             .layers()
             .iter()
             .map(|l| {
-                Ok((find(format!("{}.weight", l.name), l.shape())?, find(format!("{}.bias", l.name), vec![l.out()])?))
+                Ok((
+                    find(format!("{}.weight", l.name), l.shape())?,
+                    find(format!("{}.bias", l.name), vec![l.matrix()[0]])?,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::from_values(arch, values, device))
@@ -203,7 +117,11 @@ impl Net {
         let mut out = Vec::new();
         for (l, (w, b)) in self.arch.layers().iter().zip(self.weights.iter().zip(&self.biases)) {
             out.push(NamedTensor { name: format!("{}.weight", l.name), shape: l.shape(), values: to_vec(&w.val()) });
-            out.push(NamedTensor { name: format!("{}.bias", l.name), shape: vec![l.out()], values: to_vec(&b.val()) });
+            out.push(NamedTensor {
+                name: format!("{}.bias", l.name),
+                shape: vec![l.matrix()[0]],
+                values: to_vec(&b.val()),
+            });
         }
         out
     }
@@ -219,7 +137,7 @@ impl Net {
             let w = hook(i, self.weights[i].val());
             let b = self.biases[i].val();
             match l.kind {
-                Kind::Conv { k, c, r, pad } => {
+                LayerKind::Conv { k, c, r, pad } => {
                     let input = maps.take().unwrap_or_else(|| flat.clone().reshape([batch, 1, 28, 28]));
                     let y = conv2d(
                         input,
@@ -229,7 +147,7 @@ impl Net {
                     );
                     maps = Some(max_pool2d(relu(y), MaxPoolOptions::new([2, 2])));
                 }
-                Kind::Fc { .. } => {
+                LayerKind::Fc { .. } => {
                     if let Some(m) = maps.take() {
                         flat = m.flatten(1, 3);
                     }
@@ -249,7 +167,7 @@ mod tests {
     #[test]
     fn every_model_maps_a_batch_of_images_to_ten_logits() {
         let device = Device::flex();
-        for arch in Arch::ALL {
+        for &arch in Arch::ALL {
             let net = Net::init(arch, 1, &device);
             let x = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 3 * 784], [3, 784]), &device);
             assert_eq!(net.forward(x, &mut |_, w| w).dims(), [3, 10], "{arch}");

@@ -6,140 +6,21 @@
 
 use crate::data::{Mnist, PIXELS, Split, epoch_order};
 use crate::error::{Error, Result};
-use crate::fakequant::{Estimator, FakeQuant};
-use crate::model::{Arch, Net, to_vec};
+use crate::fakequant::FakeQuant;
+use crate::model::{Net, to_vec};
+use crate::prune::Masks;
+use crate::snapshot::{Snapshot, State};
 use burn::module::Module;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::loss::cross_entropy_with_logits;
 use burn::tensor::{Device, Tensor, TensorData};
-use lowbit_core::quant::{QuantConfig, QuantSpec};
+use burn_optim::momentum::MomentumConfig;
+use burn_optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use lowbit_core::quant::QuantConfig;
 use lowbit_core::readers::TensorEntry;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// What the run trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Plain full-precision training (the baseline).
-    Fp32,
-    /// Quantization-aware training of the weights.
-    Qat,
-    /// Trained ternary quantization: ternary weights with learned W^p, W^n per layer.
-    Ttq,
-}
-
-impl std::str::FromStr for Method {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "fp32" => Ok(Self::Fp32),
-            "qat" => Ok(Self::Qat),
-            "ttq" => Ok(Self::Ttq),
-            _ => Err(Error::Param(format!("unknown training method `{s}` (fp32, qat, ttq)"))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Optimizer {
-    /// SGD with momentum 0.9.
-    Sgd,
-    Adam,
-}
-
-/// The learning rate over the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Schedule {
-    Constant,
-    /// Cosine decay from `lr` to 0 over the run.
-    Cosine,
-}
-
-/// Everything a run depends on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainSpec {
-    pub model: Arch,
-    pub method: Method,
-    /// The weights' format (QAT), as `lowbit quant` takes it.
-    pub quant: Option<QuantSpec>,
-    pub grad: Estimator,
-    /// Re-solve the clips every this many steps.
-    pub clip_every: usize,
-    pub steps: usize,
-    pub batch: usize,
-    pub lr: f64,
-    pub schedule: Schedule,
-    pub optimizer: Optimizer,
-    pub seed: u64,
-    /// Evaluate on the test images every this many steps (and at the end).
-    pub eval_every: usize,
-    /// Test images evaluated (the first n of the 10,000).
-    pub eval_images: usize,
-    /// TTQ: Δ = t·max|w̃| per layer.
-    #[serde(default = "default_threshold")]
-    pub ternary_threshold: f32,
-    /// TTQ: keep the first and the last layer in full precision (the paper's setting).
-    #[serde(default = "yes")]
-    pub full_precision_ends: bool,
-}
-
-fn default_threshold() -> f32 {
-    0.05
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl TrainSpec {
-    /// Rejects what cannot run, naming the option.
-    pub fn validate(&self) -> Result<Option<QuantConfig>> {
-        let bad = |m: String| Err(Error::Param(m));
-        if self.steps == 0 || self.steps > 10_000_000 {
-            return bad(format!("--steps {} is out of range (1 to 10,000,000)", self.steps));
-        }
-        if self.batch == 0 || self.batch > 4096 {
-            return bad(format!("--batch {} is out of range (1 to 4096)", self.batch));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
-            return bad(format!("--lr {} is out of range (0 < lr ≤ 10)", self.lr));
-        }
-        if self.eval_every == 0 || self.eval_images == 0 {
-            return bad("--eval-every and --eval-images must be at least 1".into());
-        }
-        if self.method == Method::Ttq && !(self.ternary_threshold > 0.0 && self.ternary_threshold < 1.0) {
-            return bad(format!("--ternary-threshold {} is out of range (0 < t < 1)", self.ternary_threshold));
-        }
-        match (self.method, &self.quant) {
-            (Method::Qat, None) => bad("QAT needs a weight format (--format and --bits)".into()),
-            (Method::Qat, Some(q)) => Ok(Some(q.resolve()?)),
-            (Method::Fp32 | Method::Ttq, _) => Ok(None),
-        }
-    }
-
-    /// Which layers the method compresses.
-    pub fn compressed_layers(&self) -> Vec<bool> {
-        let n = self.model.layers().len();
-        (0..n)
-            .map(|i| match self.method {
-                Method::Fp32 => false,
-                Method::Qat => true,
-                Method::Ttq => !(self.full_precision_ends && (i == 0 || i + 1 == n)),
-            })
-            .collect()
-    }
-
-    fn lr_at(&self, step: usize) -> f64 {
-        match self.schedule {
-            Schedule::Constant => self.lr,
-            Schedule::Cosine => 0.5 * self.lr * (1.0 + (std::f64::consts::PI * step as f64 / self.steps as f64).cos()),
-        }
-    }
-}
+pub use lowbit_core::training::{Method, Optimizer, Schedule, TrainSpec};
 
 /// One point of the curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +29,9 @@ pub struct CurvePoint {
     /// Mean training loss since the previous point.
     pub loss: f64,
     pub test_accuracy: f64,
+    /// Prune: the sparsity of the masks at this point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<f64>,
 }
 
 /// What a run reports as it goes; the observer returns false to stop it.
@@ -158,36 +42,58 @@ pub enum Event<'a> {
         loss: f64,
         lr: f64,
     },
-    /// `clips`: each layer's clips (QAT); `scales`: each layer's (W^p, W^n) (TTQ).
+    /// `clips`: each layer's clips (QAT); `scales`: each layer's (W^p, W^n) (TTQ); `sparsity`: the
+    /// sparsity of the pruned layers' masks (prune).
     Eval {
         point: &'a CurvePoint,
         clips: &'a [Vec<f32>],
         scales: &'a [Option<(f32, f32)>],
+        sparsity: f64,
     },
+    /// The point to resume from, after every evaluation.
+    Snapshot(&'a Snapshot),
+}
+
+/// Where a run starts.
+pub enum Start<'a> {
+    /// Weights drawn from the seed.
+    Seed,
+    /// A checkpoint holding the model's tensors (the digit CNN's `.pth`, a file this crate wrote).
+    Checkpoint(&'a [TensorEntry<'a>]),
+    /// A saved point of this same run.
+    Resume(Box<Snapshot>),
 }
 
 /// The result of a run.
 #[derive(Debug)]
 pub struct Outcome {
     pub steps: usize,
-    /// Test accuracy of the trained model, weights quantized exactly (QAT) or as they are (fp32).
+    /// Test accuracy of the trained model as deployed (quantized exactly, ternary, pruned).
     pub test_accuracy: f64,
-    /// The starting model with the same weight quantization and no training.
+    /// The starting model compressed the same way without training (post-training quantization, one-shot
+    /// pruning to the target sparsity).
     pub ptq_accuracy: f64,
-    /// The starting model unquantized.
+    /// The starting model uncompressed.
     pub initial_accuracy: f64,
     pub curve: Vec<CurvePoint>,
     /// Each layer's clips at the end (QAT).
     pub clips: Vec<Vec<f32>>,
     /// Each ternary layer's learned (W^p, W^n) at the end (TTQ).
     pub scales: Vec<Option<(f32, f32)>>,
+    /// Each pruned layer's mask at the end (prune).
+    pub masks: Vec<Option<Vec<bool>>>,
     pub seconds: f64,
     pub net: Net,
 }
 
-/// The weights as deployed, per layer (`None`: as they are): exactly quantized by core (QAT) or ternary
-/// with the learned scales (TTQ) — no surrogate.
-pub fn deployed(spec: &TrainSpec, net: &Net, qcfg: Option<&QuantConfig>) -> Result<Vec<Option<Vec<f32>>>> {
+/// The weights as deployed, per layer (`None`: as they are): exactly quantized by core (QAT), ternary with
+/// the learned scales (TTQ) or TWN's, masked (prune) — no surrogate.
+pub fn deployed(
+    spec: &TrainSpec,
+    net: &Net,
+    qcfg: Option<&QuantConfig>,
+    masks: &Masks,
+) -> Result<Vec<Option<Vec<f32>>>> {
     let layers = net.arch.layers();
     let on = spec.compressed_layers();
     (0..layers.len())
@@ -202,6 +108,8 @@ pub fn deployed(spec: &TrainSpec, net: &Net, qcfg: Option<&QuantConfig>) -> Resu
                     let (wp, wn) = (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]);
                     Some(crate::ttq::deploy(&w, spec.ternary_threshold, wp, wn))
                 }
+                (Method::Twn, _) => Some(crate::ttq::twn_deploy(&w)),
+                (Method::Prune, _) => masks.deployed(i, &w),
                 _ => None,
             })
         })
@@ -258,6 +166,34 @@ fn optimizer(spec: &TrainSpec) -> ModuleOptimizer {
     }
 }
 
+/// Each layer's (W^p, W^n) of a TTQ net (`None` for layers kept in full precision).
+fn scales_of(spec: &TrainSpec, net: &Net) -> Vec<Option<(f32, f32)>> {
+    let on = spec.compressed_layers();
+    (0..on.len())
+        .map(|i| {
+            (spec.method == Method::Ttq && on[i])
+                .then(|| (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]))
+        })
+        .collect()
+}
+
+/// Adds TTQ's scale parameters to `net`: `start` per layer, or core's post-training ternary scales.
+fn add_scales(spec: &TrainSpec, net: &mut Net, start: Option<&[(f32, f32)]>, device: &Device) {
+    for (i, &on) in spec.compressed_layers().iter().enumerate() {
+        let (wp, wn) = match start {
+            Some(s) => s.get(i).copied().unwrap_or((0.0, 0.0)),
+            None if on => {
+                let (_, wp, wn) =
+                    crate::ttq::threshold_and_scales(&to_vec(&net.weights[i].val()), spec.ternary_threshold);
+                (wp, wn)
+            }
+            None => (0.0, 0.0),
+        };
+        net.ttq_p.push(crate::ttq::scale_param(wp, i, false, device));
+        net.ttq_n.push(crate::ttq::scale_param(wn, i, true, device));
+    }
+}
+
 /// Trains as `spec` says, from `init` (a checkpoint holding the model's tensors) or from the seed.
 pub fn train(
     spec: &TrainSpec,
@@ -265,60 +201,95 @@ pub fn train(
     init: Option<&[TensorEntry<'_>]>,
     observe: &mut dyn FnMut(Event<'_>) -> bool,
 ) -> Result<Outcome> {
-    let qcfg = spec.validate()?;
+    train_from(spec, data, init.map_or(Start::Seed, Start::Checkpoint), observe)
+}
+
+/// Trains as `spec` says from `start`; a resumed run continues exactly where its snapshot was taken.
+pub fn train_from(
+    spec: &TrainSpec,
+    data: &Mnist,
+    start: Start<'_>,
+    observe: &mut dyn FnMut(Event<'_>) -> bool,
+) -> Result<Outcome> {
+    let resolved = spec.validate()?;
+    let qcfg = resolved.quant;
     let started = Instant::now();
-    let base = Device::flex();
-    let device = base.clone().autodiff();
-    let mut net = match init {
-        Some(t) => Net::from_tensors(spec.model, t, &device)?,
-        None => Net::init(spec.model, spec.seed, &device),
-    };
+    let device = Device::flex().autodiff();
     let layers = spec.model.layers();
-    let ternary = spec.compressed_layers();
-    if spec.method == Method::Ttq {
-        // The scales start at core's post-training ternary scales (see `ttq`); unused ones stay 0.
-        for (i, &on) in ternary.iter().enumerate() {
-            let (_, wp, wn) = crate::ttq::threshold_and_scales(&to_vec(&net.weights[i].val()), spec.ternary_threshold);
-            let (wp, wn) = if on { (wp, wn) } else { (0.0, 0.0) };
-            net.ttq_p.push(crate::ttq::scale_param(wp, &device));
-            net.ttq_n.push(crate::ttq::scale_param(wn, &device));
-        }
-    }
+    let on = spec.compressed_layers();
     let n_eval = spec.eval_images.min(data.test.len());
-    let initial_accuracy = evaluate(&net, &data.test, n_eval, &[])?;
-    let ptq_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref())?)?;
-    let scales_of = |net: &Net| -> Vec<Option<(f32, f32)>> {
-        (0..layers.len())
-            .map(|i| {
-                (spec.method == Method::Ttq && ternary[i])
-                    .then(|| (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]))
-            })
-            .collect()
-    };
-    let mut fq = qcfg.map(|cfg| FakeQuant::new(cfg, spec.grad, spec.clip_every, layers.len())).transpose()?;
-    let mut optim = optimizer(spec);
     let n_train = data.train.len();
     if n_train < spec.batch {
         return Err(Error::Data(format!("{n_train} training images for a batch of {}", spec.batch)));
     }
+    let mut fq = qcfg.map(|cfg| FakeQuant::new(cfg, spec.grad, spec.clip_every, layers.len())).transpose()?;
+    let mut masks = Masks::new(layers.len());
+    let mut optim = optimizer(spec);
+    let (mut net, first, mut curve, ptq_accuracy, initial_accuracy, mut loss_sum, mut loss_n);
+    match start {
+        Start::Resume(snap) => {
+            let snap = *snap;
+            let st = snap.state;
+            if st.spec != *spec {
+                return Err(Error::Param("the saved state belongs to a run with another specification".into()));
+            }
+            let mut values = snap.tensors.chunks(2).map(|wb| (wb[0].values.clone(), wb[1].values.clone()));
+            net = Net::from_values(spec.model, values.by_ref().collect(), &device);
+            if spec.method == Method::Ttq {
+                add_scales(spec, &mut net, Some(&st.scales), &device);
+            }
+            optim = optim
+                .from_bytes(burn::tensor::Bytes::from_bytes_vec(snap.optimizer))
+                .map_err(|e| Error::Data(format!("the saved optimizer state is not readable: {e:?}")))?;
+            if let Some(fq) = fq.as_mut() {
+                fq.solved = st.solved;
+            }
+            (masks.layers, masks.sparsity) = (snap.masks, st.sparsity);
+            (first, curve, ptq_accuracy, initial_accuracy) = (st.step, st.curve, st.ptq_accuracy, st.initial_accuracy);
+            (loss_sum, loss_n) = (st.loss_sum, st.loss_n);
+        }
+        Start::Seed | Start::Checkpoint(_) => {
+            net = match start {
+                Start::Checkpoint(t) => Net::from_tensors(spec.model, t, &device)?,
+                _ => Net::init(spec.model, spec.seed, &device),
+            };
+            if spec.method == Method::Ttq {
+                add_scales(spec, &mut net, None, &device);
+            }
+            initial_accuracy = evaluate(&net, &data.test, n_eval, &[])?;
+            // Without training: for pruning, the masks of the target sparsity at once (one-shot).
+            let mut oneshot = Masks::new(layers.len());
+            if let Some(p) = &resolved.prune {
+                oneshot.update(&net, spec, p, &on, spec.steps)?;
+            }
+            ptq_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref(), &oneshot)?)?;
+            (first, curve, loss_sum, loss_n) = (0, Vec::new(), 0.0, 0);
+        }
+    }
     let per_epoch = n_train / spec.batch;
     let mut order = Vec::new();
-    let mut curve = Vec::new();
-    let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
-    for step in 0..spec.steps {
+    for step in first..spec.steps {
         let (epoch, at) = (step / per_epoch, step % per_epoch);
         if at == 0 || order.is_empty() {
             order = epoch_order(n_train, spec.seed, epoch);
+        }
+        if let Some(p) = &resolved.prune
+            && masks.update(&net, spec, p, &on, step)?
+        {
+            net = masks.enforce(net);
         }
         let (x, y) = data.train.gather(&order[at * spec.batch..(at + 1) * spec.batch]);
         let x = Tensor::<2>::from_data(TensorData::new(x, [spec.batch, PIXELS]), &device);
         let mut failed = None;
         let (tp, tn) = (&net.ttq_p, &net.ttq_n);
         let logits = net.forward(x, &mut |i, w| {
-            let r = match fq.as_mut() {
-                Some(fq) => fq.apply(i, w.clone(), &layers[i].shape(), step),
-                None if ternary[i] => crate::ttq::apply(w.clone(), spec.ternary_threshold, tp[i].val(), tn[i].val()),
-                None => Ok(w.clone()),
+            let r = match (fq.as_mut(), spec.method) {
+                (Some(fq), _) => fq.apply(i, w.clone(), &layers[i].shape(), step),
+                (None, Method::Ttq) if on[i] => {
+                    crate::ttq::apply(w.clone(), spec.ternary_threshold, tp[i].val(), tn[i].val())
+                }
+                (None, Method::Twn) if on[i] => Ok(crate::ttq::twn_apply(w.clone())),
+                _ => Ok(masks.apply(i, w.clone())),
             };
             r.unwrap_or_else(|e| {
                 failed = Some(e);
@@ -339,7 +310,7 @@ pub fn train(
             // W^p's gradient is a sum over every weight of I^p (thousands): stepped at the weights' rate
             // it overshoots at once. The scales take a step of lr × the mean over their set instead
             // (a per-parameter learning rate of lr/|I|); the gradient itself stays §3.1's.
-            for i in (0..layers.len()).filter(|&i| ternary[i]) {
+            for i in (0..layers.len()).filter(|&i| on[i]) {
                 let w = to_vec(&net.weights[i].val());
                 let delta = crate::ttq::threshold_and_scales(&w, spec.ternary_threshold).0;
                 let np = w.iter().filter(|&&v| v > delta).count().max(1) as f32;
@@ -352,6 +323,9 @@ pub fn train(
             }
         }
         net = optim.step(lr, net, grads);
+        if resolved.prune.is_some() {
+            net = masks.enforce(net);
+        }
         loss_sum += value as f64;
         loss_n += 1;
         if !observe(Event::Step { step: step + 1, loss: value as f64, lr }) {
@@ -359,14 +333,44 @@ pub fn train(
         }
         let done = step + 1 == spec.steps;
         if (step + 1) % spec.eval_every == 0 || done {
-            let test_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref())?)?;
-            let point = CurvePoint { step: step + 1, loss: loss_sum / loss_n.max(1) as f64, test_accuracy };
+            let test_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref(), &masks)?)?;
+            let point = CurvePoint {
+                step: step + 1,
+                loss: loss_sum / loss_n.max(1) as f64,
+                test_accuracy,
+                sparsity: resolved.prune.is_some().then_some(masks.sparsity),
+            };
             (loss_sum, loss_n) = (0.0, 0);
             let clips = fq.as_ref().map(FakeQuant::clips).unwrap_or_default();
-            if !observe(Event::Eval { point: &point, clips: &clips, scales: &scales_of(&net) }) {
+            let scales = scales_of(spec, &net);
+            let sparsity = masks.sparsity;
+            if !observe(Event::Eval { point: &point, clips: &clips, scales: &scales, sparsity }) {
                 return Err(Error::Cancelled(step + 1));
             }
             curve.push(point);
+            let snap = Snapshot {
+                state: State {
+                    spec: spec.clone(),
+                    step: step + 1,
+                    curve: curve.clone(),
+                    ptq_accuracy,
+                    initial_accuracy,
+                    loss_sum,
+                    loss_n,
+                    solved: fq.as_ref().map(|f| f.solved.clone()).unwrap_or_default(),
+                    scales: scales.iter().map(|s| s.unwrap_or((0.0, 0.0))).collect(),
+                    sparsity,
+                },
+                tensors: net.named(),
+                optimizer: optim
+                    .into_bytes()
+                    .map_err(|e| Error::Data(format!("cannot save the optimizer state: {e:?}")))?
+                    .to_vec(),
+                masks: masks.layers.clone(),
+            };
+            if !observe(Event::Snapshot(&snap)) {
+                return Err(Error::Cancelled(step + 1));
+            }
         }
     }
     let test_accuracy = curve.last().map_or(initial_accuracy, |p| p.test_accuracy);
@@ -377,7 +381,8 @@ pub fn train(
         initial_accuracy,
         curve,
         clips: fq.as_ref().map(FakeQuant::clips).unwrap_or_default(),
-        scales: scales_of(&net),
+        scales: scales_of(spec, &net),
+        masks: masks.layers,
         seconds: started.elapsed().as_secs_f64(),
         net,
     })

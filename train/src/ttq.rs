@@ -14,7 +14,7 @@
 use crate::error::Result;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
-use lowbit_core::quant::ternary::{assign, ternarize};
+use lowbit_core::quant::ternary::{assign, ternarize, twn};
 
 /// Δ, and the post-training scales (W^p, W^n) of `w` at threshold fraction `t`.
 pub fn threshold_and_scales(w: &[f32], t: f32) -> (f32, f32, f32) {
@@ -33,9 +33,9 @@ pub fn deploy(w: &[f32], t: f32, wp: f32, wn: f32) -> Vec<f32> {
     out
 }
 
-/// One layer's learned scales, each a one-element parameter.
-pub fn scale_param(v: f32, device: &burn::tensor::Device) -> Param<Tensor<1>> {
-    Param::from_tensor(Tensor::from_data(TensorData::new(vec![v], [1]), device))
+/// Layer `layer`'s learned scale W^p (`negative`: W^n), a one-element parameter.
+pub fn scale_param(v: f32, layer: usize, negative: bool, device: &burn::tensor::Device) -> Param<Tensor<1>> {
+    crate::model::param(Tensor::from_data(TensorData::new(vec![v], [1]), device), layer, 2 + negative as u64)
 }
 
 /// The training forward of one ternary layer: latent `w` [out, in], threshold fraction `t`, scales.
@@ -58,6 +58,23 @@ pub fn apply(w: Tensor<2>, t: f32, wp: Tensor<1>, wn: Tensor<1>) -> Result<Tenso
     }
     let c = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, dims), &device);
     Ok(c(p) * wp.reshape([1, 1]) - c(m) * wn.reshape([1, 1]) + (w.clone() - w.detach()) * c(d))
+}
+
+/// Ternary weight networks' forward (the fixed-scale baseline): α·sign(w) where |w| > Δ = 0.7·mean|w|, 0
+/// elsewhere (core's `quant::ternary::twn`), with the straight-through gradient to the latent weights.
+pub fn twn_apply(w: Tensor<2>) -> Tensor<2> {
+    let dims = w.dims();
+    let device = w.device();
+    let q = twn_deploy(&crate::model::to_vec(&w));
+    Tensor::<2>::from_data(TensorData::new(q, dims), &device) + (w.clone() - w.detach())
+}
+
+/// TWN's deployed ternary weights.
+pub fn twn_deploy(w: &[f32]) -> Vec<f32> {
+    let (delta, alpha) = twn(w);
+    let mut out = vec![0.0f32; w.len()];
+    assign(w, delta, alpha, alpha, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -90,6 +107,21 @@ mod tests {
         for (a, b) in gw.iter().zip(want) {
             assert!((a - b).abs() < 1e-5, "{gw:?}");
         }
+    }
+
+    #[test]
+    fn twn_is_cores_rule_with_a_straight_through_gradient() {
+        let device = Device::flex().autodiff();
+        let w = vec![1.0f32, -2.0, 0.1, -0.3, 4.0, 0.6];
+        let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [2, 3]), &device).require_grad();
+        let q = twn_apply(wt.clone());
+        let a = 7.0 / 3.0;
+        let got = crate::model::to_vec(&q);
+        for (g, want) in got.iter().zip([a, -a, 0.0, 0.0, a, 0.0]) {
+            assert!((g - want).abs() < 1e-6, "{got:?}");
+        }
+        let grads = (q * 3.0).sum().backward();
+        assert_eq!(crate::model::to_vec(&wt.grad(&grads).unwrap()), [3.0; 6]);
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! pass, the real digit CNN's published accuracy, and short runs that must learn, reproduce and fail cleanly.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use lowbit_core::prune::PruneSpec;
 use lowbit_core::quant::QuantSpec;
+use lowbit_core::training::{Arch, Method, Schedule, TrainSpec};
 use lowbit_train::Error;
 use lowbit_train::data::{Mnist, PIXELS};
-use lowbit_train::fakequant::Estimator;
-use lowbit_train::model::{Arch, Net, to_vec};
-use lowbit_train::run::{Method, Optimizer, Schedule, TrainSpec, evaluate, train};
+use lowbit_train::model::{Net, to_vec};
+use lowbit_train::prune::Masks;
+use lowbit_train::run::{Event, Start, evaluate, train, train_from};
+use lowbit_train::snapshot::Snapshot;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -33,21 +36,12 @@ fn digit_cnn_bytes() -> Vec<u8> {
 
 fn spec(model: Arch, method: Method, steps: usize) -> TrainSpec {
     TrainSpec {
-        model,
-        method,
-        quant: None,
-        grad: Estimator::Mad,
-        clip_every: 1,
-        steps,
         batch: 32,
-        lr: 0.01,
         schedule: Schedule::Constant,
-        optimizer: Optimizer::Sgd,
         seed: 1,
         eval_every: steps,
         eval_images: 500,
-        ternary_threshold: 0.05,
-        full_precision_ends: true,
+        ..TrainSpec::new(model, method, steps)
     }
 }
 
@@ -162,11 +156,131 @@ fn ttq_learns_its_scales_and_keeps_the_ends_in_full_precision() {
         let (_, wp0, wn0) = lowbit_train::ttq::threshold_and_scales(&to_vec(&start.weights[i].val()), 0.05);
         assert!(wp > 0.0 && wn > 0.0 && (wp != wp0 || wn != wn0), "layer {i}: ({wp}, {wn}) from ({wp0}, {wn0})");
     }
-    let deployed = lowbit_train::run::deployed(&s, &out.net, None).unwrap();
+    let deployed = lowbit_train::run::deployed(&s, &out.net, None, &Masks::new(5)).unwrap();
     assert!(deployed[0].is_none() && deployed[4].is_none());
     let mut values: Vec<f32> = deployed[2].clone().unwrap();
     values.sort_by(f32::total_cmp);
     values.dedup();
     assert_eq!(values.len(), 3, "{{−W^n, 0, W^p}}");
     assert!(out.curve[1].loss < out.curve[0].loss, "{:?}", out.curve);
+}
+
+/// Prune and retrain (§5): the sparsity follows AGP to the target, the final masks never change while the
+/// net retrains (pruned weights stay exactly zero), the pattern's groups are whole, and retraining recovers
+/// accuracy lost to one-shot pruning.
+#[test]
+fn pruning_keeps_its_masks_while_retraining_and_recovers_accuracy() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut s = spec(Arch::DigitCnn, Method::Prune, 40);
+    s.prune = Some(PruneSpec { pattern: "kernel".into(), sparsity: 0.9, saliency: None });
+    s.prune_ramp = 0.5;
+    s.prune_every = 5;
+    s.eval_every = 10;
+    s.eval_images = 1000;
+    let mut seen = Vec::new();
+    let mut final_masks: Option<Vec<Option<Vec<bool>>>> = None;
+    let mut masks_changed_after_ramp = false;
+    let out = train(&s, mnist(), Some(&c.tensors), &mut |e| {
+        match e {
+            Event::Eval { sparsity, .. } => seen.push(sparsity),
+            Event::Snapshot(snap) if snap.state.step > 20 => {
+                // After the ramp (20 steps) the masks are the final ones and the weights obey them.
+                if let Some(m) = &final_masks {
+                    masks_changed_after_ramp |= *m != snap.masks;
+                }
+                final_masks = Some(snap.masks.clone());
+                for (i, m) in snap.masks.iter().enumerate() {
+                    if let Some(m) = m {
+                        let w = &snap.tensors[2 * i].values;
+                        assert!(w.iter().zip(m).all(|(&v, &k)| k || v == 0.0), "a pruned weight moved");
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    })
+    .unwrap();
+    eprintln!("prune kernel 90 %: one-shot {:.3} → {:.3}, {:?}", out.ptq_accuracy, out.test_accuracy, out.curve);
+    assert!(!masks_changed_after_ramp);
+    assert_eq!(seen.last().copied(), Some(0.9));
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert!(out.masks[4].is_none(), "the classifier is left unpruned by default");
+    for i in 0..4 {
+        let m = out.masks[i].as_ref().unwrap();
+        let layer = &Arch::DigitCnn.layers()[i];
+        let pattern = lowbit_train::prune::layer_pattern(layer, "kernel".parse().unwrap());
+        lowbit_core::prune::check_pattern(m, &layer.shape(), pattern).unwrap();
+        let kept = m.iter().filter(|&&k| k).count() as f64 / m.len() as f64;
+        assert!((kept - 0.1).abs() < 0.02, "layer {i} keeps {kept}");
+    }
+    assert!(out.test_accuracy > out.ptq_accuracy + 0.02, "{} vs one-shot {}", out.test_accuracy, out.ptq_accuracy);
+    let report = lowbit_train::prune::report(
+        &out.net,
+        &Masks { layers: out.masks.clone(), sparsity: 0.9 },
+        "kernel".parse().unwrap(),
+        &mnist().test,
+        2,
+    )
+    .unwrap();
+    let conv1 = &report[1];
+    assert!(conv1.scnn.is_some() && report[3].scnn.is_none());
+    let scnn = conv1.scnn.unwrap();
+    assert!((scnn.weight_density - 0.1).abs() < 0.02 && scnn.speedup_vs_dcnn > 1.0, "{scnn:?}");
+    let cost = |scheme: &str| conv1.storage.iter().find(|c| c.scheme.starts_with(scheme)).unwrap().bits_per_param;
+    assert!(cost("group") < cost("bitmask"), "kernel groups index cheaper than a bitmask: {:?}", conv1.storage);
+}
+
+/// A run stopped after a snapshot and resumed from it reproduces the uninterrupted run exactly: weights,
+/// momentum, clips and curve.
+#[test]
+fn a_resumed_run_reproduces_the_uninterrupted_one() {
+    let mut s = spec(Arch::Lenet5, Method::Qat, 24);
+    s.quant = Some(QuantSpec {
+        granularity: Some("channel".into()),
+        clip: Some("octav".into()),
+        ..QuantSpec::new("int", Some(3))
+    });
+    s.clip_every = 5;
+    s.eval_every = 8;
+    s.eval_images = 300;
+    let whole = train(&s, mnist(), None, &mut |_| true).unwrap();
+    let mut saved = None;
+    let err = train(&s, mnist(), None, &mut |e| match e {
+        Event::Snapshot(snap) if snap.state.step == 8 => {
+            saved = Some(snap.to_bytes().unwrap());
+            false
+        }
+        _ => true,
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled(8)), "{err}");
+    let snap = Snapshot::from_bytes(&saved.unwrap()).unwrap();
+    let resumed = train_from(&s, mnist(), Start::Resume(Box::new(snap.clone())), &mut |_| true).unwrap();
+    assert_eq!(resumed.curve, whole.curve);
+    assert_eq!(resumed.net.named(), whole.net.named());
+    // A snapshot is refused for another spec, and a file that is not one names what is missing.
+    let other = TrainSpec { seed: 9, ..s.clone() };
+    assert!(train_from(&other, mnist(), Start::Resume(Box::new(snap)), &mut |_| true).is_err());
+    let e = Snapshot::from_bytes(&digit_cnn_bytes()).unwrap_err().to_string();
+    assert!(e.contains("not a training snapshot"), "{e}");
+}
+
+/// TWN: the fixed-scale ternary baseline trains and deploys three values per layer.
+#[test]
+fn twn_trains_ternary_layers_with_one_scale() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let s = spec(Arch::DigitCnn, Method::Twn, 20);
+    let out = train(&s, mnist(), Some(&c.tensors), &mut |_| true).unwrap();
+    eprintln!("TWN: ptq {:.3} → {:.3}", out.ptq_accuracy, out.test_accuracy);
+    let d = lowbit_train::run::deployed(&s, &out.net, None, &Masks::new(5)).unwrap();
+    assert!(d[0].is_none() && d[4].is_none());
+    let mut v = d[1].clone().unwrap();
+    v.sort_by(f32::total_cmp);
+    v.dedup();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0], -v[2], "one scale for both signs");
+    assert!(out.test_accuracy > 0.9, "{}", out.test_accuracy);
 }

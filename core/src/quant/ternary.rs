@@ -42,6 +42,17 @@ pub fn assign(x: &[f32], delta: f32, wp: f32, wn: f32, out: &mut [f32]) {
     }
 }
 
+/// Ternary weight networks (Li & Liu 2016): Δ = 0.7·mean|w| and one scale α = mean{|w| : |w| > Δ}, the
+/// approximate optimum of ‖w − α·t‖² they derive for Gaussian-like weights; returns (Δ, α).
+pub fn twn(x: &[f32]) -> (f32, f32) {
+    if x.is_empty() {
+        return (0.0, 0.0);
+    }
+    let delta = (0.7 * x.iter().map(|v| v.abs() as f64).sum::<f64>() / x.len() as f64) as f32;
+    let (s, n) = x.iter().filter(|v| v.abs() > delta).fold((0.0f64, 0usize), |(s, n), v| (s + v.abs() as f64, n + 1));
+    (delta, if n > 0 { (s / n as f64) as f32 } else { 0.0 })
+}
+
 pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig) -> Result<QuantOutput> {
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
@@ -67,6 +78,16 @@ pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twn_threshold_and_scale_by_hand() {
+        // mean|w| = (1 + 2 + 0.1 + 0.3 + 4 + 0.6)/6 = 1.333…; Δ = 0.9333…; kept |w| = 1, 2, 4 → α = 7/3.
+        let (delta, alpha) = twn(&[1.0, -2.0, 0.1, -0.3, 4.0, 0.6]);
+        assert!((delta - 0.7 * 8.0 / 6.0).abs() < 1e-6, "{delta}");
+        assert!((alpha - 7.0 / 3.0).abs() < 1e-6, "{alpha}");
+        assert_eq!(twn(&[]), (0.0, 0.0));
+        assert_eq!(twn(&[0.0; 4]), (0.0, 0.0));
+    }
 
     #[test]
     fn scales_are_the_means_of_each_side() {

@@ -59,7 +59,7 @@ enum Command {
     #[command(subcommand)]
     Video(video::VideoCommand),
     /// Train on MNIST: full precision or quantization-aware (OCTAV every step, STE/PWL/MAD gradients).
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Start the dashboard server (prints its URL).
     Serve(crate::serve::ServeArgs),
 }

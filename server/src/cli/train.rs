@@ -1,15 +1,16 @@
 //! `lowbit train`: a training run of the training lab on MNIST — full precision, quantization-aware with
-//! any `lowbit quant` weight configuration (OCTAV re-solved every K steps, the STE, PWL or MAD gradient), or
-//! trained ternary — printed as a curve and a summary, or as one JSON object.
+//! any `lowbit quant` weight configuration (OCTAV re-solved every K steps, the STE, PWL or MAD gradient),
+//! trained ternary (TTQ) or its fixed-scale baseline (TWN), or pruned on the AGP schedule and retrained —
+//! printed as a curve and a summary, or as one JSON object.
 
 use super::json::{num, print};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lowbit_core::prune::PruneSpec;
 use lowbit_core::readers::safetensors::{self, WriteTensor};
+use lowbit_core::training::{Arch, Method, TrainSpec};
 use lowbit_train::data::Mnist;
-use lowbit_train::fakequant::Estimator;
-use lowbit_train::model::Arch;
-use lowbit_train::run::{Event, Method, Optimizer, Schedule, TrainSpec, train};
+use lowbit_train::run::{Event, train};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,12 +21,29 @@ pub struct TrainArgs {
     /// mlp (LeNet-300-100) | lenet5 | digit-cnn (the real network of DATA.md).
     #[arg(long, default_value = "digit-cnn")]
     pub model: String,
-    /// fp32 | qat | ttq (trained ternary: learned W^p, W^n per layer; threshold --ternary-threshold, 0.05).
+    /// fp32 | qat | ttq (trained ternary: learned W^p, W^n per layer; threshold --ternary-threshold, 0.05)
+    /// | twn (ternary, Δ = 0.7·mean|w|, fixed scale) | prune (--pattern, --sparsity; AGP, then retrain).
     #[arg(long, default_value = "qat")]
     pub method: String,
-    /// TTQ: ternarize the first and last layers too (the paper keeps them in full precision).
+    /// TTQ/TWN: ternarize the first and last layers too (the papers keep them in full precision); prune:
+    /// prune the classifier too.
+    #[arg(long, alias = "ternary-all-layers")]
+    pub all_layers: bool,
+    /// Prune: fine | vector | vector:col | kernel | filter | channel | block:RxC | nm:N:M.
     #[arg(long)]
-    pub ternary_all_layers: bool,
+    pub pattern: Option<String>,
+    /// Prune: the final fraction of pruned weights per layer (not for nm:N:M).
+    #[arg(long)]
+    pub sparsity: Option<f64>,
+    /// Prune: the fraction of the run over which AGP raises the sparsity from 0 (the rest retrains).
+    #[arg(long, default_value_t = 0.5)]
+    pub prune_ramp: f64,
+    /// Prune: recompute the masks every K steps during the ramp.
+    #[arg(long, default_value_t = 10)]
+    pub prune_every: usize,
+    /// Prune: MNIST test images the digit CNN's conv layers are simulated on (SCNN) after retraining.
+    #[arg(long, default_value_t = 4)]
+    pub scnn_images: usize,
     /// The weights' format for QAT (the `lowbit quant` options; every weight layer, biases stay fp32).
     #[command(flatten)]
     pub quant: super::QuantSettings,
@@ -42,9 +60,9 @@ pub struct TrainArgs {
     /// Start the digit CNN from seeded random weights instead of its checkpoint.
     #[arg(long)]
     pub scratch: bool,
-    /// The MNIST folder (scripts/fetch-data.sh mnist).
-    #[arg(long, default_value = "data/mnist")]
-    pub data: PathBuf,
+    /// The MNIST folder (scripts/fetch-data.sh mnist; default data/mnist or $LOWBIT_DATA/mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Epochs over the 60,000 training images (ignored when --steps is given).
     #[arg(long, default_value_t = 1.0)]
     pub epochs: f64,
@@ -79,20 +97,25 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-fn pick<T: Copy>(what: &str, s: &str, all: &[(&str, T)]) -> Result<T> {
-    all.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
-        anyhow::anyhow!("unknown {what} `{s}` ({})", all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
-    })
-}
-
 /// The run's spec from the arguments, checked.
 pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
     let method: Method = a.method.parse()?;
     let quant = match (method, a.quant.format.is_some()) {
         (Method::Qat, _) => Some(a.quant.spec()?),
-        (Method::Fp32, true) => bail!("--format is for --method qat; fp32 training quantizes nothing"),
-        (Method::Ttq, true) => bail!("--format is for --method qat; TTQ's format is ternary with learned scales"),
-        (Method::Fp32 | Method::Ttq, false) => None,
+        (_, true) => bail!("--format is for --method qat, not {method}"),
+        (_, false) => None,
+    };
+    let prune = match (method, &a.pattern) {
+        (Method::Prune, Some(p)) => {
+            let fixed = p.parse::<lowbit_core::prune::Pattern>()?.fixed_sparsity().is_some();
+            if a.sparsity.is_none() && !fixed {
+                bail!("--sparsity is needed for pattern {p}");
+            }
+            Some(PruneSpec { pattern: p.clone(), sparsity: a.sparsity.unwrap_or(0.0), saliency: None })
+        }
+        (Method::Prune, None) => bail!("--method prune needs --pattern (and --sparsity)"),
+        (_, Some(_)) => bail!("--pattern is for --method prune, not {method}"),
+        (_, None) => None,
     };
     if !(a.epochs.is_finite() && a.epochs > 0.0 && a.epochs <= 1000.0) {
         bail!("--epochs {} is out of range (0 < epochs ≤ 1000)", a.epochs);
@@ -102,27 +125,39 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
         model: a.model.parse()?,
         method,
         quant,
-        grad: a.grad.parse::<Estimator>()?,
+        prune,
+        grad: a.grad.parse()?,
         clip_every: a.clip_every,
         steps,
         batch: a.batch,
         lr: a.lr,
-        schedule: pick("schedule", &a.schedule, &[("constant", Schedule::Constant), ("cosine", Schedule::Cosine)])?,
-        optimizer: pick("optimizer", &a.optimizer, &[("sgd", Optimizer::Sgd), ("adam", Optimizer::Adam)])?,
+        schedule: a.schedule.parse()?,
+        optimizer: a.optimizer.parse()?,
         seed: a.seed,
         eval_every: a.eval_every.unwrap_or((steps / 10).max(1)),
         eval_images: a.eval_images,
         ternary_threshold: a.quant.threshold.unwrap_or(0.05),
-        full_precision_ends: !a.ternary_all_layers,
+        full_precision_ends: !a.all_layers,
+        prune_ramp: a.prune_ramp,
+        prune_every: a.prune_every,
     };
     spec.validate()?;
     Ok(spec)
 }
 
+/// The data folder: `--data`, else `$LOWBIT_DATA/mnist`, else `data/mnist`.
+pub fn data_dir(given: Option<&Path>) -> PathBuf {
+    given.map(Path::to_path_buf).unwrap_or_else(|| {
+        std::env::var_os("LOWBIT_DATA").map_or_else(|| PathBuf::from("data"), PathBuf::from).join("mnist")
+    })
+}
+
 fn init_file(a: &TrainArgs, arch: Arch) -> Option<PathBuf> {
     match (&a.init, arch, a.scratch) {
         (Some(p), _, _) => Some(p.clone()),
-        (None, Arch::DigitCnn, false) => Some(Path::new("data/digit_cnn.pth").into()),
+        (None, Arch::DigitCnn, false) => Some(
+            std::env::var_os("LOWBIT_DATA").map_or_else(|| PathBuf::from("data"), PathBuf::from).join("digit_cnn.pth"),
+        ),
         _ => None,
     }
 }
@@ -132,7 +167,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     if let Some(n) = a.threads {
         lowbit_train::set_threads(n)?;
     }
-    let data = Mnist::load(&a.data)?;
+    let data = Mnist::load(&data_dir(a.data.as_deref()))?;
     let init = init_file(a, spec.model);
     let files = init.as_deref().map(crate::load::Files::open).transpose()?;
     let opened = files.as_ref().map(|f| f.parse()).transpose()?;
@@ -184,6 +219,14 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             s.map(|(wp, wn)| json!({"layer": format!("{}.weight", l.name), "wp": num(wp as f64), "wn": num(wn as f64)}))
         })
         .collect();
+    let pruned = match &spec.prune {
+        Some(p) => {
+            let pattern = p.resolve()?.pattern;
+            let masks = lowbit_train::prune::Masks { layers: outcome.masks.clone(), sparsity: 0.0 };
+            lowbit_train::prune::report(&outcome.net, &masks, pattern, &data.test, a.scnn_images)?
+        }
+        None => Vec::new(),
+    };
     let images = spec.steps as f64 * spec.batch as f64;
     if a.json {
         print(&json!({
@@ -205,6 +248,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             "curve": outcome.curve,
             "clips": clips,
             "ternary_scales": scales,
+            "prune": spec.prune,
+            "pruned_layers": pruned,
             "seconds": num(seconds),
             "steps_per_second": num(outcome.steps as f64 / outcome.seconds),
         }));
@@ -221,6 +266,22 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             seconds,
             outcome.steps as f64 / outcome.seconds
         );
+        for l in &pruned {
+            let best = l.storage.iter().min_by(|a, b| a.bits_per_param.total_cmp(&b.bits_per_param));
+            let scnn = l
+                .scnn
+                .map(|m| {
+                    format!(" · SCNN {:.2}× faster, {:.2}× less energy than dense", m.speedup_vs_dcnn, m.energy_vs_dcnn)
+                })
+                .unwrap_or_default();
+            outln!(
+                "  {:<20} sparsity {:>5.1} % · {}{}",
+                l.layer,
+                l.sparsity * 100.0,
+                best.map(|b| format!("{:.2} bits/param ({})", b.bits_per_param, b.scheme)).unwrap_or_default(),
+                scnn
+            );
+        }
     }
     Ok(())
 }

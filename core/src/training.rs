@@ -1,0 +1,442 @@
+//! The training lab's vocabulary: which network, which method, which gradient estimator, and a whole run's
+//! specification ([`TrainSpec`]) as the CLI, the API's `train` job and the dashboard spell it. The loop
+//! itself (on burn) lives in the `lowbit-train` crate; what is numeric and needs no tensor library — the
+//! estimators' derivatives (ALGORITHMS.md §1.3), the learning-rate schedule, the AGP sparsity schedule —
+//! lives here, so the page can show it too.
+
+use crate::error::{Error, Result};
+use crate::prune::{PruneConfig, PruneSpec, agp_sparsity};
+use crate::quant::{QuantConfig, QuantSpec};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Names the enum's variants for `Display`, `FromStr` (with an error listing the known names) and `ALL`.
+macro_rules! named {
+    ($ty:ident, $what:literal, [$($v:ident = $s:literal),+ $(,)?]) => {
+        impl $ty {
+            pub const ALL: &[$ty] = &[$(Self::$v),+];
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$v => $s,)+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                    Error::param(format!(concat!("unknown ", $what, " `{}` ({})"), s, names.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+/// Which network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// LeNet-300-100 (784→300→100→10), the MLP of the pruning papers.
+    Mlp,
+    /// LeNet-5: two 5×5 convolutions with pooling, then 400→120→84→10.
+    Lenet5,
+    /// The real trained digit CNN of DATA.md (conv 1→32→64→128, FC 1152→256→10).
+    DigitCnn,
+}
+named!(Arch, "model", [Mlp = "mlp", Lenet5 = "lenet5", DigitCnn = "digit-cnn"]);
+
+impl Arch {
+    /// The weight layers in order.
+    pub fn layers(self) -> Vec<Layer> {
+        let conv = |name: &str, k, c, r, pad| Layer { name: name.into(), kind: LayerKind::Conv { k, c, r, pad } };
+        let fc = |name: &str, out, inp| Layer { name: name.into(), kind: LayerKind::Fc { out, inp } };
+        match self {
+            Self::Mlp => vec![fc("fc1", 300, 784), fc("fc2", 100, 300), fc("fc3", 10, 100)],
+            Self::Lenet5 => vec![
+                conv("conv1", 6, 1, 5, 2),
+                conv("conv2", 16, 6, 5, 0),
+                fc("fc1", 120, 400),
+                fc("fc2", 84, 120),
+                fc("fc3", 10, 84),
+            ],
+            Self::DigitCnn => vec![
+                conv("conv_layers.0", 32, 1, 3, 1),
+                conv("conv_layers.3", 64, 32, 3, 1),
+                conv("conv_layers.6", 128, 64, 3, 1),
+                fc("fc_layers.0", 256, 1152),
+                fc("fc_layers.2", 10, 256),
+            ],
+        }
+    }
+}
+
+/// One weight layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The tensor name prefix (`{name}.weight`, `{name}.bias`).
+    pub name: String,
+    pub kind: LayerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerKind {
+    /// K×C×R×R convolution, stride 1, zero padding `pad`, then ReLU and 2×2 max-pool.
+    Conv { k: usize, c: usize, r: usize, pad: usize },
+    /// out×in fully connected; ReLU after every one but the last.
+    Fc { out: usize, inp: usize },
+}
+
+impl Layer {
+    /// The weight's shape as stored in a checkpoint.
+    pub fn shape(&self) -> Vec<usize> {
+        match self.kind {
+            LayerKind::Conv { k, c, r, .. } => vec![k, c, r, r],
+            LayerKind::Fc { out, inp } => vec![out, inp],
+        }
+    }
+    /// [out, in] as the training net keeps it.
+    pub fn matrix(&self) -> [usize; 2] {
+        match self.kind {
+            LayerKind::Conv { k, c, r, .. } => [k, c * r * r],
+            LayerKind::Fc { out, inp } => [out, inp],
+        }
+    }
+}
+
+/// The backward pass of the clipped quantizer Q(x; s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Estimator {
+    /// Straight-through: 1 everywhere.
+    Ste,
+    /// Piecewise linear (clipped STE): 1 inside the clip, 0 outside.
+    Pwl,
+    /// Magnitude-aware (OCTAV): 1 inside, s/|x| outside.
+    Mad,
+}
+named!(Estimator, "gradient estimator", [Ste = "ste", Pwl = "pwl", Mad = "mad"]);
+
+impl Estimator {
+    /// dQ/dx at `x` for clip `s` (signed grid: the clipped region is |x| > s).
+    pub fn derivative(self, x: f32, s: f32) -> f32 {
+        let a = x.abs();
+        if a <= s {
+            return 1.0;
+        }
+        match self {
+            Self::Ste => 1.0,
+            Self::Pwl => 0.0,
+            Self::Mad => s / a,
+        }
+    }
+}
+
+/// What the run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Plain full-precision training (the baseline).
+    Fp32,
+    /// Quantization-aware training of the weights.
+    Qat,
+    /// Trained ternary quantization: ternary weights with learned W^p, W^n per layer.
+    Ttq,
+    /// Ternary weight networks: Δ = 0.7·mean|w|, one fixed scale (the mean of the kept magnitudes).
+    Twn,
+    /// Prune with the AGP schedule to a target sparsity, masks kept while retraining.
+    Prune,
+}
+named!(Method, "training method", [Fp32 = "fp32", Qat = "qat", Ttq = "ttq", Twn = "twn", Prune = "prune"]);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with momentum 0.9.
+    Sgd,
+    Adam,
+}
+named!(Optimizer, "optimizer", [Sgd = "sgd", Adam = "adam"]);
+
+/// The learning rate over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay from `lr` to 0 over the run.
+    Cosine,
+}
+named!(Schedule, "schedule", [Constant = "constant", Cosine = "cosine"]);
+
+/// Everything a run depends on: the same spec, seed and thread count give the same curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    pub model: Arch,
+    pub method: Method,
+    /// The weights' format (QAT), as `lowbit quant` takes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quant: Option<QuantSpec>,
+    /// The pattern and final sparsity (prune).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneSpec>,
+    #[serde(default = "default_grad")]
+    pub grad: Estimator,
+    /// Re-solve the clips every this many steps (QAT).
+    #[serde(default = "one")]
+    pub clip_every: usize,
+    pub steps: usize,
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default = "default_schedule")]
+    pub schedule: Schedule,
+    #[serde(default = "default_optimizer")]
+    pub optimizer: Optimizer,
+    #[serde(default)]
+    pub seed: u64,
+    /// Evaluate on the test images every this many steps (and at the end).
+    #[serde(default = "default_eval_every")]
+    pub eval_every: usize,
+    /// Test images evaluated (the first n of the 10,000).
+    #[serde(default = "default_eval_images")]
+    pub eval_images: usize,
+    /// TTQ: Δ = t·max|w̃| per layer.
+    #[serde(default = "default_threshold")]
+    pub ternary_threshold: f32,
+    /// TTQ and TWN: keep the first and the last layer in full precision (the papers' setting); prune:
+    /// leave the last layer (the classifier) unpruned.
+    #[serde(default = "yes")]
+    pub full_precision_ends: bool,
+    /// Prune: the fraction of the run over which AGP raises the sparsity from 0 to the target; the rest
+    /// retrains with the final masks.
+    #[serde(default = "default_ramp")]
+    pub prune_ramp: f64,
+    /// Prune: the masks are recomputed every this many steps during the ramp.
+    #[serde(default = "default_prune_every")]
+    pub prune_every: usize,
+}
+
+fn default_grad() -> Estimator {
+    Estimator::Mad
+}
+fn one() -> usize {
+    1
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_lr() -> f64 {
+    0.01
+}
+fn default_schedule() -> Schedule {
+    Schedule::Cosine
+}
+fn default_optimizer() -> Optimizer {
+    Optimizer::Sgd
+}
+fn default_eval_every() -> usize {
+    100
+}
+fn default_eval_images() -> usize {
+    10_000
+}
+fn default_threshold() -> f32 {
+    0.05
+}
+fn yes() -> bool {
+    true
+}
+fn default_ramp() -> f64 {
+    0.5
+}
+fn default_prune_every() -> usize {
+    10
+}
+
+/// What a valid spec resolves to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub quant: Option<QuantConfig>,
+    pub prune: Option<PruneConfig>,
+}
+
+impl TrainSpec {
+    /// A spec with the defaults for everything but the model, the method and the number of steps.
+    pub fn new(model: Arch, method: Method, steps: usize) -> Self {
+        Self {
+            model,
+            method,
+            quant: None,
+            prune: None,
+            grad: default_grad(),
+            clip_every: 1,
+            steps,
+            batch: default_batch(),
+            lr: default_lr(),
+            schedule: default_schedule(),
+            optimizer: default_optimizer(),
+            seed: 0,
+            eval_every: default_eval_every(),
+            eval_images: default_eval_images(),
+            ternary_threshold: default_threshold(),
+            full_precision_ends: true,
+            prune_ramp: default_ramp(),
+            prune_every: default_prune_every(),
+        }
+    }
+
+    /// Rejects what cannot run, naming the option.
+    pub fn validate(&self) -> Result<Resolved> {
+        let bad = |m: String| Err(Error::param(m));
+        if self.steps == 0 || self.steps > 10_000_000 {
+            return bad(format!("--steps {} is out of range (1 to 10,000,000)", self.steps));
+        }
+        if self.batch == 0 || self.batch > 4096 {
+            return bad(format!("--batch {} is out of range (1 to 4096)", self.batch));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
+            return bad(format!("--lr {} is out of range (0 < lr ≤ 10)", self.lr));
+        }
+        if self.eval_every == 0 || self.eval_images == 0 {
+            return bad("--eval-every and --eval-images must be at least 1".into());
+        }
+        if self.clip_every == 0 {
+            return bad("--clip-every must be at least 1".into());
+        }
+        if self.method == Method::Ttq && !(self.ternary_threshold > 0.0 && self.ternary_threshold < 1.0) {
+            return bad(format!("--ternary-threshold {} is out of range (0 < t < 1)", self.ternary_threshold));
+        }
+        if self.quant.is_some() && self.method != Method::Qat {
+            return bad(format!("a weight format is for --method qat, not {}", self.method));
+        }
+        if self.prune.is_some() && self.method != Method::Prune {
+            return bad(format!("a pruning pattern is for --method prune, not {}", self.method));
+        }
+        let quant = match (self.method, &self.quant) {
+            (Method::Qat, None) => return bad("QAT needs a weight format (--format and --bits)".into()),
+            (_, q) => q.as_ref().map(QuantSpec::resolve).transpose()?,
+        };
+        let prune = match (self.method, &self.prune) {
+            (Method::Prune, None) => {
+                return bad("pruning needs a pattern and a sparsity (--pattern, --sparsity)".into());
+            }
+            (_, p) => p.as_ref().map(PruneSpec::resolve).transpose()?,
+        };
+        if self.method == Method::Prune {
+            if !(self.prune_ramp.is_finite() && (0.0..=1.0).contains(&self.prune_ramp)) {
+                return bad(format!("--prune-ramp {} is out of range (0 to 1)", self.prune_ramp));
+            }
+            if self.prune_every == 0 {
+                return bad("--prune-every must be at least 1".into());
+            }
+        }
+        Ok(Resolved { quant, prune })
+    }
+
+    /// Which layers the method compresses.
+    pub fn compressed_layers(&self) -> Vec<bool> {
+        let n = self.model.layers().len();
+        (0..n)
+            .map(|i| match self.method {
+                Method::Fp32 => false,
+                Method::Qat => true,
+                // The classifier's rows are the classes: pruning it at filter granularity removes digits.
+                Method::Prune => !(self.full_precision_ends && i + 1 == n),
+                Method::Ttq | Method::Twn => !(self.full_precision_ends && (i == 0 || i + 1 == n)),
+            })
+            .collect()
+    }
+
+    /// The learning rate at `step` (0-based).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Cosine => 0.5 * self.lr * (1.0 + (std::f64::consts::PI * step as f64 / self.steps as f64).cos()),
+        }
+    }
+
+    /// The last step of the AGP ramp (prune).
+    pub fn prune_ramp_steps(&self) -> usize {
+        (self.prune_ramp * self.steps as f64).round() as usize
+    }
+
+    /// The sparsity in force after `step` (0-based) for a final sparsity `target`: AGP from 0, updated
+    /// every `prune_every` steps, the target from the end of the ramp on.
+    pub fn sparsity_at(&self, step: usize, target: f64) -> f64 {
+        let ramp = self.prune_ramp_steps();
+        if step >= ramp {
+            return target;
+        }
+        let t = step - step % self.prune_every;
+        agp_sparsity(t, 0.0, target, ramp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_estimator_is_its_formula() {
+        // ALGORITHMS.md §1.4 test 3: MAD on x = [−3, −1, 0.5, 2] with s = 1 gives [1/3, 1, 1, 1/2].
+        let x = [-3.0f32, -1.0, 0.5, 2.0];
+        let d = |e: Estimator| x.map(|v| e.derivative(v, 1.0));
+        assert_eq!(d(Estimator::Mad), [1.0 / 3.0, 1.0, 1.0, 0.5]);
+        assert_eq!(d(Estimator::Pwl), [0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(d(Estimator::Ste), [1.0; 4]);
+    }
+
+    #[test]
+    fn names_parse_back_and_unknown_ones_are_listed() {
+        for a in Arch::ALL {
+            assert_eq!(a.name().parse::<Arch>().unwrap(), *a);
+        }
+        let e = "resnet".parse::<Arch>().unwrap_err().to_string();
+        assert!(e.contains("unknown model `resnet`") && e.contains("digit-cnn"), "{e}");
+        assert!("dgc".parse::<Method>().unwrap_err().to_string().contains("fp32, qat, ttq, twn, prune"));
+    }
+
+    #[test]
+    fn the_agp_ramp_rises_in_steps_to_the_target_and_stays() {
+        let mut s = TrainSpec::new(Arch::Mlp, Method::Prune, 100);
+        s.prune = Some(PruneSpec { pattern: "fine".into(), sparsity: 0.8, saliency: None });
+        s.prune_every = 10;
+        // ramp = 50 steps: s_t = 0.8·(1 − (1 − t/50)³), held for 10 steps at a time.
+        assert_eq!(s.sparsity_at(0, 0.8), 0.0);
+        let at10 = 0.8 * (1.0 - 0.8f64.powi(3));
+        assert!((s.sparsity_at(10, 0.8) - at10).abs() < 1e-12);
+        assert_eq!(s.sparsity_at(19, 0.8), s.sparsity_at(10, 0.8));
+        assert_eq!(s.sparsity_at(50, 0.8), 0.8);
+        assert_eq!(s.sparsity_at(99, 0.8), 0.8);
+        let seq: Vec<f64> = (0..100).map(|t| s.sparsity_at(t, 0.8)).collect();
+        assert!(seq.windows(2).all(|w| w[0] <= w[1]), "AGP never lowers the sparsity");
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_specs_name_the_option() {
+        let msg = |s: TrainSpec| s.validate().unwrap_err().to_string();
+        let s = TrainSpec::new(Arch::Mlp, Method::Fp32, 5);
+        assert!(msg(TrainSpec { steps: 0, ..s.clone() }).contains("--steps"));
+        assert!(msg(TrainSpec { lr: f64::NAN, ..s.clone() }).contains("--lr"));
+        assert!(msg(TrainSpec { method: Method::Qat, ..s.clone() }).contains("format"));
+        assert!(msg(TrainSpec { method: Method::Prune, ..s.clone() }).contains("pattern"));
+        let p = PruneSpec { pattern: "fine".into(), sparsity: 1.5, saliency: None };
+        assert!(msg(TrainSpec { method: Method::Prune, prune: Some(p), ..s.clone() }).contains("sparsity"));
+        let q = QuantSpec::new("int", Some(4));
+        assert!(msg(TrainSpec { quant: Some(q), ..s.clone() }).contains("--method qat"));
+        assert!(msg(TrainSpec { clip_every: 0, ..s }).contains("--clip-every"));
+    }
+}
