@@ -28,11 +28,13 @@ pub enum JobSpec {
     Mot(MotSpec),
     #[serde(rename = "patchnet")]
     Patchnet(PatchnetSpec),
+    #[serde(rename = "train")]
+    Train(TrainJobSpec),
 }
 
 impl JobSpec {
     /// Every kind's name, as `kind` spells it.
-    pub const KINDS: &[&str] = &["sweep", "export", "catdet", "delay", "mot", "patchnet"];
+    pub const KINDS: &[&str] = &["sweep", "export", "catdet", "delay", "mot", "patchnet", "train"];
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sweep(_) => "sweep",
@@ -41,6 +43,7 @@ impl JobSpec {
             Self::Delay(_) => "delay",
             Self::Mot(_) => "mot",
             Self::Patchnet(_) => "patchnet",
+            Self::Train(_) => "train",
         }
     }
 }
@@ -148,6 +151,26 @@ pub struct PatchnetSpec {
     /// Operations of the detector on key frames (default: R-FCN ResNet-101's 60 G, as reported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_ops: Option<f64>,
+}
+
+/// `train`: a training-lab run on MNIST (`lowbit train`): full precision, QAT, TTQ, TWN or prune and
+/// retrain. One row per evaluation (step, loss, test accuracy, sparsity); series `loss` (per step),
+/// `test_accuracy`, `sparsity`, `clip/{layer}` (mean clip), `wp/{layer}`, `wn/{layer}`; artifacts
+/// `trained.safetensors` (opens in the analyzer), `curve.csv` and `report.json` (= `lowbit train --json`).
+/// Resumes exactly from its last evaluation after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrainJobSpec {
+    /// The run (model, method and its options, steps, batch, learning rate, schedule, seed…).
+    pub run: lowbit_core::training::TrainSpec,
+    /// A catalogued checkpoint to start from; without it the digit CNN starts from its DATA.md file and
+    /// the other models from seeded random weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+    /// Start the digit CNN from random weights instead of its DATA.md file.
+    #[serde(default)]
+    pub scratch: bool,
 }
 
 fn default_frames() -> usize {

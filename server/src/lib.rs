@@ -14,5 +14,6 @@ pub mod load;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod training;
 pub mod util;
 pub mod video;

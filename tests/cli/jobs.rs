@@ -143,7 +143,7 @@ fn job_specifications_are_checked_by_their_kind() {
     let id = crate::util::upload_tiny(&a);
     let post = |v: Value| post_json(&a, "/api/jobs", &v);
     let msg = |r: &crate::http::Reply| r.json()["error"]["message"].as_str().unwrap().to_string();
-    let r = post(json!({"kind": "train", "checkpoint": id}));
+    let r = post(json!({"kind": "distill", "checkpoint": id}));
     assert_eq!(r.status, 400);
     assert!(msg(&r).contains("sweep, export"), "{}", msg(&r));
     assert_eq!(post(json!({"checkpoint": id})).status, 400);

@@ -144,3 +144,123 @@ fn bad_training_settings_are_refused_with_the_option_named() {
     let out = lowbit(["train", "--model", "mlp", "--method", "fp32", "--data", "/nonexistent", "--steps", "1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/fetch-data.sh mnist"));
 }
+
+/// The `train` job through the real server: killed in the middle it resumes after a restart from its last
+/// evaluation and ends with exactly the curve of the uninterrupted command-line run; its rows, series and
+/// artifacts (a checkpoint the analyzer opens, the curve as CSV, the CLI's JSON); cancel; bad specs.
+#[test]
+fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
+    use crate::http::{Server, get, post_json, request};
+    use crate::jobs::wait_for;
+    use serde_json::json;
+    let run = json!({"model": "lenet5", "method": "qat", "steps": 240, "batch": 32, "lr": 0.01,
+        "schedule": "cosine", "optimizer": "sgd", "seed": 3, "eval_every": 40, "eval_images": 300,
+        "quant": {"format": "int", "bits": 3, "granularity": "channel", "clip": "octav"}, "grad": "mad",
+        "clip_every": 4});
+    let dir = temp_dir("train-job");
+    let srv = Server::start(&dir, &[]);
+    let a = srv.addr.clone();
+    let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": run}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["summary"]["method"], "qat");
+    wait_for(&a, &jid, "two evaluations", |j| j["done"].as_i64().unwrap_or(0) >= 90);
+    srv.kill();
+
+    let srv = Server::start(&dir, &[]);
+    let a = srv.addr.clone();
+    let j = get(&a, &format!("/api/jobs/{jid}")).json();
+    assert_eq!(j["state"], "interrupted", "{j}");
+    assert!(j["done"].as_i64().unwrap() < 240, "{j}");
+    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
+    wait_for(&a, &jid, "the resumed run", |j| j["state"] == "succeeded");
+
+    let cli = lowbit_json([
+        "train",
+        "--model",
+        "lenet5",
+        "--method",
+        "qat",
+        "--steps",
+        "240",
+        "--batch",
+        "32",
+        "--lr",
+        "0.01",
+        "--schedule",
+        "cosine",
+        "--optimizer",
+        "sgd",
+        "--seed",
+        "3",
+        "--eval-every",
+        "40",
+        "--eval-images",
+        "300",
+        "--format",
+        "int",
+        "--bits",
+        "3",
+        "--granularity",
+        "channel",
+        "--clip",
+        "octav",
+        "--grad",
+        "mad",
+        "--clip-every",
+        "4",
+        "--data",
+        path_str(&mnist_dir()),
+        "--json",
+    ]);
+    let rows = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].clone();
+    assert_eq!(rows, cli["curve"], "the resumed job's curve is the uninterrupted run's");
+
+    let m = get(&a, &format!("/api/jobs/{jid}/metrics")).json();
+    let names: Vec<&str> = m["series"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    for n in ["loss", "test_accuracy", "clip/conv1.weight", "clip/fc3.weight"] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    let arts = get(&a, &format!("/api/jobs/{jid}/artifacts")).json()["artifacts"].as_array().unwrap().clone();
+    let art = |n: &str| get(&a, arts.iter().find(|x| x["name"] == n).unwrap()["url"].as_str().unwrap());
+    let csv = art("curve.csv").text();
+    assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
+    assert!(csv.starts_with("step,loss,test_accuracy"));
+    let report = art("report.json").json();
+    assert_eq!(report["test_accuracy"], cli["test_accuracy"]);
+    assert_eq!(report["ptq_accuracy"], cli["ptq_accuracy"]);
+    let ckpt = art("trained.safetensors");
+    let c = lowbit_core::readers::read(&ckpt.body).unwrap();
+    assert_eq!(c.tensors.len(), 10, "LeNet-5's weights and biases");
+    // It opens in the analyzer like any upload.
+    let up = request(&a, "POST", "/api/checkpoints?name=qat.safetensors", &ckpt.body, None);
+    assert_eq!(up.status, 201, "{}", up.text());
+
+    // Cancelled while running.
+    let long = json!({"kind": "train", "run": {"model": "mlp", "method": "fp32", "steps": 100000, "eval_every": 1000}});
+    let r = post_json(&a, "/api/jobs", &long);
+    let lid = r.json()["id"].as_str().unwrap().to_string();
+    wait_for(&a, &lid, "running", |j| j["done"].as_i64().unwrap_or(0) >= 10);
+    assert_eq!(request(&a, "DELETE", &format!("/api/jobs/{lid}"), b"", None).status, 200);
+    wait_for(&a, &lid, "cancelled", |j| j["state"] == "cancelled");
+
+    let refused = |spec: serde_json::Value, status: u16, says: &str| {
+        let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": spec}));
+        assert_eq!(r.status, status, "{}", r.text());
+        assert!(r.text().contains(says), "{}", r.text());
+    };
+    refused(json!({"model": "resnet", "method": "fp32", "steps": 5}), 400, "resnet");
+    refused(json!({"model": "mlp", "method": "qat", "steps": 5}), 400, "format");
+    refused(json!({"model": "mlp", "method": "fp32", "steps": 1_000_000}), 413, "more than a job may run");
+    refused(
+        json!({"model": "mlp", "method": "prune", "steps": 5, "prune": {"pattern": "fine", "sparsity": 2}}),
+        400,
+        "sparsity",
+    );
+    let r = post_json(
+        &a,
+        "/api/jobs",
+        &json!({"kind": "train", "run": {"model": "mlp", "method": "fp32", "steps": 5}, "init": "nope"}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+}

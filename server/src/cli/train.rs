@@ -3,15 +3,13 @@
 //! trained ternary (TTQ) or its fixed-scale baseline (TWN), or pruned on the AGP schedule and retrained —
 //! printed as a curve and a summary, or as one JSON object.
 
-use super::json::{num, print};
+use super::json::print;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lowbit_core::prune::PruneSpec;
-use lowbit_core::readers::safetensors::{self, WriteTensor};
 use lowbit_core::training::{Arch, Method, TrainSpec};
 use lowbit_train::data::Mnist;
 use lowbit_train::run::{Event, train};
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -191,68 +189,16 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     .with_context(|| format!("training {} ({})", spec.model, a.method))?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
-        let named = outcome.net.named();
-        let tensors: Vec<WriteTensor<'_>> =
-            named.iter().map(|t| WriteTensor::f32(&t.name, &t.shape, &t.values)).collect();
-        let meta = std::collections::BTreeMap::from([("lowbit".to_string(), serde_json::to_string(&spec)?)]);
-        let bytes = safetensors::write(&tensors, &meta)?;
+        let bytes = crate::training::checkpoint_bytes(&spec, &outcome)?;
         // Written aside, then renamed: a failure never leaves half a checkpoint under the final name.
         let part = out.with_extension("safetensors.part");
         std::fs::write(&part, bytes).with_context(|| format!("cannot write {}", part.display()))?;
         std::fs::rename(&part, out).with_context(|| format!("cannot move the result to {}", out.display()))?;
     }
-    let layers = spec.model.layers();
-    let clips: Vec<_> = layers
-        .iter()
-        .zip(&outcome.clips)
-        .filter(|(_, c)| !c.is_empty())
-        .map(|(l, c)| {
-            let mean = c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64;
-            let (lo, hi) = c.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-            json!({"layer": format!("{}.weight", l.name), "groups": c.len(), "min": num(lo as f64), "mean": num(mean), "max": num(hi as f64)})
-        })
-        .collect();
-    let scales: Vec<_> = layers
-        .iter()
-        .zip(&outcome.scales)
-        .filter_map(|(l, s)| {
-            s.map(|(wp, wn)| json!({"layer": format!("{}.weight", l.name), "wp": num(wp as f64), "wn": num(wn as f64)}))
-        })
-        .collect();
-    let pruned = match &spec.prune {
-        Some(p) => {
-            let pattern = p.resolve()?.pattern;
-            let masks = lowbit_train::prune::Masks { layers: outcome.masks.clone(), sparsity: 0.0 };
-            lowbit_train::prune::report(&outcome.net, &masks, pattern, &data.test, a.scnn_images)?
-        }
-        None => Vec::new(),
-    };
-    let images = spec.steps as f64 * spec.batch as f64;
+    let init = init.map(|p| p.display().to_string());
+    let v = crate::training::summary(&spec, &outcome, &data, init, a.scnn_images, seconds)?;
     if a.json {
-        print(&json!({
-            "model": spec.model.name(),
-            "method": a.method,
-            "quant": spec.quant,
-            "grad": spec.grad.name(),
-            "clip_every": spec.clip_every,
-            "init": init.map(|p| p.display().to_string()),
-            "steps": outcome.steps,
-            "epochs": images / data.train.len() as f64,
-            "batch": spec.batch,
-            "lr": spec.lr,
-            "seed": spec.seed,
-            "test_accuracy": num(outcome.test_accuracy),
-            "ptq_accuracy": num(outcome.ptq_accuracy),
-            "initial_accuracy": num(outcome.initial_accuracy),
-            "eval_images": spec.eval_images.min(data.test.len()),
-            "curve": outcome.curve,
-            "clips": clips,
-            "ternary_scales": scales,
-            "prune": spec.prune,
-            "pruned_layers": pruned,
-            "seconds": num(seconds),
-            "steps_per_second": num(outcome.steps as f64 / outcome.seconds),
-        }));
+        print(&v);
     } else {
         outln!(
             "{} {} · {} steps of {} · start {:.2} %, without training {:.2} %, trained {:.2} % · {:.1} s ({:.1} steps/s)",
@@ -266,19 +212,27 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             seconds,
             outcome.steps as f64 / outcome.seconds
         );
-        for l in &pruned {
-            let best = l.storage.iter().min_by(|a, b| a.bits_per_param.total_cmp(&b.bits_per_param));
-            let scnn = l
-                .scnn
-                .map(|m| {
-                    format!(" · SCNN {:.2}× faster, {:.2}× less energy than dense", m.speedup_vs_dcnn, m.energy_vs_dcnn)
-                })
-                .unwrap_or_default();
+        for l in v["pruned_layers"].as_array().into_iter().flatten() {
+            let best = l["storage"].as_array().into_iter().flatten().min_by(|a, b| {
+                a["bits_per_param"]
+                    .as_f64()
+                    .unwrap_or(f64::MAX)
+                    .total_cmp(&b["bits_per_param"].as_f64().unwrap_or(f64::MAX))
+            });
+            let scnn = match (l["scnn"]["speedup_vs_dcnn"].as_f64(), l["scnn"]["energy_vs_dcnn"].as_f64()) {
+                (Some(s), Some(e)) => format!(" · SCNN {s:.2}× faster, {e:.2}× less energy than dense"),
+                _ => String::new(),
+            };
             outln!(
                 "  {:<20} sparsity {:>5.1} % · {}{}",
-                l.layer,
-                l.sparsity * 100.0,
-                best.map(|b| format!("{:.2} bits/param ({})", b.bits_per_param, b.scheme)).unwrap_or_default(),
+                l["layer"].as_str().unwrap_or(""),
+                l["sparsity"].as_f64().unwrap_or(0.0) * 100.0,
+                best.map(|b| format!(
+                    "{:.2} bits/param ({})",
+                    b["bits_per_param"].as_f64().unwrap_or(0.0),
+                    b["scheme"].as_str().unwrap_or("")
+                ))
+                .unwrap_or_default(),
                 scnn
             );
         }

@@ -14,6 +14,7 @@ mod mot;
 mod patchnet;
 pub mod runner;
 mod sweep;
+mod train;
 
 pub use context::JobContext;
 pub use lowbit_api::JobSpec;
@@ -143,7 +144,7 @@ macro_rules! registry {
     };
 }
 
-registry!(Sweep, Export, Catdet, Delay, Mot, Patchnet);
+registry!(Sweep, Export, Catdet, Delay, Mot, Patchnet, Train);
 
 /// Parses a request body or a stored specification; an unknown kind names the known ones.
 pub fn parse(v: Value) -> Result<JobSpec, JobError> {
