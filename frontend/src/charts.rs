@@ -253,6 +253,22 @@ pub fn metric_series(points: &[(String, i64, f64)]) -> Figure {
     plot(traces, layout("Metric series", axis("step"), axis("value")))
 }
 
+/// Several runs' series on one chart (a training comparison), one line per run.
+pub fn runs_overlay(heading: &str, y: &str, runs: &[(String, Vec<i64>, Vec<f64>)]) -> Figure {
+    let traces = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, x, v))| {
+            Scatter::new(x.clone(), v.clone())
+                .mode(Mode::LinesMarkers)
+                .name(name)
+                .marker(Marker::new().size(4).color(PALETTE[i % PALETTE.len()]))
+                .line(Line::new().color(PALETTE[i % PALETTE.len()])) as Box<dyn plotly::Trace>
+        })
+        .collect();
+    plot(traces, layout(heading, axis("step"), axis(y)))
+}
+
 /// Colours of the sparsity patterns (and of the storage schemes), one per line.
 const PALETTE: [&str; 10] =
     ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#8c8c8c"];

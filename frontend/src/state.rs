@@ -13,12 +13,13 @@ pub enum Tab {
     Compare,
     Sparsity,
     Jobs,
+    Training,
     Video,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] =
-        [Tab::Start, Tab::Checkpoint, Tab::Explorer, Tab::Compare, Tab::Sparsity, Tab::Jobs, Tab::Video];
+    pub const ALL: [Tab; 8] =
+        [Tab::Start, Tab::Checkpoint, Tab::Explorer, Tab::Compare, Tab::Sparsity, Tab::Jobs, Tab::Training, Tab::Video];
     pub fn key(self) -> &'static str {
         match self {
             Tab::Start => "start",
@@ -27,6 +28,7 @@ impl Tab {
             Tab::Compare => "compare",
             Tab::Sparsity => "sparsity",
             Tab::Jobs => "jobs",
+            Tab::Training => "training",
             Tab::Video => "video",
         }
     }
@@ -38,6 +40,7 @@ impl Tab {
             Tab::Compare => "Format comparison",
             Tab::Sparsity => "Sparsity & hardware",
             Tab::Jobs => "Jobs & experiments",
+            Tab::Training => "Training",
             Tab::Video => "Video",
         }
     }
@@ -217,6 +220,8 @@ pub struct Ctx {
     pub explore_pending: RwSignal<bool>,
     /// The Sparsity & hardware page's settings (kept in the URL).
     pub sparsity: RwSignal<SparsityView>,
+    /// The training runs (job ids) the Training page overlays (kept in the URL: a shared comparison).
+    pub training_runs: RwSignal<Vec<String>>,
 }
 
 /// What the Sparsity & hardware page is set to.
@@ -255,6 +260,7 @@ impl Ctx {
             explore: RwSignal::new(None),
             explore_pending: RwSignal::new(false),
             sparsity: RwSignal::new(SparsityView::default()),
+            training_runs: RwSignal::new(Vec::new()),
         }
     }
 
@@ -266,6 +272,7 @@ impl Ctx {
         }
         self.spec.set(u.spec);
         self.sparsity.set(u.sparsity);
+        self.training_runs.set(u.runs);
         if let Some(t) = u.tensor {
             self.tensor.set(Some(t));
         }
@@ -286,6 +293,7 @@ impl Ctx {
             tensor: self.tensor.get(),
             spec: self.spec.get(),
             sparsity: self.sparsity.get(),
+            runs: self.training_runs.get(),
         };
         if let Some(w) = web_sys::window()
             && let Ok(h) = w.history()
@@ -310,6 +318,8 @@ pub struct UrlState {
     pub tensor: Option<String>,
     pub spec: Spec,
     pub sparsity: SparsityView,
+    /// Training runs overlaid on the Training page.
+    pub runs: Vec<String>,
 }
 
 impl UrlState {
@@ -344,6 +354,9 @@ impl UrlState {
             q.push(("wd", p.wino_density.to_string()));
             q.push(("tile", p.tile.to_string()));
         }
+        if !self.runs.is_empty() {
+            q.push(("runs", self.runs.join(",")));
+        }
         q.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
     }
 
@@ -369,6 +382,7 @@ impl UrlState {
                 "ad" => u.sparsity.act_density = v.parse().ok().filter(|x| *x > 0.0 && *x <= 1.0).unwrap_or(0.4),
                 "wd" => u.sparsity.wino_density = v.parse().ok().filter(|x| *x > 0.0 && *x <= 1.0).unwrap_or(0.5),
                 "tile" => u.sparsity.tile = if v == "4" { 4 } else { 2 },
+                "runs" => u.runs = v.split(',').filter(|r| !r.is_empty()).take(32).map(str::to_string).collect(),
                 _ => {}
             }
         }
@@ -454,6 +468,7 @@ mod tests {
                 wino_density: 0.2,
                 tile: 4,
             },
+            runs: vec!["j1".into(), "j2".into()],
         };
         assert_eq!(UrlState::from_query(&format!("?{}", u.to_query())), u);
     }

@@ -473,6 +473,84 @@ fn the_sparsity_page_draws_what_the_papers_draw_on_the_digit_cnn() {
     s.screenshot("sparsity-curves-kernel");
 }
 
+/// The Training tab as the user drives it: QAT of the real digit CNN at int2 per channel with
+/// OCTAV, once with MAD and once with STE, started from the page; both curves drawn in one chart from step 0
+/// (post-training int2) on; the numbers are the jobs'; a run kept as an experiment; the comparison shared as a
+/// link that a fresh browser opens; the trained weights opened in the explorer.
+#[test]
+fn the_training_page_runs_and_compares_qat_from_the_browser() {
+    assets_built();
+    let data = temp_dir("dashboard-training");
+    let _ = crate::util::data("digit-cnn", "digit_cnn.pth");
+    let _ = crate::util::data("mnist", "mnist/train-labels-idx1-ubyte");
+    let srv = Server::start(&data, &[]);
+    let base = format!("http://{}", srv.addr);
+    let driver = Driver::start();
+    let s = driver.session();
+    let started = std::time::Instant::now();
+    s.goto(&format!("{base}/?tab=training&format=int&bits=2&gran=channel&clip=octav"));
+    s.until("the QAT configuration", || s.text("train-quant").starts_with("int2 channel:0 octav"));
+    for (id, v) in
+        [("train-steps", "20"), ("train-batch", "32"), ("train-eval-every", "10"), ("train-eval-images", "300")]
+    {
+        s.set_value(id, v, "change");
+    }
+    s.set_value("train-grad", "mad", "change");
+    s.click("train-start");
+    s.until("the first run listed", || s.count("[data-testid=train-runs] tr[data-run]") == 1);
+    s.set_value("train-grad", "ste", "change");
+    s.click("train-start");
+    s.until("both runs finished", || s.count("[data-testid=train-runs] tr[data-state=succeeded]") == 2);
+    let traces = |s: &crate::webdriver::Session| s.count("[data-testid=\"train-accuracy-chart\"] .scatterlayer .trace");
+    s.until("two curves", || traces(&s) == 2 && s.text("train-runs").matches(" %").count() == 2);
+    eprintln!("training page: two QAT runs started, trained and drawn in {:.1} s", started.elapsed().as_secs_f64());
+    s.wait_for("[data-testid=\"train-loss-chart\"] .main-svg");
+    s.screenshot("training");
+
+    // The page's numbers are the jobs': each row's accuracy is its last evaluation, and the curve starts at
+    // step 0 with post-training int2.
+    let jobs = get(&srv.addr, "/api/jobs").json()["jobs"].as_array().unwrap().clone();
+    let runs: Vec<&serde_json::Value> = jobs.iter().filter(|j| j["kind"] == "train").collect();
+    assert_eq!(runs.len(), 2);
+    let grads: Vec<&str> = runs.iter().map(|j| j["summary"]["grad"].as_str().unwrap()).collect();
+    assert!(grads.contains(&"mad") && grads.contains(&"ste"), "{grads:?}");
+    for j in &runs {
+        let id = j["id"].as_str().unwrap();
+        let m = get(&srv.addr, &format!("/api/jobs/{id}/metrics")).json();
+        let acc = m["series"].as_array().unwrap().iter().find(|x| x["name"] == "test_accuracy").unwrap().clone();
+        assert_eq!(acc["steps"], json!([0, 10, 20]), "{acc}");
+        let last = acc["values"][2].as_f64().unwrap();
+        let row = s.exec(
+            "return document.querySelector(`tr[data-run=\"${arguments[0]}\"] [data-testid=train-accuracy]`).innerText",
+            json!([id]),
+        );
+        assert_eq!(row.as_str().unwrap(), format!("{:.2} %", last * 100.0));
+    }
+
+    // Kept as an experiment.
+    s.click("train-keep");
+    s.until("kept", || {
+        get(&srv.addr, "/api/experiments").json()["experiments"].as_array().is_some_and(|e| e.len() == 1)
+    });
+    let e = get(&srv.addr, "/api/experiments").json()["experiments"][0].clone();
+    assert_eq!(e["kind"], "train");
+
+    // The comparison as a link: a fresh browser draws the same two curves.
+    let share = s.attr("train-share", "href").unwrap();
+    assert!(share.contains("tab=training") && share.contains("runs="), "{share}");
+    let fresh = driver.session();
+    fresh.goto(&if share.starts_with("http") { share.clone() } else { format!("{base}{share}") });
+    fresh.until("the shared comparison", || traces(&fresh) == 2);
+
+    // The trained weights open in the explorer.
+    s.click("train-open");
+    s.until("the explorer on the trained weights", || {
+        s.exec("return location.search", json!([])).as_str().unwrap_or("").contains("tab=explorer")
+    });
+    explorer_ready(&s);
+    assert!(s.body_text().contains("trained-"), "{}", s.body_text());
+}
+
 fn write_embedding_rows(path: &std::path::Path, rows: usize) {
     let bytes = std::fs::read(minilm()).unwrap();
     let c = lowbit_core::readers::read(&bytes).unwrap();

@@ -37,6 +37,12 @@ pub struct CurvePoint {
 /// What a run reports as it goes; the observer returns false to stop it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
+    /// Before the first step of a fresh run (not a resumed one): the starting model's accuracy, and the
+    /// same compressed without training (the curve's step 0).
+    Start {
+        initial_accuracy: f64,
+        ptq_accuracy: f64,
+    },
     Step {
         step: usize,
         loss: f64,
@@ -264,6 +270,9 @@ pub fn train_from(
             }
             ptq_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref(), &oneshot)?)?;
             (first, curve, loss_sum, loss_n) = (0, Vec::new(), 0.0, 0);
+            if !observe(Event::Start { initial_accuracy, ptq_accuracy }) {
+                return Err(Error::Cancelled(0));
+            }
         }
     }
     let per_epoch = n_train / spec.batch;

@@ -7,4 +7,5 @@ pub mod jobs;
 pub mod shared;
 pub mod sparsity;
 pub mod start;
+pub mod training;
 pub mod video;

@@ -1,5 +1,6 @@
 //! `train`: a training-lab run (`lowbit train`) as a job. One row per evaluation; series `loss` (per step,
-//! thinned to about 2,000 points), `test_accuracy`, `sparsity`, `clip/{layer}`, `wp/{layer}`, `wn/{layer}`;
+//! thinned to about 2,000 points), `test_accuracy` (from step 0: the compressed model before training),
+//! `fp32_accuracy` (step 0), `sparsity`, `clip/{layer}`, `wp/{layer}`, `wn/{layer}`;
 //! artifacts `trained.safetensors`, `curve.csv`, `report.json` (the CLI's `--json`). Cancellable between
 //! steps. After every evaluation the run's snapshot (weights, optimizer state, masks, clips, curve) is
 //! written to the job's work folder and its step saved, so a restart resumes exactly there — the curve is
@@ -124,6 +125,11 @@ impl Kind for TrainJobSpec {
         let mut observe = |e: Event<'_>| -> bool {
             let r = (|| -> Result<(), JobError> {
                 match e {
+                    // Step 0 of the curves: the model compressed without training, and uncompressed.
+                    Event::Start { initial_accuracy, ptq_accuracy } => {
+                        ctx.metric(0, "test_accuracy", ptq_accuracy)?;
+                        ctx.metric(0, "fp32_accuracy", initial_accuracy)?;
+                    }
                     Event::Step { step, loss, .. } => {
                         if step % every == 0 || step == spec.steps {
                             ctx.metric(step as i64, "loss", loss)?;
