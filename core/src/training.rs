@@ -195,6 +195,10 @@ pub struct TrainSpec {
     /// Re-solve the clips every this many steps (QAT).
     #[serde(default = "one")]
     pub clip_every: usize,
+    /// QAT: learn the clips instead (LSQ: one trained step size per group, initialised as the paper does,
+    /// 2·mean|w|/√Q_P; signed int formats).
+    #[serde(default)]
+    pub lsq: bool,
     pub steps: usize,
     #[serde(default = "default_batch")]
     pub batch: usize,
@@ -282,6 +286,7 @@ impl TrainSpec {
             prune: None,
             grad: default_grad(),
             clip_every: 1,
+            lsq: false,
             steps,
             batch: default_batch(),
             lr: default_lr(),
@@ -328,6 +333,9 @@ impl TrainSpec {
             (Method::Qat, None) => return bad("QAT needs a weight format (--format and --bits)".into()),
             (_, q) => q.as_ref().map(QuantSpec::resolve).transpose()?,
         };
+        if self.lsq && !matches!(quant.as_ref().map(|q| q.format), Some(crate::quant::Format::Int { .. })) {
+            return bad("--lsq learns an int grid's step: it takes --method qat with --format int".into());
+        }
         let prune = match (self.method, &self.prune) {
             (Method::Prune, None) => {
                 return bad("pruning needs a pattern and a sparsity (--pattern, --sparsity)".into());

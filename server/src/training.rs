@@ -84,6 +84,7 @@ pub fn summary(
         "quant": spec.quant,
         "grad": spec.grad.name(),
         "clip_every": spec.clip_every,
+        "lsq": spec.lsq,
         "init": init,
         "steps": outcome.steps,
         "epochs": images / data.train.len() as f64,

@@ -134,6 +134,7 @@ fn bad_training_settings_are_refused_with_the_option_named() {
     fails(&["--model", "mlp", "--method", "fp32", "--lr=-1"], "--lr");
     fails(&["--model", "mlp", "--method", "ttq", "--format", "int"], "--format is for --method qat, not ttq");
     fails(&["--model", "mlp", "--method", "prune"], "--method prune needs --pattern");
+    fails(&["--model", "mlp", "--format", "fp8-e4m3", "--lsq"], "--lsq learns an int grid's step");
     fails(&["--model", "mlp", "--method", "prune", "--pattern", "kernel"], "--sparsity is needed");
     fails(&["--model", "mlp", "--method", "prune", "--pattern", "diagonal", "--sparsity", "0.5"], "pattern");
     fails(&["--model", "mlp", "--method", "prune", "--pattern", "fine", "--sparsity", "1.5"], "sparsity");

@@ -5,7 +5,7 @@
 //! (w − detach(w) is exactly zero) and whose gradient with respect to w is d, the estimator's dQ/dw.
 
 use crate::error::{Error, Result};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use lowbit_core::granularity::Grouping;
 use lowbit_core::quant::{self, Format, QuantConfig, QuantOutput};
 
@@ -88,6 +88,88 @@ impl FakeQuant {
     }
 }
 
+/// LSQ's starting clips of `w`: per group, step Δ₀ = 2·mean|w|/√Q_P (Esser et al.), as the clip s = Δ₀·2^(b−1)
+/// of core's signed grid.
+pub fn lsq_init(w: &[f32], shape: &[usize], cfg: &QuantConfig) -> Result<Vec<f32>> {
+    let Format::Int { bits } = cfg.format else {
+        return Err(Error::Param("LSQ learns an int grid's step".into()));
+    };
+    let half = (1u64 << (bits - 1)) as f32;
+    let qp = half - 1.0;
+    let grouping = Grouping::new(shape, cfg.granularity)?;
+    let mut clips = vec![0.0f32; grouping.groups()];
+    let mut scratch = vec![0.0f32; w.len()];
+    grouping.for_each(w, &mut scratch, |g, xs, _| {
+        let mean = xs.iter().map(|v| v.abs() as f64).sum::<f64>() / xs.len().max(1) as f64;
+        clips[g] = (2.0 * mean / (qp.max(1.0) as f64).sqrt()) as f32 * half;
+        Ok::<_, Error>(())
+    })?;
+    Ok(clips)
+}
+
+/// The smallest clip LSQ's forward pass uses (a trained clip that reached 0 or below).
+const MIN_CLIP: f32 = 1e-8;
+
+impl FakeQuant {
+    /// LSQ (Esser et al. 2020): the forward pass is core's quantizer with the learned clips `s` (one per
+    /// group); the weights' gradient is the estimator's (PWL is LSQ's own), the clips' is LSQ's
+    /// ∂q/∂Δ = round(w/Δ) − w/Δ inside the grid, its end code outside, scaled by g = 1/√(N·Q_P) per group
+    /// and by dΔ/ds = 2^(1−b).
+    pub fn apply_learned(
+        &mut self,
+        layer: usize,
+        w: Tensor<2>,
+        s: Tensor<1>,
+        shape: &[usize],
+        step: usize,
+    ) -> Result<Tensor<2>> {
+        let Format::Int { bits } = self.cfg.format else {
+            return Err(Error::Param("LSQ learns an int grid's step".into()));
+        };
+        let dims = w.dims();
+        let device = w.device();
+        let values = crate::model::to_vec(&w);
+        let clips: Vec<f32> = crate::model::to_vec(&s).into_iter().map(|c| c.max(MIN_CLIP)).collect();
+        let out = quant::quantize_with_clips(&values, shape, &self.cfg, &clips)?;
+        self.solved[layer] = Some((step, clips.clone()));
+        let grouping = Grouping::new(shape, self.cfg.granularity)?;
+        let n = values.len();
+        let (mut group, mut sizes) = (vec![0.0f32; n], vec![0usize; clips.len()]);
+        let zeros = vec![0.0f32; n];
+        grouping.for_each(&zeros, &mut group, |g, xs, os| {
+            os.fill(g as f32);
+            sizes[g] = xs.len();
+            Ok::<_, Error>(())
+        })?;
+        let half = (1u64 << (bits - 1)) as f32;
+        let (lo, hi) = (-half, half - 1.0);
+        let mut dw = vec![0.0f32; n];
+        let mut ds = vec![0.0f32; n];
+        for i in 0..n {
+            let g = group[i] as usize;
+            let (x, c) = (values[i], clips[g]);
+            dw[i] = self.estimator.derivative(x, c);
+            let delta = c / half;
+            let v = x / delta;
+            let dq_ddelta = if v < lo {
+                lo
+            } else if v > hi {
+                hi
+            } else {
+                v.round_ties_even() - v
+            };
+            let scale = 1.0 / ((sizes[g] as f32) * hi.max(1.0)).sqrt();
+            ds[i] = dq_ddelta * scale / half;
+        }
+        let idx: Vec<i64> = group.iter().map(|&g| g as i64).collect();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &device);
+        let s_el = s.select(0, idx).reshape(dims);
+        let c = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, dims), &device);
+        let q = c(out.dequant);
+        Ok(q + (w.clone() - w.detach()) * c(dw) + (s_el.clone() - s_el.detach()) * c(ds))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +203,33 @@ mod tests {
                 assert!((a - b).abs() < 1e-6, "{est}: {got:?} vs {want:?}");
             }
         }
+    }
+
+    /// LSQ on known inputs: the value is core's quantization with the learned clip; the clip's gradient is
+    /// Σ upstream · (round(w/Δ) − w/Δ inside, the end code outside) · g · 2^(1−b).
+    #[test]
+    fn lsq_values_and_step_gradient_are_the_papers() {
+        let device = Device::flex().autodiff();
+        let w = vec![0.3f32, -0.9, 0.05, 2.0];
+        let cfg = QuantConfig::new(Format::Int { bits: 3 });
+        let mut fq = FakeQuant::new(cfg, Estimator::Pwl, 1, 1).unwrap();
+        let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [1, 4]), &device).require_grad();
+        let s = Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &device).require_grad();
+        let q = fq.apply_learned(0, wt.clone(), s.clone(), &[4], 0).unwrap();
+        let exact = quant::quantize_with_clips(&w, &[4], &cfg, &[1.0]).unwrap();
+        assert_eq!(crate::model::to_vec(&q), exact.dequant);
+        let loss = q.sum();
+        let grads = loss.backward();
+        // Δ = 1/4, codes −4…3: w/Δ = 1.2, −3.6, 0.2, 8 (clipped to 3); g = 1/√(4·3).
+        let want = ((1.0 - 1.2) + (-4.0 + 3.6) + (0.0 - 0.2) + 3.0) / (12.0f32).sqrt() / 4.0;
+        let got = crate::model::to_vec(&s.grad(&grads).unwrap())[0];
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        let gw = crate::model::to_vec(&wt.grad(&grads).unwrap());
+        assert_eq!(gw, [1.0, 1.0, 1.0, 0.0], "PWL: no gradient beyond the clip");
+        // The paper's start: Δ₀ = 2·mean|w|/√Q_P.
+        let c0 = lsq_init(&w, &[4], &cfg).unwrap()[0];
+        let mean = (0.3 + 0.9 + 0.05 + 2.0) / 4.0;
+        assert!((c0 - 2.0 * mean / 3.0f32.sqrt() * 4.0).abs() < 1e-5, "{c0}");
     }
 
     #[test]

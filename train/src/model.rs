@@ -27,6 +27,8 @@ pub struct Net {
     /// TTQ's learned scales W^p and W^n per layer (empty unless the run is TTQ; see [`crate::ttq`]).
     pub ttq_p: Vec<Param<Tensor<1>>>,
     pub ttq_n: Vec<Param<Tensor<1>>>,
+    /// LSQ's learned clips per layer, one per group (empty unless the run learns its clips).
+    pub clips: Vec<Param<Tensor<1>>>,
     #[module(skip)]
     pub arch: Arch,
 }
@@ -43,11 +45,11 @@ pub fn to_vec<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
     t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
-/// A parameter with an id fixed by its place in the net (layer, role: 0 weight, 1 bias, 2 W^p, 3 W^n), so a
-/// rebuilt net has the ids a saved optimizer state refers to (resuming a run).
+/// A parameter with an id fixed by its place in the net (layer, role: 0 weight, 1 bias, 2 W^p, 3 W^n,
+/// 4 learned clips), so a rebuilt net has the ids a saved optimizer state refers to (resuming a run).
 pub fn param<const D: usize>(t: Tensor<D>, layer: usize, role: u64) -> Param<Tensor<D>> {
     let mut p = Param::from_tensor(t);
-    p.id = ParamId::from(1 + 4 * layer as u64 + role);
+    p.id = ParamId::from(1 + 8 * layer as u64 + role);
     p
 }
 
@@ -77,7 +79,7 @@ impl Net {
             weights.push(param(Tensor::from_data(TensorData::new(w, [o, i]), device), n, 0));
             biases.push(param(Tensor::from_data(TensorData::new(b, [o]), device), n, 1));
         }
-        Self { weights, biases, ttq_p: Vec::new(), ttq_n: Vec::new(), arch }
+        Self { weights, biases, ttq_p: Vec::new(), ttq_n: Vec::new(), clips: Vec::new(), arch }
     }
 
     /// The network from a checkpoint holding its tensors by name (the digit CNN's `.pth`, or a

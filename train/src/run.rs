@@ -109,6 +109,10 @@ pub fn deployed(
             }
             let w = to_vec(&net.weights[i].val());
             Ok(match (spec.method, qcfg) {
+                (Method::Qat, Some(cfg)) if spec.lsq => {
+                    let clips: Vec<f32> = to_vec(&net.clips[i].val()).into_iter().map(|c| c.max(1e-8)).collect();
+                    Some(lowbit_core::quant::quantize_with_clips(&w, &layers[i].shape(), cfg, &clips)?.dequant)
+                }
                 (Method::Qat, Some(cfg)) => Some(lowbit_core::quant::quantize(&w, &layers[i].shape(), cfg)?.dequant),
                 (Method::Ttq, _) => {
                     let (wp, wn) = (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]);
@@ -183,6 +187,14 @@ fn scales_of(spec: &TrainSpec, net: &Net) -> Vec<Option<(f32, f32)>> {
         .collect()
 }
 
+/// Each layer's clips in force: learned (LSQ) or as last solved.
+fn clips_of(spec: &TrainSpec, net: &Net, fq: Option<&FakeQuant>) -> Vec<Vec<f32>> {
+    if spec.lsq {
+        return net.clips.iter().map(|c| to_vec(&c.val())).collect();
+    }
+    fq.map(FakeQuant::clips).unwrap_or_default()
+}
+
 /// Adds TTQ's scale parameters to `net`: `start` per layer, or core's post-training ternary scales.
 fn add_scales(spec: &TrainSpec, net: &mut Net, start: Option<&[(f32, f32)]>, device: &Device) {
     for (i, &on) in spec.compressed_layers().iter().enumerate() {
@@ -198,6 +210,25 @@ fn add_scales(spec: &TrainSpec, net: &mut Net, start: Option<&[(f32, f32)]>, dev
         net.ttq_p.push(crate::ttq::scale_param(wp, i, false, device));
         net.ttq_n.push(crate::ttq::scale_param(wn, i, true, device));
     }
+}
+
+/// Adds LSQ's learned clips to `net`: `start` per layer, or the paper's initial step sizes.
+fn add_clips(
+    spec: &TrainSpec,
+    net: &mut Net,
+    cfg: &QuantConfig,
+    start: Option<&[Vec<f32>]>,
+    device: &Device,
+) -> Result<()> {
+    for (i, l) in spec.model.layers().iter().enumerate() {
+        let c = match start {
+            Some(s) => s.get(i).cloned().unwrap_or_default(),
+            None => crate::fakequant::lsq_init(&to_vec(&net.weights[i].val()), &l.shape(), cfg)?,
+        };
+        let n = c.len();
+        net.clips.push(crate::model::param(Tensor::<1>::from_data(TensorData::new(c, [n]), device), i, 4));
+    }
+    Ok(())
 }
 
 /// Trains as `spec` says, from `init` (a checkpoint holding the model's tensors) or from the seed.
@@ -244,6 +275,9 @@ pub fn train_from(
             if spec.method == Method::Ttq {
                 add_scales(spec, &mut net, Some(&st.scales), &device);
             }
+            if let (true, Some(cfg)) = (spec.lsq, qcfg.as_ref()) {
+                add_clips(spec, &mut net, cfg, Some(&st.lsq_clips), &device)?;
+            }
             optim = optim
                 .from_bytes(burn::tensor::Bytes::from_bytes_vec(snap.optimizer))
                 .map_err(|e| Error::Data(format!("the saved optimizer state is not readable: {e:?}")))?;
@@ -261,6 +295,9 @@ pub fn train_from(
             };
             if spec.method == Method::Ttq {
                 add_scales(spec, &mut net, None, &device);
+            }
+            if let (true, Some(cfg)) = (spec.lsq, qcfg.as_ref()) {
+                add_clips(spec, &mut net, cfg, None, &device)?;
             }
             initial_accuracy = evaluate(&net, &data.test, n_eval, &[])?;
             // Without training: for pruning, the masks of the target sparsity at once (one-shot).
@@ -290,9 +327,10 @@ pub fn train_from(
         let (x, y) = data.train.gather(&order[at * spec.batch..(at + 1) * spec.batch]);
         let x = Tensor::<2>::from_data(TensorData::new(x, [spec.batch, PIXELS]), &device);
         let mut failed = None;
-        let (tp, tn) = (&net.ttq_p, &net.ttq_n);
+        let (tp, tn, lc) = (&net.ttq_p, &net.ttq_n, &net.clips);
         let logits = net.forward(x, &mut |i, w| {
             let r = match (fq.as_mut(), spec.method) {
+                (Some(fq), _) if spec.lsq => fq.apply_learned(i, w.clone(), lc[i].val(), &layers[i].shape(), step),
                 (Some(fq), _) => fq.apply(i, w.clone(), &layers[i].shape(), step),
                 (None, Method::Ttq) if on[i] => {
                     crate::ttq::apply(w.clone(), spec.ternary_threshold, tp[i].val(), tn[i].val())
@@ -350,7 +388,7 @@ pub fn train_from(
                 sparsity: resolved.prune.is_some().then_some(masks.sparsity),
             };
             (loss_sum, loss_n) = (0.0, 0);
-            let clips = fq.as_ref().map(FakeQuant::clips).unwrap_or_default();
+            let clips = clips_of(spec, &net, fq.as_ref());
             let scales = scales_of(spec, &net);
             let sparsity = masks.sparsity;
             if !observe(Event::Eval { point: &point, clips: &clips, scales: &scales, sparsity }) {
@@ -369,6 +407,7 @@ pub fn train_from(
                     solved: fq.as_ref().map(|f| f.solved.clone()).unwrap_or_default(),
                     scales: scales.iter().map(|s| s.unwrap_or((0.0, 0.0))).collect(),
                     sparsity,
+                    lsq_clips: net.clips.iter().map(|c| to_vec(&c.val())).collect(),
                 },
                 tensors: net.named(),
                 optimizer: optim
@@ -389,7 +428,7 @@ pub fn train_from(
         ptq_accuracy,
         initial_accuracy,
         curve,
-        clips: fq.as_ref().map(FakeQuant::clips).unwrap_or_default(),
+        clips: clips_of(spec, &net, fq.as_ref()),
         scales: scales_of(spec, &net),
         masks: masks.layers,
         seconds: started.elapsed().as_secs_f64(),

@@ -33,6 +33,9 @@ pub struct State {
     pub scales: Vec<(f32, f32)>,
     /// Prune: the sparsity the masks were chosen at.
     pub sparsity: f64,
+    /// LSQ: per layer, the learned clips.
+    #[serde(default)]
+    pub lsq_clips: Vec<Vec<f32>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -133,9 +133,11 @@ fn bad_settings_and_divergence_are_clear_errors() {
     // A learning rate of 10 blows the MLP up: the run stops with the step and the loss.
     let e = train(&TrainSpec { lr: 10.0, steps: 200, ..s.clone() }, m, None, &mut |_| true).unwrap_err();
     assert!(matches!(e, Error::Diverged { .. }), "{e}");
-    // An observer saying stop cancels the run.
+    // An observer saying stop cancels the run: before the first step, or after any.
     let e = train(&s, m, None, &mut |_| false).unwrap_err();
-    assert!(matches!(e, Error::Cancelled(1)), "{e}");
+    assert!(matches!(e, Error::Cancelled(0)), "{e}");
+    let e = train(&s, m, None, &mut |e| !matches!(e, Event::Step { step: 2, .. })).unwrap_err();
+    assert!(matches!(e, Error::Cancelled(2)), "{e}");
 }
 
 /// TTQ on the real digit CNN: the middle layers deploy as three values with learned scales that moved from
@@ -283,4 +285,41 @@ fn twn_trains_ternary_layers_with_one_scale() {
     assert_eq!(v.len(), 3);
     assert_eq!(v[0], -v[2], "one scale for both signs");
     assert!(out.test_accuracy > 0.9, "{}", out.test_accuracy);
+}
+
+/// LSQ: the clips are parameters that train (they move from the paper's start) and the deployed int2
+/// model gains over its starting point; a resumed LSQ run keeps its learned clips.
+#[test]
+fn lsq_learns_its_clips() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut s = spec(Arch::DigitCnn, Method::Qat, 30);
+    s.quant = Some(QuantSpec { granularity: Some("channel".into()), ..QuantSpec::new("int", Some(2)) });
+    s.lsq = true;
+    s.grad = lowbit_core::training::Estimator::Pwl;
+    s.eval_every = 15;
+    s.eval_images = 1000;
+    let start = Net::from_tensors(Arch::DigitCnn, &c.tensors, &Device::flex()).unwrap();
+    let cfg = s.quant.as_ref().unwrap().resolve().unwrap();
+    let init = lowbit_train::fakequant::lsq_init(&to_vec(&start.weights[1].val()), &[64, 32, 3, 3], &cfg).unwrap();
+    let mut saved = None;
+    let out = train(&s, mnist(), Some(&c.tensors), &mut |e| {
+        if let Event::Snapshot(snap) = e
+            && snap.state.step == 15
+        {
+            saved = Some(snap.clone());
+        }
+        true
+    })
+    .unwrap();
+    eprintln!("LSQ int2: start {:.3} → {:.3}", out.ptq_accuracy, out.test_accuracy);
+    assert_eq!(out.clips[1].len(), 64);
+    assert!(out.clips[1].iter().zip(&init).any(|(a, b)| a != b), "the clips trained");
+    assert!(out.test_accuracy > out.ptq_accuracy, "{} vs {}", out.test_accuracy, out.ptq_accuracy);
+    let resumed = train_from(&s, mnist(), Start::Resume(Box::new(saved.unwrap())), &mut |_| true).unwrap();
+    assert_eq!(resumed.curve, out.curve);
+    assert_eq!(resumed.clips, out.clips);
+    // Not for a float format.
+    let fp = TrainSpec { quant: Some(QuantSpec::new("fp8-e4m3", None)), ..s.clone() };
+    assert!(train(&fp, mnist(), None, &mut |_| true).unwrap_err().to_string().contains("--lsq"));
 }

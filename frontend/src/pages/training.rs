@@ -32,6 +32,8 @@ struct Form {
     eval_every: usize,
     eval_images: usize,
     clip_every: usize,
+    /// Learned clips (LSQ) instead of the clip method above.
+    lsq: bool,
 }
 
 impl Default for Form {
@@ -49,6 +51,7 @@ impl Default for Form {
             eval_every: 50,
             eval_images: 2000,
             clip_every: 1,
+            lsq: false,
         }
     }
 }
@@ -65,7 +68,7 @@ fn label(j: &Job) -> String {
                 " {}{bits} {} {} · {}",
                 q["format"].as_str().unwrap_or(""),
                 q["granularity"].as_str().unwrap_or("tensor"),
-                q["clip"].as_str().unwrap_or("max"),
+                if s["lsq"].as_bool() == Some(true) { "lsq" } else { q["clip"].as_str().unwrap_or("max") },
                 s["grad"].as_str().unwrap_or("")
             )
         }
@@ -141,6 +144,7 @@ pub fn Training() -> impl IntoView {
         run.eval_images = f.eval_images;
         run.grad = f.grad;
         run.clip_every = f.clip_every;
+        run.lsq = f.lsq;
         if f.method == Method::Qat {
             run.quant = Some(ctx.spec.get_untracked().quant_spec());
         }
@@ -233,6 +237,10 @@ pub fn Training() -> impl IntoView {
                 </label>
                 <label class:hidden=move || !is(Method::Qat) title="Re-solve the clips every K steps">"Clip every"
                     {num("train-clip-every", |f| f.clip_every.to_string(), |f, v| if let Ok(x) = v.parse() { f.clip_every = x })}
+                </label>
+                <label class:hidden=move || !is(Method::Qat) title="Learn the clips (LSQ: a trained step size per group) instead of the clipping method above">
+                    <input type="checkbox" data-testid="train-lsq" prop:checked=move || form.get().lsq
+                        on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.lsq = on) }/>" learned clips (LSQ)"
                 </label>
                 <label class:hidden=move || !is(Method::Prune)>"Pattern"
                     <select data-testid="train-pattern" on:change=move |ev| { let p = event_target_value(&ev); form.update(|f| f.pattern = p) }>

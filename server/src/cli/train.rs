@@ -51,6 +51,9 @@ pub struct TrainArgs {
     /// Re-solve the clips every K steps (1: every step, as the OCTAV paper does).
     #[arg(long, default_value_t = 1)]
     pub clip_every: usize,
+    /// Learn the clips instead (LSQ: a trained step size per group, from 2·mean|w|/√Q_P; int formats).
+    #[arg(long)]
+    pub lsq: bool,
     /// The starting checkpoint. Default for digit-cnn: data/digit_cnn.pth (fine-tuning); the others start
     /// from seeded random weights.
     #[arg(long)]
@@ -126,6 +129,7 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
         prune,
         grad: a.grad.parse()?,
         clip_every: a.clip_every,
+        lsq: a.lsq,
         steps,
         batch: a.batch,
         lr: a.lr,
