@@ -187,6 +187,10 @@ pub struct TrainSpec {
     /// The weights' format (QAT), as `lowbit quant` takes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quant: Option<QuantSpec>,
+    /// QAT: also fake-quantize the activations — the input of every layer after the first — per tensor
+    /// with this format (uint for the post-ReLU inputs), the clip solved on each batch by its clip method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<QuantSpec>,
     /// The pattern and final sparsity (prune).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune: Option<PruneSpec>,
@@ -273,6 +277,7 @@ fn default_prune_every() -> usize {
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub quant: Option<QuantConfig>,
+    pub act: Option<QuantConfig>,
     pub prune: Option<PruneConfig>,
 }
 
@@ -283,6 +288,7 @@ impl TrainSpec {
             model,
             method,
             quant: None,
+            act: None,
             prune: None,
             grad: default_grad(),
             clip_every: 1,
@@ -326,6 +332,10 @@ impl TrainSpec {
         if self.quant.is_some() && self.method != Method::Qat {
             return bad(format!("a weight format is for --method qat, not {}", self.method));
         }
+        if self.act.is_some() && self.method != Method::Qat {
+            return bad(format!("activation quantization is for --method qat, not {}", self.method));
+        }
+        let act = self.act.as_ref().map(QuantSpec::resolve).transpose()?;
         if self.prune.is_some() && self.method != Method::Prune {
             return bad(format!("a pruning pattern is for --method prune, not {}", self.method));
         }
@@ -350,7 +360,7 @@ impl TrainSpec {
                 return bad("--prune-every must be at least 1".into());
             }
         }
-        Ok(Resolved { quant, prune })
+        Ok(Resolved { quant, act, prune })
     }
 
     /// Which layers the method compresses.

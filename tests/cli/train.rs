@@ -35,6 +35,10 @@ fn a_short_qat_run_reports_its_curve_and_writes_a_checkpoint_the_analyzer_opens(
             "pwl",
             "--clip-every",
             "2",
+            "--act-format",
+            "uint",
+            "--act-clip",
+            "percentile:99.9",
             "--steps",
             "20",
             "--batch",
@@ -63,6 +67,9 @@ fn a_short_qat_run_reports_its_curve_and_writes_a_checkpoint_the_analyzer_opens(
     assert_eq!(clips.len(), 5);
     assert_eq!(clips[0]["layer"], "conv_layers.0.weight");
     assert_eq!(clips[0]["groups"], 32, "per channel: one clip per output channel");
+    assert_eq!(v["act"]["bits"], 8, "activations uint8 by default");
+    let acts = v["act_clips"].as_array().unwrap();
+    assert_eq!(acts.len(), 4, "every layer's input but the image's");
     // The trained weights open in the analyzer like any checkpoint, with the digit CNN's tensor names.
     let info = lowbit_json(["info", path_str(&out), "--json"]);
     let names: Vec<&str> = info["tensors"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
@@ -134,6 +141,12 @@ fn bad_training_settings_are_refused_with_the_option_named() {
     fails(&["--model", "mlp", "--method", "fp32", "--lr=-1"], "--lr");
     fails(&["--model", "mlp", "--method", "ttq", "--format", "int"], "--format is for --method qat, not ttq");
     fails(&["--model", "mlp", "--method", "prune"], "--method prune needs --pattern");
+    fails(
+        &["--model", "mlp", "--method", "fp32", "--act-format", "uint"],
+        "activation quantization is for --method qat",
+    );
+    fails(&["--model", "mlp", "--format", "int", "--act-format", "nvfp4"], "activations are quantized");
+    fails(&["--model", "mlp", "--format", "int", "--act-bits", "4"], "need --act-format");
     fails(&["--model", "mlp", "--format", "fp8-e4m3", "--lsq"], "--lsq learns an int grid's step");
     fails(&["--model", "mlp", "--method", "prune", "--pattern", "kernel"], "--sparsity is needed");
     fails(&["--model", "mlp", "--method", "prune", "--pattern", "diagonal", "--sparsity", "0.5"], "pattern");

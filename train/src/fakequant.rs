@@ -88,6 +88,59 @@ impl FakeQuant {
     }
 }
 
+/// Fake quantization of the layers' input activations (every layer after the first; the image is 8-bit
+/// data already), per tensor: in training the clip is solved on each batch by the configured method — core's
+/// quantizer, exactly — with the estimator's gradient; a running average of those clips (momentum 0.9) is
+/// what evaluation and deployment use, fixed.
+#[derive(Debug, Clone)]
+pub struct ActQuant {
+    pub cfg: QuantConfig,
+    pub estimator: Estimator,
+    /// Per layer: the running clip (None before the layer's first batch).
+    pub running: Vec<Option<f32>>,
+}
+
+const ACT_MOMENTUM: f32 = 0.9;
+
+impl ActQuant {
+    /// Checks that `cfg` is a uniform grid with one clip per tensor (int, uint or fp).
+    pub fn new(cfg: QuantConfig, estimator: Estimator, layers: usize) -> Result<Self> {
+        cfg.validate()?;
+        if !matches!(cfg.format, Format::Int { .. } | Format::UInt { .. } | Format::Float(_)) {
+            return Err(Error::Param(format!(
+                "activations are quantized to an int, uint or fp format with one clip per tensor, not {}",
+                cfg.format.info().name
+            )));
+        }
+        if cfg.granularity != lowbit_core::granularity::Granularity::Tensor {
+            return Err(Error::Param("activations are quantized per tensor (--act-granularity tensor)".into()));
+        }
+        Ok(Self { cfg, estimator, running: vec![None; layers] })
+    }
+
+    /// Training: the batch's own clip, the estimator's gradient; updates the running clip.
+    pub fn train_apply(&mut self, layer: usize, a: Tensor<2>) -> Result<Tensor<2>> {
+        let (dims, device) = (a.dims(), a.device());
+        let values = crate::model::to_vec(&a);
+        let out = quant::quantize(&values, &[values.len()], &self.cfg)?;
+        let clip = out.clips.first().copied().unwrap_or(0.0);
+        let r = &mut self.running[layer];
+        *r = Some(r.map_or(clip, |old| ACT_MOMENTUM * old + (1.0 - ACT_MOMENTUM) * clip));
+        let d: Vec<f32> = values.iter().map(|&x| self.estimator.derivative(x, clip)).collect();
+        let c = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, dims), &device);
+        Ok(c(out.dequant) + (a.clone() - a.detach()) * c(d))
+    }
+
+    /// Evaluation: quantized with the running clip (unchanged if the layer has none yet).
+    pub fn eval_apply(&self, layer: usize, a: Tensor<2>) -> Result<Tensor<2>> {
+        let Some(clip) = self.running.get(layer).copied().flatten() else { return Ok(a) };
+        let (dims, device) = (a.dims(), a.device());
+        let values = crate::model::to_vec(&a);
+        let q = quant::quantize_with_clips(&values, &[values.len()], &self.cfg, &[clip])?.dequant;
+        Ok(Tensor::<2>::from_data(TensorData::new(q, dims), &device))
+    }
+}
+
 /// LSQ's starting clips of `w`: per group, step Δ₀ = 2·mean|w|/√Q_P (Esser et al.), as the clip s = Δ₀·2^(b−1)
 /// of core's signed grid.
 pub fn lsq_init(w: &[f32], shape: &[usize], cfg: &QuantConfig) -> Result<Vec<f32>> {
@@ -230,6 +283,28 @@ mod tests {
         let c0 = lsq_init(&w, &[4], &cfg).unwrap()[0];
         let mean = (0.3 + 0.9 + 0.05 + 2.0) / 4.0;
         assert!((c0 - 2.0 * mean / 3.0f32.sqrt() * 4.0).abs() < 1e-5, "{c0}");
+    }
+
+    /// Activations: training uses the batch's clip (core's value exactly, the estimator's gradient) and
+    /// keeps a running clip that evaluation applies.
+    #[test]
+    fn activation_quantization_trains_on_the_batch_and_evaluates_with_the_running_clip() {
+        let device = Device::flex().autodiff();
+        let cfg = QuantConfig::new(Format::UInt { bits: 4 }).with_clip(ClipMethod::Max);
+        let mut aq = ActQuant::new(cfg, Estimator::Pwl, 2).unwrap();
+        let a = vec![0.0f32, 0.5, 1.0, 2.0];
+        let at = Tensor::<2>::from_data(TensorData::new(a.clone(), [1, 4]), &device).require_grad();
+        let q = aq.train_apply(1, at.clone()).unwrap();
+        assert_eq!(crate::model::to_vec(&q), quant::quantize(&a, &[4], &cfg).unwrap().dequant);
+        assert_eq!(aq.running[1], Some(2.0));
+        let b = vec![0.0f32, 4.0, 1.0, 3.0];
+        aq.train_apply(1, Tensor::<2>::from_data(TensorData::new(b, [1, 4]), &device)).unwrap();
+        assert!((aq.running[1].unwrap() - (0.9 * 2.0 + 0.1 * 4.0)).abs() < 1e-6);
+        let e = aq.eval_apply(1, Tensor::<2>::from_data(TensorData::new(vec![3.0f32], [1, 1]), &device)).unwrap();
+        assert_eq!(crate::model::to_vec(&e), quant::quantize_with_clips(&[3.0], &[1], &cfg, &[2.2]).unwrap().dequant);
+        assert_eq!(aq.eval_apply(0, at).unwrap().dims(), [1, 4], "no clip yet: unchanged");
+        let per_channel = cfg.with_granularity(Granularity::Channel { axis: 0 });
+        assert!(ActQuant::new(per_channel, Estimator::Ste, 1).is_err());
     }
 
     #[test]

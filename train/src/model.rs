@@ -130,6 +130,17 @@ impl Net {
 
     /// Logits [batch, 10] of images [batch, 784]; every weight goes through `hook(layer, weight)` first.
     pub fn forward(&self, x: Tensor<2>, hook: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
+        self.forward_with(x, hook, &mut |_, a| a)
+    }
+
+    /// [`Net::forward`] with the input of every layer after the first passed through `act(layer, input)`
+    /// as [batch, features] (a conv's input maps flattened per image) — where activation quantization goes.
+    pub fn forward_with(
+        &self,
+        x: Tensor<2>,
+        hook: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>,
+        act: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>,
+    ) -> Tensor<2> {
         let layers = self.arch.layers();
         let batch = x.dims()[0];
         let mut flat = x;
@@ -138,6 +149,15 @@ impl Net {
         for (i, l) in layers.iter().enumerate() {
             let w = hook(i, self.weights[i].val());
             let b = self.biases[i].val();
+            if i > 0 {
+                match maps.take() {
+                    Some(m) => {
+                        let dims = m.dims();
+                        maps = Some(act(i, m.flatten(1, 3)).reshape(dims));
+                    }
+                    None => flat = act(i, flat),
+                }
+            }
             match l.kind {
                 LayerKind::Conv { k, c, r, pad } => {
                     let input = maps.take().unwrap_or_else(|| flat.clone().reshape([batch, 1, 28, 28]));

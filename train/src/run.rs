@@ -6,7 +6,7 @@
 
 use crate::data::{Mnist, PIXELS, Split, epoch_order};
 use crate::error::{Error, Result};
-use crate::fakequant::FakeQuant;
+use crate::fakequant::{ActQuant, FakeQuant};
 use crate::model::{Net, to_vec};
 use crate::prune::Masks;
 use crate::snapshot::{Snapshot, State};
@@ -55,6 +55,8 @@ pub enum Event<'a> {
         clips: &'a [Vec<f32>],
         scales: &'a [Option<(f32, f32)>],
         sparsity: f64,
+        /// Each layer's running activation clip (QAT with activations).
+        act_clips: &'a [Option<f32>],
     },
     /// The point to resume from, after every evaluation.
     Snapshot(&'a Snapshot),
@@ -88,6 +90,8 @@ pub struct Outcome {
     pub scales: Vec<Option<(f32, f32)>>,
     /// Each pruned layer's mask at the end (prune).
     pub masks: Vec<Option<Vec<bool>>>,
+    /// Each layer's activation clip at the end (QAT with activations; `None` for the first layer).
+    pub act_clips: Vec<Option<f32>>,
     pub seconds: f64,
     pub net: Net,
 }
@@ -129,6 +133,17 @@ pub fn deployed(
 /// Accuracy of `net` on the first `n` test images with the layers of `deployed` replaced (an empty slice:
 /// every weight as it is), in batches without gradients.
 pub fn evaluate(net: &Net, test: &Split, n: usize, deployed: &[Option<Vec<f32>>]) -> Result<f64> {
+    evaluate_with(net, test, n, deployed, None)
+}
+
+/// [`evaluate`] with the activations quantized by `act`'s running clips.
+pub fn evaluate_with(
+    net: &Net,
+    test: &Split,
+    n: usize,
+    deployed: &[Option<Vec<f32>>],
+    act: Option<&ActQuant>,
+) -> Result<f64> {
     let net = net.valid();
     let device = net.weights[0].val().device();
     let qweights: Vec<Option<Tensor<2>>> = (0..net.weights.len())
@@ -148,7 +163,17 @@ pub fn evaluate(net: &Net, test: &Split, n: usize, deployed: &[Option<Vec<f32>>]
             TensorData::new(split.images[start * PIXELS..end * PIXELS].to_vec(), [end - start, PIXELS]),
             &device,
         );
-        let logits = net.forward(x, &mut |i, w| qweights[i].clone().unwrap_or(w));
+        let mut failed = None;
+        let logits = net.forward_with(x, &mut |i, w| qweights[i].clone().unwrap_or(w), &mut |i, a| match act {
+            Some(q) => q.eval_apply(i, a.clone()).unwrap_or_else(|e| {
+                failed = Some(e);
+                a
+            }),
+            None => a,
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
         let v = to_vec(&logits);
         for (row, &label) in v.chunks(10).zip(&split.labels[start..end]) {
             if lowbit_core::nn::argmax(row) == label as usize {
@@ -185,6 +210,28 @@ fn scales_of(spec: &TrainSpec, net: &Net) -> Vec<Option<(f32, f32)>> {
                 .then(|| (to_vec(&net.ttq_p[i].val())[0], to_vec(&net.ttq_n[i].val())[0]))
         })
         .collect()
+}
+
+/// Batches of the training split used to set the activation clips before the first step (never test data).
+const CALIBRATION_BATCHES: usize = 4;
+
+/// Sets `aq`'s running clips from the first training batches of epoch 0, without gradients.
+fn calibrate(net: &Net, data: &Mnist, spec: &TrainSpec, aq: &mut ActQuant) -> Result<()> {
+    let net = net.valid();
+    let device = net.weights[0].val().device();
+    let order = epoch_order(data.train.len(), spec.seed, 0);
+    let mut failed = None;
+    for chunk in order.chunks(spec.batch).take(CALIBRATION_BATCHES) {
+        let (x, _) = data.train.gather(chunk);
+        let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), PIXELS]), &device);
+        net.forward_with(x, &mut |_, w| w, &mut |i, a| {
+            aq.train_apply(i, a.clone()).unwrap_or_else(|e| {
+                failed = Some(e);
+                a
+            })
+        });
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// Each layer's clips in force: learned (LSQ) or as last solved.
@@ -261,6 +308,7 @@ pub fn train_from(
     }
     let mut fq = qcfg.map(|cfg| FakeQuant::new(cfg, spec.grad, spec.clip_every, layers.len())).transpose()?;
     let mut masks = Masks::new(layers.len());
+    let mut aq = resolved.act.map(|cfg| ActQuant::new(cfg, spec.grad, layers.len())).transpose()?;
     let mut optim = optimizer(spec);
     let (mut net, first, mut curve, ptq_accuracy, initial_accuracy, mut loss_sum, mut loss_n);
     match start {
@@ -285,6 +333,9 @@ pub fn train_from(
                 fq.solved = st.solved;
             }
             (masks.layers, masks.sparsity) = (snap.masks, st.sparsity);
+            if let Some(aq) = aq.as_mut() {
+                aq.running = st.act_clips;
+            }
             (first, curve, ptq_accuracy, initial_accuracy) = (st.step, st.curve, st.ptq_accuracy, st.initial_accuracy);
             (loss_sum, loss_n) = (st.loss_sum, st.loss_n);
         }
@@ -300,12 +351,16 @@ pub fn train_from(
                 add_clips(spec, &mut net, cfg, None, &device)?;
             }
             initial_accuracy = evaluate(&net, &data.test, n_eval, &[])?;
+            if let Some(aq) = aq.as_mut() {
+                calibrate(&net, data, spec, aq)?;
+            }
             // Without training: for pruning, the masks of the target sparsity at once (one-shot).
             let mut oneshot = Masks::new(layers.len());
             if let Some(p) = &resolved.prune {
                 oneshot.update(&net, spec, p, &on, spec.steps)?;
             }
-            ptq_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref(), &oneshot)?)?;
+            let d = deployed(spec, &net, qcfg.as_ref(), &oneshot)?;
+            ptq_accuracy = evaluate_with(&net, &data.test, n_eval, &d, aq.as_ref())?;
             (first, curve, loss_sum, loss_n) = (0, Vec::new(), 0.0, 0);
             if !observe(Event::Start { initial_accuracy, ptq_accuracy }) {
                 return Err(Error::Cancelled(0));
@@ -328,22 +383,34 @@ pub fn train_from(
         let x = Tensor::<2>::from_data(TensorData::new(x, [spec.batch, PIXELS]), &device);
         let mut failed = None;
         let (tp, tn, lc) = (&net.ttq_p, &net.ttq_n, &net.clips);
-        let logits = net.forward(x, &mut |i, w| {
-            let r = match (fq.as_mut(), spec.method) {
-                (Some(fq), _) if spec.lsq => fq.apply_learned(i, w.clone(), lc[i].val(), &layers[i].shape(), step),
-                (Some(fq), _) => fq.apply(i, w.clone(), &layers[i].shape(), step),
-                (None, Method::Ttq) if on[i] => {
-                    crate::ttq::apply(w.clone(), spec.ternary_threshold, tp[i].val(), tn[i].val())
-                }
-                (None, Method::Twn) if on[i] => Ok(crate::ttq::twn_apply(w.clone())),
-                _ => Ok(masks.apply(i, w.clone())),
-            };
-            r.unwrap_or_else(|e| {
-                failed = Some(e);
-                w
-            })
-        });
-        if let Some(e) = failed {
+        let mut act_failed = None;
+        let mut act = |i: usize, a: Tensor<2>| match aq.as_mut() {
+            Some(q) => q.train_apply(i, a.clone()).unwrap_or_else(|e| {
+                act_failed = Some(e);
+                a
+            }),
+            None => a,
+        };
+        let logits = net.forward_with(
+            x,
+            &mut |i, w| {
+                let r = match (fq.as_mut(), spec.method) {
+                    (Some(fq), _) if spec.lsq => fq.apply_learned(i, w.clone(), lc[i].val(), &layers[i].shape(), step),
+                    (Some(fq), _) => fq.apply(i, w.clone(), &layers[i].shape(), step),
+                    (None, Method::Ttq) if on[i] => {
+                        crate::ttq::apply(w.clone(), spec.ternary_threshold, tp[i].val(), tn[i].val())
+                    }
+                    (None, Method::Twn) if on[i] => Ok(crate::ttq::twn_apply(w.clone())),
+                    _ => Ok(masks.apply(i, w.clone())),
+                };
+                r.unwrap_or_else(|e| {
+                    failed = Some(e);
+                    w
+                })
+            },
+            &mut act,
+        );
+        if let Some(e) = failed.or(act_failed) {
             return Err(e);
         }
         let loss = cross_entropy_with_logits(logits, one_hot(&y, &device));
@@ -380,7 +447,8 @@ pub fn train_from(
         }
         let done = step + 1 == spec.steps;
         if (step + 1) % spec.eval_every == 0 || done {
-            let test_accuracy = evaluate(&net, &data.test, n_eval, &deployed(spec, &net, qcfg.as_ref(), &masks)?)?;
+            let d = deployed(spec, &net, qcfg.as_ref(), &masks)?;
+            let test_accuracy = evaluate_with(&net, &data.test, n_eval, &d, aq.as_ref())?;
             let point = CurvePoint {
                 step: step + 1,
                 loss: loss_sum / loss_n.max(1) as f64,
@@ -391,7 +459,9 @@ pub fn train_from(
             let clips = clips_of(spec, &net, fq.as_ref());
             let scales = scales_of(spec, &net);
             let sparsity = masks.sparsity;
-            if !observe(Event::Eval { point: &point, clips: &clips, scales: &scales, sparsity }) {
+            let act_clips = aq.as_ref().map(|a| a.running.clone()).unwrap_or_default();
+            if !observe(Event::Eval { point: &point, clips: &clips, scales: &scales, sparsity, act_clips: &act_clips })
+            {
                 return Err(Error::Cancelled(step + 1));
             }
             curve.push(point);
@@ -408,6 +478,7 @@ pub fn train_from(
                     scales: scales.iter().map(|s| s.unwrap_or((0.0, 0.0))).collect(),
                     sparsity,
                     lsq_clips: net.clips.iter().map(|c| to_vec(&c.val())).collect(),
+                    act_clips,
                 },
                 tensors: net.named(),
                 optimizer: optim
@@ -431,6 +502,7 @@ pub fn train_from(
         clips: clips_of(spec, &net, fq.as_ref()),
         scales: scales_of(spec, &net),
         masks: masks.layers,
+        act_clips: aq.map(|a| a.running).unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64(),
         net,
     })

@@ -36,6 +36,9 @@ pub struct State {
     /// LSQ: per layer, the learned clips.
     #[serde(default)]
     pub lsq_clips: Vec<Vec<f32>>,
+    /// Activation quantization: per layer, the running clip.
+    #[serde(default)]
+    pub act_clips: Vec<Option<f32>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -45,6 +45,11 @@ fn spec(model: Arch, method: Method, steps: usize) -> TrainSpec {
     }
 }
 
+/// A signed int weight format at a granularity, with a clip method (or the default).
+fn int(bits: u32, granularity: &str, clip: Option<&str>) -> QuantSpec {
+    QuantSpec { granularity: Some(granularity.into()), clip: clip.map(Into::into), ..QuantSpec::new("int", Some(bits)) }
+}
+
 #[test]
 fn mnist_has_its_sizes_and_class_counts() {
     let m = mnist();
@@ -89,11 +94,7 @@ fn qat_at_int2_recovers_what_post_training_quantization_loses() {
     let bytes = digit_cnn_bytes();
     let c = lowbit_core::readers::read(&bytes).unwrap();
     let mut s = spec(Arch::DigitCnn, Method::Qat, 60);
-    s.quant = Some(QuantSpec {
-        granularity: Some("tensor".into()),
-        clip: Some("max".into()),
-        ..QuantSpec::new("int", Some(2))
-    });
+    s.quant = Some(int(2, "tensor", Some("max")));
     s.eval_every = 20;
     s.eval_images = 1000;
     let out = train(&s, mnist(), Some(&c.tensors), &mut |_| true).unwrap();
@@ -239,11 +240,8 @@ fn pruning_keeps_its_masks_while_retraining_and_recovers_accuracy() {
 #[test]
 fn a_resumed_run_reproduces_the_uninterrupted_one() {
     let mut s = spec(Arch::Lenet5, Method::Qat, 24);
-    s.quant = Some(QuantSpec {
-        granularity: Some("channel".into()),
-        clip: Some("octav".into()),
-        ..QuantSpec::new("int", Some(3))
-    });
+    s.quant = Some(int(3, "channel", Some("octav")));
+    s.act = Some(QuantSpec { clip: Some("octav".into()), ..QuantSpec::new("uint", Some(4)) });
     s.clip_every = 5;
     s.eval_every = 8;
     s.eval_images = 300;
@@ -262,6 +260,8 @@ fn a_resumed_run_reproduces_the_uninterrupted_one() {
     let resumed = train_from(&s, mnist(), Start::Resume(Box::new(snap.clone())), &mut |_| true).unwrap();
     assert_eq!(resumed.curve, whole.curve);
     assert_eq!(resumed.net.named(), whole.net.named());
+    assert_eq!(resumed.act_clips, whole.act_clips);
+    assert!(whole.act_clips[0].is_none() && whole.act_clips[1..].iter().all(|c| c.is_some_and(|c| c > 0.0)));
     // A snapshot is refused for another spec, and a file that is not one names what is missing.
     let other = TrainSpec { seed: 9, ..s.clone() };
     assert!(train_from(&other, mnist(), Start::Resume(Box::new(snap)), &mut |_| true).is_err());
@@ -294,7 +294,7 @@ fn lsq_learns_its_clips() {
     let bytes = digit_cnn_bytes();
     let c = lowbit_core::readers::read(&bytes).unwrap();
     let mut s = spec(Arch::DigitCnn, Method::Qat, 30);
-    s.quant = Some(QuantSpec { granularity: Some("channel".into()), ..QuantSpec::new("int", Some(2)) });
+    s.quant = Some(int(2, "channel", None));
     s.lsq = true;
     s.grad = lowbit_core::training::Estimator::Pwl;
     s.eval_every = 15;

@@ -34,7 +34,20 @@ struct Form {
     clip_every: usize,
     /// Learned clips (LSQ) instead of the clip method above.
     lsq: bool,
+    /// Activations: "" (not quantized) or one of ACT_FORMATS, with the clip method `act_clip`.
+    act: String,
+    act_clip: String,
 }
+
+/// Activation formats offered: (value, format, bits).
+const ACT_FORMATS: [(&str, &str, Option<u32>); 5] = [
+    ("", "", None),
+    ("uint8", "uint", Some(8)),
+    ("uint4", "uint", Some(4)),
+    ("int8", "int", Some(8)),
+    ("fp8-e4m3", "fp8-e4m3", None),
+];
+const ACT_CLIPS: [&str; 5] = ["max", "percentile:99.99", "mse", "octav", "kl"];
 
 impl Default for Form {
     fn default() -> Self {
@@ -52,6 +65,8 @@ impl Default for Form {
             eval_images: 2000,
             clip_every: 1,
             lsq: false,
+            act: String::new(),
+            act_clip: "max".into(),
         }
     }
 }
@@ -79,7 +94,12 @@ fn label(j: &Job) -> String {
         ),
         _ => String::new(),
     };
-    format!("{model} {method}{detail} · seed {}", s["seed"].as_u64().unwrap_or(0))
+    let act = match (s["act"]["format"].as_str(), s["act"]["bits"].as_u64()) {
+        (Some(f), Some(b)) => format!(" · act {f}{b}"),
+        (Some(f), None) => format!(" · act {f}"),
+        _ => String::new(),
+    };
+    format!("{model} {method}{detail}{act} · seed {}", s["seed"].as_u64().unwrap_or(0))
 }
 
 /// `name`'s series of a job's metrics as (steps, values), non-finite points dropped.
@@ -145,6 +165,12 @@ pub fn Training() -> impl IntoView {
         run.grad = f.grad;
         run.clip_every = f.clip_every;
         run.lsq = f.lsq;
+        if let Some((_, format, bits)) = ACT_FORMATS.iter().find(|(v, ..)| *v == f.act && !v.is_empty()) {
+            run.act = Some(lowbit_core::quant::QuantSpec {
+                clip: Some(f.act_clip.clone()),
+                ..lowbit_core::quant::QuantSpec::new(format, *bits)
+            });
+        }
         if f.method == Method::Qat {
             run.quant = Some(ctx.spec.get_untracked().quant_spec());
         }
@@ -169,39 +195,26 @@ pub fn Training() -> impl IntoView {
         });
     };
 
-    let chosen = move || {
-        let ids = shown.get();
-        let c = curves.get();
-        let names: Vec<(String, String)> = ids
-            .iter()
-            .map(|id| (id.clone(), runs.get().iter().find(|j| &j.id == id).map(label).unwrap_or_else(|| id.clone())))
-            .collect();
-        (names, c)
+    // One chart of metric `metric` (times `scale`) with a line per shown run.
+    let overlay = move |metric: &'static str, scale: f64, heading: &'static str, y: &'static str| {
+        Memo::new(move |_| {
+            let c = curves.get();
+            let all = runs.get();
+            let lines: Vec<(String, Vec<i64>, Vec<f64>)> = shown
+                .get()
+                .iter()
+                .filter_map(|id| {
+                    let m = &c.iter().find(|(i, _)| i == id)?.1;
+                    let name = all.iter().find(|j| &j.id == id).map(label).unwrap_or_else(|| id.clone());
+                    let (x, v) = series(m, metric);
+                    Some((name, x, v.into_iter().map(|v| v * scale).collect()))
+                })
+                .collect();
+            lines.iter().any(|l| !l.1.is_empty()).then(|| charts::runs_overlay(heading, y, &lines))
+        })
     };
-    let accuracy_fig = Memo::new(move |_| {
-        let (names, c) = chosen();
-        let lines: Vec<(String, Vec<i64>, Vec<f64>)> = names
-            .iter()
-            .filter_map(|(id, name)| {
-                let m = &c.iter().find(|(i, _)| i == id)?.1;
-                let (x, y) = series(m, "test_accuracy");
-                Some((name.clone(), x, y.into_iter().map(|v| v * 100.0).collect()))
-            })
-            .collect();
-        lines.iter().any(|l| !l.1.is_empty()).then(|| charts::runs_overlay("Test accuracy", "accuracy (%)", &lines))
-    });
-    let loss_fig = Memo::new(move |_| {
-        let (names, c) = chosen();
-        let lines: Vec<(String, Vec<i64>, Vec<f64>)> = names
-            .iter()
-            .filter_map(|(id, name)| {
-                let m = &c.iter().find(|(i, _)| i == id)?.1;
-                let (x, y) = series(m, "loss");
-                Some((name.clone(), x, y))
-            })
-            .collect();
-        lines.iter().any(|l| !l.1.is_empty()).then(|| charts::runs_overlay("Training loss", "loss", &lines))
-    });
+    let accuracy_fig = overlay("test_accuracy", 100.0, "Test accuracy", "accuracy (%)");
+    let loss_fig = overlay("loss", 1.0, "Training loss", "loss");
     let share = move || format!("/?tab=training&runs={}", shown.get().join(","));
 
     let num = move |testid: &'static str, get: fn(&Form) -> String, set: fn(&mut Form, &str)| {
@@ -241,6 +254,16 @@ pub fn Training() -> impl IntoView {
                 <label class:hidden=move || !is(Method::Qat) title="Learn the clips (LSQ: a trained step size per group) instead of the clipping method above">
                     <input type="checkbox" data-testid="train-lsq" prop:checked=move || form.get().lsq
                         on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.lsq = on) }/>" learned clips (LSQ)"
+                </label>
+                <label class:hidden=move || !is(Method::Qat) title="Also quantize every layer's input activations (per tensor), the clip solved on each batch">"Activations"
+                    <select data-testid="train-act" on:change=move |ev| { let a = event_target_value(&ev); form.update(|f| f.act = a) }>
+                        {ACT_FORMATS.iter().map(|(v, ..)| view! { <option value=*v selected=move || form.get().act == *v>{if v.is_empty() { "fp32" } else { v }}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class:hidden=move || !is(Method::Qat) || form.get().act.is_empty()>"Activation clip"
+                    <select data-testid="train-act-clip" on:change=move |ev| { let c = event_target_value(&ev); form.update(|f| f.act_clip = c) }>
+                        {ACT_CLIPS.iter().map(|c| view! { <option value=*c selected=move || form.get().act_clip == *c>{*c}</option> }).collect_view()}
+                    </select>
                 </label>
                 <label class:hidden=move || !is(Method::Prune)>"Pattern"
                     <select data-testid="train-pattern" on:change=move |ev| { let p = event_target_value(&ev); form.update(|f| f.pattern = p) }>

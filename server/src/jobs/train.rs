@@ -1,6 +1,6 @@
 //! `train`: a training-lab run (`lowbit train`) as a job. One row per evaluation; series `loss` (per step,
 //! thinned to about 2,000 points), `test_accuracy` (from step 0: the compressed model before training),
-//! `fp32_accuracy` (step 0), `sparsity`, `clip/{layer}`, `wp/{layer}`, `wn/{layer}`;
+//! `fp32_accuracy` (step 0), `sparsity`, `clip/{layer}`, `act_clip/{layer}`, `wp/{layer}`, `wn/{layer}`;
 //! artifacts `trained.safetensors`, `curve.csv`, `report.json` (the CLI's `--json`). Cancellable between
 //! steps. After every evaluation the run's snapshot (weights, optimizer state, masks, clips, curve) is
 //! written to the job's work folder and its step saved, so a restart resumes exactly there — the curve is
@@ -69,7 +69,7 @@ impl Kind for TrainJobSpec {
             )));
         }
         Ok(json!({"model": run.model.name(), "method": run.method.name(), "steps": run.steps, "batch": run.batch,
-            "lr": run.lr, "seed": run.seed, "quant": run.quant, "grad": run.grad.name(), "lsq": run.lsq, "prune": run.prune,
+            "lr": run.lr, "seed": run.seed, "quant": run.quant, "act": run.act, "grad": run.grad.name(), "lsq": run.lsq, "prune": run.prune,
             "init": init}))
     }
 
@@ -138,7 +138,7 @@ impl Kind for TrainJobSpec {
                             ctx.progress(step as i64)?;
                         }
                     }
-                    Event::Eval { point, clips, scales, .. } => {
+                    Event::Eval { point, clips, scales, act_clips, .. } => {
                         let step = point.step as i64;
                         ctx.metric(step, "test_accuracy", point.test_accuracy)?;
                         if let Some(s) = point.sparsity {
@@ -151,6 +151,11 @@ impl Kind for TrainJobSpec {
                             if let Some((wp, wn)) = s {
                                 ctx.metric(step, &format!("wp/{}.weight", l.name), *wp as f64)?;
                                 ctx.metric(step, &format!("wn/{}.weight", l.name), *wn as f64)?;
+                            }
+                        }
+                        for (l, c) in layers.iter().zip(act_clips) {
+                            if let Some(c) = c {
+                                ctx.metric(step, &format!("act_clip/{}", l.name), *c as f64)?;
                             }
                         }
                         ctx.row(evals, serde_json::to_value(point).expect("a point serializes"))?;
