@@ -20,12 +20,12 @@ pub fn checkpoint_bytes(spec: &TrainSpec, outcome: &Outcome) -> lowbit_core::Res
     safetensors::write(&tensors, &meta)
 }
 
-/// `step,loss,test_accuracy,sparsity` per evaluation.
+/// `step,loss,train_accuracy,test_accuracy,sparsity` per evaluation.
 pub fn curve_csv(curve: &[CurvePoint]) -> String {
-    let mut s = String::from("step,loss,test_accuracy,sparsity\n");
+    let mut s = String::from("step,loss,train_accuracy,test_accuracy,sparsity\n");
     for p in curve {
         let sp = p.sparsity.map(|v| v.to_string()).unwrap_or_default();
-        s.push_str(&format!("{},{},{},{sp}\n", p.step, p.loss, p.test_accuracy));
+        s.push_str(&format!("{},{},{},{},{sp}\n", p.step, p.loss, p.train_accuracy, p.test_accuracy));
     }
     s
 }

@@ -232,14 +232,14 @@ fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
 
     let m = get(&a, &format!("/api/jobs/{jid}/metrics")).json();
     let names: Vec<&str> = m["series"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    for n in ["loss", "test_accuracy", "clip/conv1.weight", "clip/fc3.weight"] {
+    for n in ["loss", "test_accuracy", "train_accuracy", "fp32_accuracy", "clip/conv1.weight", "clip/fc3.weight"] {
         assert!(names.contains(&n), "{n} in {names:?}");
     }
     let arts = get(&a, &format!("/api/jobs/{jid}/artifacts")).json()["artifacts"].as_array().unwrap().clone();
     let art = |n: &str| get(&a, arts.iter().find(|x| x["name"] == n).unwrap()["url"].as_str().unwrap());
     let csv = art("curve.csv").text();
     assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
-    assert!(csv.starts_with("step,loss,test_accuracy"));
+    assert!(csv.starts_with("step,loss,train_accuracy,test_accuracy"));
     let report = art("report.json").json();
     assert_eq!(report["test_accuracy"], cli["test_accuracy"]);
     assert_eq!(report["ptq_accuracy"], cli["ptq_accuracy"]);

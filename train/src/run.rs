@@ -28,6 +28,8 @@ pub struct CurvePoint {
     pub step: usize,
     /// Mean training loss since the previous point.
     pub loss: f64,
+    /// Mean accuracy on the training batches since the previous point (the model in its training form).
+    pub train_accuracy: f64,
     pub test_accuracy: f64,
     /// Prune: the sparsity of the masks at this point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,13 +41,12 @@ pub struct CurvePoint {
 pub enum Event<'a> {
     /// Before the first step of a fresh run (not a resumed one): the starting model's accuracy, and the
     /// same compressed without training (the curve's step 0).
-    Start {
-        initial_accuracy: f64,
-        ptq_accuracy: f64,
-    },
+    Start { initial_accuracy: f64, ptq_accuracy: f64 },
     Step {
         step: usize,
         loss: f64,
+        /// The batch's accuracy.
+        accuracy: f64,
         lr: f64,
     },
     /// `clips`: each layer's clips (QAT); `scales`: each layer's (W^p, W^n) (TTQ); `sparsity`: the
@@ -310,7 +311,7 @@ pub fn train_from(
     let mut masks = Masks::new(layers.len());
     let mut aq = resolved.act.map(|cfg| ActQuant::new(cfg, spec.grad, layers.len())).transpose()?;
     let mut optim = optimizer(spec);
-    let (mut net, first, mut curve, ptq_accuracy, initial_accuracy, mut loss_sum, mut loss_n);
+    let (mut net, first, mut curve, ptq_accuracy, initial_accuracy, mut loss_sum, mut acc_sum, mut loss_n);
     match start {
         Start::Resume(snap) => {
             let snap = *snap;
@@ -337,7 +338,7 @@ pub fn train_from(
                 aq.running = st.act_clips;
             }
             (first, curve, ptq_accuracy, initial_accuracy) = (st.step, st.curve, st.ptq_accuracy, st.initial_accuracy);
-            (loss_sum, loss_n) = (st.loss_sum, st.loss_n);
+            (loss_sum, acc_sum, loss_n) = (st.loss_sum, st.acc_sum, st.loss_n);
         }
         Start::Seed | Start::Checkpoint(_) => {
             net = match start {
@@ -361,7 +362,7 @@ pub fn train_from(
             }
             let d = deployed(spec, &net, qcfg.as_ref(), &oneshot)?;
             ptq_accuracy = evaluate_with(&net, &data.test, n_eval, &d, aq.as_ref())?;
-            (first, curve, loss_sum, loss_n) = (0, Vec::new(), 0.0, 0);
+            (first, curve, loss_sum, acc_sum, loss_n) = (0, Vec::new(), 0.0, 0.0, 0);
             if !observe(Event::Start { initial_accuracy, ptq_accuracy }) {
                 return Err(Error::Cancelled(0));
             }
@@ -413,6 +414,12 @@ pub fn train_from(
         if let Some(e) = failed.or(act_failed) {
             return Err(e);
         }
+        let hits = to_vec(&logits.clone().detach())
+            .chunks(10)
+            .zip(&y)
+            .filter(|(row, label)| lowbit_core::nn::argmax(row) == **label as usize)
+            .count();
+        let accuracy = hits as f64 / y.len() as f64;
         let loss = cross_entropy_with_logits(logits, one_hot(&y, &device));
         let value = loss.clone().into_scalar::<f32>();
         if !value.is_finite() {
@@ -441,8 +448,9 @@ pub fn train_from(
             net = masks.enforce(net);
         }
         loss_sum += value as f64;
+        acc_sum += accuracy;
         loss_n += 1;
-        if !observe(Event::Step { step: step + 1, loss: value as f64, lr }) {
+        if !observe(Event::Step { step: step + 1, loss: value as f64, accuracy, lr }) {
             return Err(Error::Cancelled(step + 1));
         }
         let done = step + 1 == spec.steps;
@@ -452,10 +460,11 @@ pub fn train_from(
             let point = CurvePoint {
                 step: step + 1,
                 loss: loss_sum / loss_n.max(1) as f64,
+                train_accuracy: acc_sum / loss_n.max(1) as f64,
                 test_accuracy,
                 sparsity: resolved.prune.is_some().then_some(masks.sparsity),
             };
-            (loss_sum, loss_n) = (0.0, 0);
+            (loss_sum, acc_sum, loss_n) = (0.0, 0.0, 0);
             let clips = clips_of(spec, &net, fq.as_ref());
             let scales = scales_of(spec, &net);
             let sparsity = masks.sparsity;
@@ -473,6 +482,7 @@ pub fn train_from(
                     ptq_accuracy,
                     initial_accuracy,
                     loss_sum,
+                    acc_sum,
                     loss_n,
                     solved: fq.as_ref().map(|f| f.solved.clone()).unwrap_or_default(),
                     scales: scales.iter().map(|s| s.unwrap_or((0.0, 0.0))).collect(),

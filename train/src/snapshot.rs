@@ -26,6 +26,8 @@ pub struct State {
     pub initial_accuracy: f64,
     /// The loss summed since the last curve point, and over how many steps.
     pub loss_sum: f64,
+    /// The batches' accuracy summed over the same steps.
+    pub acc_sum: f64,
     pub loss_n: usize,
     /// QAT: per layer, the step the clips in force were solved at, and the clips.
     pub solved: Vec<Option<(usize, Vec<f32>)>>,

@@ -1,5 +1,6 @@
 //! `train`: a training-lab run (`lowbit train`) as a job. One row per evaluation; series `loss` (per step,
 //! thinned to about 2,000 points), `test_accuracy` (from step 0: the compressed model before training),
+//! `train_accuracy` (the batches' since the previous evaluation),
 //! `fp32_accuracy` (step 0), `sparsity`, `clip/{layer}`, `act_clip/{layer}`, `wp/{layer}`, `wn/{layer}`;
 //! artifacts `trained.safetensors`, `curve.csv`, `report.json` (the CLI's `--json`). Cancellable between
 //! steps. After every evaluation the run's snapshot (weights, optimizer state, masks, clips, curve) is
@@ -141,6 +142,7 @@ impl Kind for TrainJobSpec {
                     Event::Eval { point, clips, scales, act_clips, .. } => {
                         let step = point.step as i64;
                         ctx.metric(step, "test_accuracy", point.test_accuracy)?;
+                        ctx.metric(step, "train_accuracy", point.train_accuracy)?;
                         if let Some(s) = point.sparsity {
                             ctx.metric(step, "sparsity", s)?;
                         }
