@@ -14,6 +14,7 @@ pub mod clip;
 pub mod curve;
 pub mod error;
 pub mod formats;
+pub mod gradient;
 pub mod granularity;
 pub mod metrics;
 pub mod nn;
