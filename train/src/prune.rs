@@ -6,7 +6,8 @@
 //! Patterns apply as core interprets them for the layer's shape (a fully connected [out, in] weight is
 //! [out, in, 1, 1]: `filter` is an output neuron, and `kernel` — a 1×1 kernel — is one weight, so it prunes
 //! fully connected layers fine-grained, as the granularity study does). A pattern with a fixed sparsity
-//! (N:M) is applied in full from the first step.
+//! (N:M) is applied in full from the first step. A layer that is a single group under the pattern (the
+//! first conv's one input channel, for `channel`) is left unpruned rather than removed.
 
 use crate::error::Result;
 use crate::model::{Net, to_vec};
@@ -49,6 +50,11 @@ impl Masks {
         for (i, l) in layers.iter().enumerate().filter(|(i, _)| on[*i]) {
             let w = to_vec(&net.weights[i].val());
             let pattern = layer_pattern(l, cfg.pattern);
+            // A layer that is one group under the pattern (channel pruning of a conv with one input channel)
+            // would be removed whole, killing the network: it stays unpruned.
+            if lowbit_core::prune::group_ids(&l.shape(), pattern)?.1 < 2 {
+                continue;
+            }
             let out = prune(&w, &l.shape(), &PruneConfig { sparsity: target, pattern, ..*cfg })?;
             self.layers[i] = Some(out.mask);
         }

@@ -323,3 +323,19 @@ fn lsq_learns_its_clips() {
     let fp = TrainSpec { quant: Some(QuantSpec::new("fp8-e4m3", None)), ..s.clone() };
     assert!(train(&fp, mnist(), None, &mut |_| true).unwrap_err().to_string().contains("--lsq"));
 }
+
+/// Channel pruning leaves the first conv (one input channel: a single group) whole instead of removing the
+/// network's input, and the others reach the target.
+#[test]
+fn channel_pruning_never_removes_a_whole_layer() {
+    let bytes = digit_cnn_bytes();
+    let c = lowbit_core::readers::read(&bytes).unwrap();
+    let mut s = spec(Arch::DigitCnn, Method::Prune, 2);
+    s.prune = Some(PruneSpec { pattern: "channel".into(), sparsity: 0.8, saliency: None });
+    s.prune_ramp = 0.0;
+    let out = train(&s, mnist(), Some(&c.tensors), &mut |_| true).unwrap();
+    assert!(out.masks[0].is_none(), "conv_layers.0 has one input channel");
+    let kept = out.masks[1].as_ref().unwrap().iter().filter(|&&k| k).count() as f64 / (64.0 * 32.0 * 9.0);
+    assert!((kept - 0.2).abs() < 0.05, "{kept}");
+    assert!(out.ptq_accuracy > 0.2, "the one-shot pruned network still sees its input: {}", out.ptq_accuracy);
+}
