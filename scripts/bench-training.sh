@@ -24,7 +24,9 @@ for bits in 2 3 4; do
 done
 run ttq --method ttq
 run twn --method twn
-for p in fine vector kernel filter channel; do
-  run "prune-$p-80" --method prune --pattern "$p" --sparsity 0.8
+for s in 50 80 90; do
+  for p in fine vector kernel filter channel; do
+    run "prune-$p-$s" --method prune --pattern "$p" --sparsity "0.$s"
+  done
 done
 run prune-nm24 --method prune --pattern nm:2:4

@@ -153,8 +153,108 @@ pub enum Method {
     Twn,
     /// Prune with the AGP schedule to a target sparsity, masks kept while retraining.
     Prune,
+    /// Data-parallel SGD over N simulated workers with gradient compression (`dist`).
+    Dgc,
 }
-named!(Method, "training method", [Fp32 = "fp32", Qat = "qat", Ttq = "ttq", Twn = "twn", Prune = "prune"]);
+named!(Method, "training method", [Fp32 = "fp32", Qat = "qat", Ttq = "ttq", Twn = "twn", Prune = "prune", Dgc = "dgc"]);
+
+/// What each worker does to its gradient before the exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Compressor {
+    /// Sent whole (momentum SGD, ring all-reduce).
+    Dense,
+    /// Top-k gradient dropping with residual accumulation, none of DGC's corrections.
+    Topk,
+    /// Deep Gradient Compression (§4), each technique switchable.
+    Dgc,
+}
+named!(Compressor, "compressor", [Dense = "dense", Topk = "topk", Dgc = "dgc"]);
+
+/// Data-parallel training over simulated workers: each computes the gradient of its shard of the global
+/// batch on its own replica, compresses it, and every replica applies the same aggregated update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DistSpec {
+    /// N, 1 to 64; the batch must divide by it.
+    pub workers: usize,
+    pub compressor: Compressor,
+    /// The fraction of each gradient not sent after the warm-up (top-k, DGC; 0.999 = 99.9 %).
+    #[serde(default = "default_sparsity")]
+    pub sparsity: f64,
+    #[serde(default = "yes")]
+    pub momentum_correction: bool,
+    /// Local gradient clipping at this global L2 threshold × N^(−1/2) (DGC); none by default, as the
+    /// official code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_norm: Option<f32>,
+    #[serde(default = "yes")]
+    pub factor_masking: bool,
+    /// Epochs of the density warm-up (75 % → 99.9 % sparsity; DGC).
+    #[serde(default = "default_warmup")]
+    pub warmup_epochs: usize,
+    /// The network: bandwidth in Gbit/s and latency per message in µs (the simulated time's cost model).
+    #[serde(default = "default_bandwidth")]
+    pub bandwidth_gbps: f64,
+    #[serde(default = "default_latency")]
+    pub latency_us: f64,
+}
+
+fn default_sparsity() -> f64 {
+    0.999
+}
+fn default_warmup() -> usize {
+    5
+}
+fn default_bandwidth() -> f64 {
+    10.0
+}
+fn default_latency() -> f64 {
+    50.0
+}
+
+impl DistSpec {
+    pub fn new(workers: usize, compressor: Compressor) -> Self {
+        Self {
+            workers,
+            compressor,
+            sparsity: default_sparsity(),
+            momentum_correction: true,
+            clip_norm: None,
+            factor_masking: true,
+            warmup_epochs: default_warmup(),
+            bandwidth_gbps: default_bandwidth(),
+            latency_us: default_latency(),
+        }
+    }
+
+    /// The per-tensor compressor's configuration (`None`: dense).
+    pub fn dgc_config(&self, momentum: f32) -> Option<crate::gradient::dgc::DgcConfig> {
+        use crate::gradient::dgc::DgcConfig;
+        let density = 1.0 - self.sparsity;
+        match self.compressor {
+            Compressor::Dense => None,
+            Compressor::Topk => Some(DgcConfig { momentum, ..DgcConfig::topk(density) }),
+            Compressor::Dgc => Some(DgcConfig {
+                density,
+                momentum,
+                momentum_correction: self.momentum_correction,
+                clip_norm: self.clip_norm,
+                factor_masking: self.factor_masking,
+                warmup_epochs: self.warmup_epochs,
+                ..DgcConfig::paper()
+            }),
+        }
+    }
+
+    /// Whether the optimizer applies momentum to the aggregate (false: the workers did — DGC's momentum
+    /// correction).
+    pub fn optimizer_momentum(&self) -> bool {
+        !(self.compressor == Compressor::Dgc && self.momentum_correction)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -191,6 +291,9 @@ pub struct TrainSpec {
     /// with this format (uint for the post-ReLU inputs), the clip solved on each batch by its clip method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<QuantSpec>,
+    /// Data-parallel training with gradient compression (dgc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dist: Option<DistSpec>,
     /// The pattern and final sparsity (prune).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune: Option<PruneSpec>,
@@ -289,6 +392,7 @@ impl TrainSpec {
             method,
             quant: None,
             act: None,
+            dist: None,
             prune: None,
             grad: default_grad(),
             clip_every: 1,
@@ -352,6 +456,31 @@ impl TrainSpec {
             }
             (_, p) => p.as_ref().map(PruneSpec::resolve).transpose()?,
         };
+        match (self.method, &self.dist) {
+            (Method::Dgc, None) => return bad("--method dgc needs the workers and a compressor".into()),
+            (Method::Dgc, Some(d)) => {
+                if !(1..=64).contains(&d.workers) {
+                    return bad(format!("--workers {} is out of range (1 to 64)", d.workers));
+                }
+                if !self.batch.is_multiple_of(d.workers) {
+                    return bad(format!("--batch {} does not divide among {} workers", self.batch, d.workers));
+                }
+                if !(0.0..1.0).contains(&d.sparsity) {
+                    return bad(format!("--sparsity {} is out of range (0 ≤ s < 1)", d.sparsity));
+                }
+                if !(d.bandwidth_gbps.is_finite() && d.bandwidth_gbps > 0.0) {
+                    return bad(format!("--bandwidth {} must be positive (Gbit/s)", d.bandwidth_gbps));
+                }
+                if !(d.latency_us.is_finite() && d.latency_us >= 0.0) {
+                    return bad(format!("--latency {} must be a non-negative number of µs", d.latency_us));
+                }
+                if let Some(c) = d.dgc_config(0.9) {
+                    c.validate()?;
+                }
+            }
+            (m, Some(_)) => return bad(format!("workers and a compressor are for --method dgc, not {m}")),
+            (_, None) => {}
+        }
         if self.method == Method::Prune {
             if !(self.prune_ramp.is_finite() && (0.0..=1.0).contains(&self.prune_ramp)) {
                 return bad(format!("--prune-ramp {} is out of range (0 to 1)", self.prune_ramp));
@@ -368,7 +497,7 @@ impl TrainSpec {
         let n = self.model.layers().len();
         (0..n)
             .map(|i| match self.method {
-                Method::Fp32 => false,
+                Method::Fp32 | Method::Dgc => false,
                 Method::Qat => true,
                 // The classifier's rows are the classes: pruning it at filter granularity removes digits.
                 Method::Prune => !(self.full_precision_ends && i + 1 == n),
@@ -423,7 +552,7 @@ mod tests {
         }
         let e = "resnet".parse::<Arch>().unwrap_err().to_string();
         assert!(e.contains("unknown model `resnet`") && e.contains("digit-cnn"), "{e}");
-        assert!("dgc".parse::<Method>().unwrap_err().to_string().contains("fp32, qat, ttq, twn, prune"));
+        assert!("sgd".parse::<Method>().unwrap_err().to_string().contains("fp32, qat, ttq, twn, prune, dgc"));
     }
 
     #[test]

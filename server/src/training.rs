@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 /// The trained weights (latent fp32; `lowbit quant` re-quantizes them) under the model's tensor names,
 /// with the run's spec in the metadata (`lowbit`).
-pub fn checkpoint_bytes(spec: &TrainSpec, outcome: &Outcome) -> lowbit_core::Result<Vec<u8>> {
+pub fn checkpoint_bytes(spec: &TrainSpec, net: &lowbit_train::model::Net) -> lowbit_core::Result<Vec<u8>> {
     use lowbit_core::readers::safetensors::{self, WriteTensor};
-    let named = outcome.net.named();
+    let named = net.named();
     let tensors: Vec<WriteTensor<'_>> = named.iter().map(|t| WriteTensor::f32(&t.name, &t.shape, &t.values)).collect();
     let meta = std::collections::BTreeMap::from([(
         "lowbit".to_string(),
@@ -20,12 +20,22 @@ pub fn checkpoint_bytes(spec: &TrainSpec, outcome: &Outcome) -> lowbit_core::Res
     safetensors::write(&tensors, &meta)
 }
 
-/// `step,loss,train_accuracy,test_accuracy,sparsity` per evaluation.
+/// `step,loss,train_accuracy,test_accuracy,sparsity,bytes_sent,simulated_seconds` per evaluation (the last
+/// three empty where the method has none).
 pub fn curve_csv(curve: &[CurvePoint]) -> String {
-    let mut s = String::from("step,loss,train_accuracy,test_accuracy,sparsity\n");
+    let mut s = String::from("step,loss,train_accuracy,test_accuracy,sparsity,bytes_sent,simulated_seconds\n");
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for p in curve {
-        let sp = p.sparsity.map(|v| v.to_string()).unwrap_or_default();
-        s.push_str(&format!("{},{},{},{},{sp}\n", p.step, p.loss, p.train_accuracy, p.test_accuracy));
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            p.step,
+            p.loss,
+            p.train_accuracy,
+            p.test_accuracy,
+            opt(p.sparsity),
+            opt(p.bytes),
+            opt(p.simulated_seconds)
+        ));
     }
     s
 }
@@ -105,4 +115,31 @@ pub fn summary(
         "seconds": num(seconds),
         "steps_per_second": num(outcome.steps as f64 / outcome.seconds),
     }))
+}
+
+/// The summary of a distributed run (method dgc): at least `test_accuracy`, `compression_ratio`,
+/// `bytes_per_iteration`, `simulated_seconds` and `curve` (each point with bytes sent and simulated time).
+pub fn dist_summary(spec: &TrainSpec, out: &lowbit_train::dist::DistOutcome, seconds: f64) -> Value {
+    let c = &out.comm;
+    json!({
+        "model": spec.model.name(),
+        "method": spec.method.name(),
+        "dist": spec.dist,
+        "steps": spec.steps,
+        "batch": spec.batch,
+        "lr": spec.lr,
+        "seed": spec.seed,
+        "test_accuracy": num(out.test_accuracy),
+        "initial_accuracy": num(out.initial_accuracy),
+        "eval_images": spec.eval_images,
+        "workers": c.workers,
+        "compressor": c.compressor.name(),
+        "bytes_per_iteration": num(c.bytes_per_iteration),
+        "compression_ratio": num(c.compression_ratio),
+        "simulated_seconds": num(c.simulated_seconds),
+        "compute_seconds": num(c.compute_seconds),
+        "exchange_seconds": num(c.exchange_seconds),
+        "curve": out.curve,
+        "seconds": num(seconds),
+    })
 }

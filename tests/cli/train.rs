@@ -258,6 +258,21 @@ fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
     assert_eq!(request(&a, "DELETE", &format!("/api/jobs/{lid}"), b"", None).status, 200);
     wait_for(&a, &lid, "cancelled", |j| j["state"] == "cancelled");
 
+    // A distributed run (4 workers, DGC) as a job: its exchange as series.
+    let dgc = json!({"kind": "train", "run": {"model": "mlp", "method": "dgc", "steps": 6, "batch": 32,
+        "eval_every": 3, "eval_images": 200, "dist": {"workers": 4, "compressor": "dgc", "sparsity": 0.99,
+        "warmup_epochs": 0}}});
+    let r = post_json(&a, "/api/jobs", &dgc);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let did = r.json()["id"].as_str().unwrap().to_string();
+    wait_for(&a, &did, "the dgc run", |j| j["state"] == "succeeded");
+    let m = get(&a, &format!("/api/jobs/{did}/metrics")).json();
+    let names: Vec<&str> = m["series"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"bytes_sent") && names.contains(&"simulated_seconds"), "{names:?}");
+    let arts = get(&a, &format!("/api/jobs/{did}/artifacts")).json()["artifacts"].as_array().unwrap().clone();
+    let report = get(&a, arts.iter().find(|x| x["name"] == "report.json").unwrap()["url"].as_str().unwrap()).json();
+    assert!(report["compression_ratio"].as_f64().unwrap() > 40.0, "{report}");
+
     let refused = |spec: serde_json::Value, status: u16, says: &str| {
         let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": spec}));
         assert_eq!(r.status, status, "{}", r.text());
@@ -266,6 +281,11 @@ fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
     refused(json!({"model": "resnet", "method": "fp32", "steps": 5}), 400, "resnet");
     refused(json!({"model": "mlp", "method": "qat", "steps": 5}), 400, "format");
     refused(json!({"model": "mlp", "method": "fp32", "steps": 1_000_000}), 413, "more than a job may run");
+    refused(
+        json!({"model": "mlp", "method": "dgc", "steps": 5, "dist": {"workers": 65, "compressor": "dgc"}}),
+        400,
+        "--workers 65",
+    );
     refused(
         json!({"model": "mlp", "method": "prune", "steps": 5, "prune": {"pattern": "fine", "sparsity": 2}}),
         400,
@@ -277,4 +297,72 @@ fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
         &json!({"kind": "train", "run": {"model": "mlp", "method": "fp32", "steps": 5}, "init": "nope"}),
     );
     assert_eq!(r.status, 404, "{}", r.text());
+}
+
+#[test]
+fn a_dgc_run_reports_compression_and_simulated_time() {
+    let m = mnist_dir();
+    let v = lowbit_json([
+        "train",
+        "--model",
+        "mlp",
+        "--method",
+        "dgc",
+        "--workers",
+        "4",
+        "--compressor",
+        "dgc",
+        "--sparsity",
+        "0.99",
+        "--no-warmup",
+        "--steps",
+        "6",
+        "--batch",
+        "32",
+        "--eval-every",
+        "3",
+        "--eval-images",
+        "200",
+        "--bandwidth",
+        "1",
+        "--data",
+        path_str(&m),
+        "--json",
+    ]);
+    assert_eq!(v["compressor"], "dgc");
+    assert_eq!(v["workers"], 4);
+    assert!(v["compression_ratio"].as_f64().unwrap() > 40.0, "{v}");
+    assert!(v["simulated_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["bytes_per_iteration"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["curve"].as_array().unwrap().len(), 2);
+    let out = lowbit([
+        "train",
+        "--model",
+        "mlp",
+        "--method",
+        "dgc",
+        "--workers",
+        "5",
+        "--batch",
+        "32",
+        "--steps",
+        "1",
+        "--data",
+        path_str(&m),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not divide among 5 workers"));
+    let out = lowbit([
+        "train",
+        "--model",
+        "mlp",
+        "--method",
+        "dgc",
+        "--compressor",
+        "gzip",
+        "--steps",
+        "1",
+        "--data",
+        path_str(&m),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown compressor `gzip`"));
 }

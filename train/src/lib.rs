@@ -8,12 +8,14 @@
 //! - [`ttq`]: trained ternary quantization (ALGORITHMS.md §3), learned W^p and W^n per layer.
 //! - [`prune`]: prune and retrain (ALGORITHMS.md §5): core's masks on the AGP schedule, kept while retraining.
 //! - [`snapshot`]: a run's saved point (weights, optimizer state, masks, clips, curve) to resume from.
+//! - [`dist`]: data-parallel SGD over N simulated workers with gradient compression (DGC, §4).
 //! - [`run`]: the loop — seeded, reproducible for a given seed and thread count — its curve and its result.
 //!
 //! Numerics of quantization stay in `lowbit-core`: this crate calls `quant::quantize` and never rounds a
 //! weight itself; evaluation re-quantizes exactly (no surrogate) so reported accuracy is the deployed one.
 
 pub mod data;
+pub mod dist;
 pub mod error;
 pub mod fakequant;
 pub mod model;

@@ -34,6 +34,12 @@ pub struct CurvePoint {
     /// Prune: the sparsity of the masks at this point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparsity: Option<f64>,
+    /// Distributed (dgc): bytes one worker has sent so far, on average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<f64>,
+    /// Distributed (dgc): the run's simulated time so far (compute + exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_seconds: Option<f64>,
 }
 
 /// What a run reports as it goes; the observer returns false to stop it.
@@ -185,7 +191,7 @@ pub fn evaluate_with(
     Ok(correct as f64 / split.len().max(1) as f64)
 }
 
-fn one_hot(labels: &[u8], device: &Device) -> Tensor<2> {
+pub(crate) fn one_hot(labels: &[u8], device: &Device) -> Tensor<2> {
     let mut v = vec![0.0f32; labels.len() * 10];
     for (i, &l) in labels.iter().enumerate() {
         v[i * 10 + l as usize] = 1.0;
@@ -297,6 +303,9 @@ pub fn train_from(
     observe: &mut dyn FnMut(Event<'_>) -> bool,
 ) -> Result<Outcome> {
     let resolved = spec.validate()?;
+    if spec.method == Method::Dgc {
+        return Err(Error::Param("--method dgc runs through dist::train_dist".into()));
+    }
     let qcfg = resolved.quant;
     let started = Instant::now();
     let device = Device::flex().autodiff();
@@ -463,6 +472,8 @@ pub fn train_from(
                 train_accuracy: acc_sum / loss_n.max(1) as f64,
                 test_accuracy,
                 sparsity: resolved.prune.is_some().then_some(masks.sparsity),
+                bytes: None,
+                simulated_seconds: None,
             };
             (loss_sum, acc_sum, loss_n) = (0.0, 0.0, 0);
             let clips = clips_of(spec, &net, fq.as_ref());

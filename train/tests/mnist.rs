@@ -339,3 +339,44 @@ fn channel_pruning_never_removes_a_whole_layer() {
     assert!((kept - 0.2).abs() < 0.05, "{kept}");
     assert!(out.ptq_accuracy > 0.2, "the one-shot pruned network still sees its input: {}", out.ptq_accuracy);
 }
+
+/// Data-parallel SGD with compression (§4.6 as runs): DGC at sparsity 0 is dense momentum SGD (one worker:
+/// the same weights; four: the same up to float rounding); the replicas stay identical; at 99 % sparsity
+/// the bytes per iteration shrink by the ratio the encoding gives, and the run still learns.
+#[test]
+fn dgc_runs_match_dense_at_sparsity_zero_and_compress_at_high_sparsity() {
+    use lowbit_core::training::{Compressor, DistSpec};
+    use lowbit_train::dist::train_dist;
+    let run = |workers: usize, compressor: Compressor, sparsity: f64| {
+        let mut s = spec(Arch::Mlp, Method::Dgc, 30);
+        s.eval_every = 15;
+        s.dist = Some(DistSpec { sparsity, warmup_epochs: 0, ..DistSpec::new(workers, compressor) });
+        train_dist(&s, mnist(), None, &mut |_| true).unwrap()
+    };
+    let close = |a: &lowbit_train::dist::DistOutcome, b: &lowbit_train::dist::DistOutcome, tol: f32| {
+        for (x, y) in a.replicas[0].named().iter().zip(b.replicas[0].named()) {
+            let worst = x.values.iter().zip(&y.values).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+            assert!(worst <= tol, "{}: {worst}", x.name);
+        }
+    };
+    close(&run(1, Compressor::Dgc, 0.0), &run(1, Compressor::Dense, 0.0), 1e-6);
+    let dense = run(4, Compressor::Dense, 0.0);
+    close(&run(4, Compressor::Dgc, 0.0), &dense, 1e-4);
+    let dgc = run(4, Compressor::Dgc, 0.99);
+    let first = dgc.replicas[0].named();
+    assert!(dgc.replicas.iter().all(|r| r.named() == first), "the replicas stay identical");
+    // MLP: 266,610 parameters in 6 tensors; exact top-k at 1 % sends ceil(n/100) values + indices + a
+    // count per tensor; DGC's sampled threshold sends between 0.8 and 1 times that.
+    let sizes = [235_200usize, 300, 30_000, 100, 1000, 10];
+    let sent: usize = sizes.iter().map(|n| 4 + 8 * n.div_ceil(100)).sum();
+    let topk = run(4, Compressor::Topk, 0.99);
+    assert_eq!(topk.comm.bytes_per_iteration, sent as f64);
+    assert!((topk.comm.compression_ratio - (4 * 266_610) as f64 / sent as f64).abs() < 1e-9);
+    let b = dgc.comm.bytes_per_iteration;
+    assert!(b <= sent as f64 && b >= 0.8 * sent as f64, "{b} of {sent}");
+    assert_eq!(dense.comm.bytes_per_iteration, (4 * 266_610) as f64);
+    assert!(dgc.comm.exchange_seconds < dense.comm.exchange_seconds);
+    assert!(dgc.test_accuracy > 0.5, "{}", dgc.test_accuracy);
+    let points = &dgc.curve;
+    assert!(points[1].bytes.unwrap() > points[0].bytes.unwrap() && points[1].simulated_seconds.is_some());
+}

@@ -30,9 +30,36 @@ pub struct TrainArgs {
     /// Prune: fine | vector | vector:col | kernel | filter | channel | block:RxC | nm:N:M.
     #[arg(long)]
     pub pattern: Option<String>,
-    /// Prune: the final fraction of pruned weights per layer (not for nm:N:M).
+    /// Prune: the final fraction of pruned weights per layer (not for nm:N:M). DGC/top-k: the fraction of
+    /// each gradient not sent (default 0.999).
     #[arg(long)]
     pub sparsity: Option<f64>,
+    /// dgc: simulated workers N (the batch is split among them).
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// dgc: dense | topk | dgc.
+    #[arg(long, default_value = "dgc")]
+    pub compressor: String,
+    /// dgc: accumulate the raw gradient instead of the momentum-corrected velocity.
+    #[arg(long)]
+    pub no_momentum_correction: bool,
+    /// dgc: clip each worker's gradient at this global L2 norm × N^(−1/2) (default: no clipping).
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
+    /// dgc: keep the momentum where the velocity was sent.
+    #[arg(long)]
+    pub no_factor_masking: bool,
+    /// dgc: no density warm-up (the paper's 75 % → 99.9 % over --warmup-epochs).
+    #[arg(long)]
+    pub no_warmup: bool,
+    #[arg(long, default_value_t = 5)]
+    pub warmup_epochs: usize,
+    /// dgc: the simulated network's bandwidth, Gbit/s.
+    #[arg(long, default_value_t = 10.0)]
+    pub bandwidth: f64,
+    /// dgc: the simulated network's latency per message, µs.
+    #[arg(long, default_value_t = 50.0)]
+    pub latency: f64,
     /// Prune: the fraction of the run over which AGP raises the sparsity from 0 (the rest retrains).
     #[arg(long, default_value_t = 0.5)]
     pub prune_ramp: f64,
@@ -117,6 +144,9 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
         (_, true) => bail!("--format is for --method qat, not {method}"),
         (_, false) => None,
     };
+    if a.sparsity.is_some() && !matches!(method, Method::Prune | Method::Dgc) {
+        bail!("--sparsity is for --method prune or dgc, not {method}");
+    }
     let prune = match (method, &a.pattern) {
         (Method::Prune, Some(p)) => {
             let fixed = p.parse::<lowbit_core::prune::Pattern>()?.fixed_sparsity().is_some();
@@ -141,6 +171,21 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
         grad: a.grad.parse()?,
         clip_every: a.clip_every,
         lsq: a.lsq,
+        dist: (method == Method::Dgc)
+            .then(|| -> Result<lowbit_core::training::DistSpec> {
+                Ok(lowbit_core::training::DistSpec {
+                    workers: a.workers,
+                    compressor: a.compressor.parse()?,
+                    sparsity: a.sparsity.unwrap_or(0.999),
+                    momentum_correction: !a.no_momentum_correction,
+                    clip_norm: a.clip_norm,
+                    factor_masking: !a.no_factor_masking,
+                    warmup_epochs: if a.no_warmup { 0 } else { a.warmup_epochs },
+                    bandwidth_gbps: a.bandwidth,
+                    latency_us: a.latency,
+                })
+            })
+            .transpose()?,
         act: match (&a.act_format, a.act_bits.is_some() || a.act_clip.is_some()) {
             (Some(f), _) => {
                 // Formats that carry their width in the name (fp8-e4m3…) take no bits; the others default to 8.
@@ -201,7 +246,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let started = Instant::now();
     let mut last_print = Instant::now();
     let quiet = a.json;
-    let outcome = train(&spec, &data, opened.as_ref().map(|o| o.tensors.as_slice()), &mut |e| {
+    let mut observe = |e: Event<'_>| {
         match e {
             Event::Step { step, loss, .. } if !quiet && last_print.elapsed().as_secs() >= 10 => {
                 eprintln!("step {step}/{} · loss {loss:.4}", spec.steps);
@@ -213,11 +258,34 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             _ => {}
         }
         true
-    })
-    .with_context(|| format!("training {} ({})", spec.model, a.method))?;
+    };
+    let tensors = opened.as_ref().map(|o| o.tensors.as_slice());
+    let context = || format!("training {} ({})", spec.model, a.method);
+    if spec.method == Method::Dgc {
+        let out = lowbit_train::dist::train_dist(&spec, &data, tensors, &mut observe).with_context(context)?;
+        let v = crate::training::dist_summary(&spec, &out, started.elapsed().as_secs_f64());
+        if a.json {
+            print(&v);
+        } else {
+            let c = &out.comm;
+            outln!(
+                "{} workers · {} · test accuracy {:.2} % · {:.0} bytes per iteration per worker ({:.1}× compression) · simulated {:.1} s ({:.1} s compute, {:.1} s exchange)",
+                c.workers,
+                c.compressor,
+                out.test_accuracy * 100.0,
+                c.bytes_per_iteration,
+                c.compression_ratio,
+                c.simulated_seconds,
+                c.compute_seconds,
+                c.exchange_seconds
+            );
+        }
+        return Ok(());
+    }
+    let outcome = train(&spec, &data, tensors, &mut observe).with_context(context)?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
-        let bytes = crate::training::checkpoint_bytes(&spec, &outcome)?;
+        let bytes = crate::training::checkpoint_bytes(&spec, &outcome.net)?;
         // Written aside, then renamed: a failure never leaves half a checkpoint under the final name.
         let part = out.with_extension("safetensors.part");
         std::fs::write(&part, bytes).with_context(|| format!("cannot write {}", part.display()))?;

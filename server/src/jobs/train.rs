@@ -5,13 +5,16 @@
 //! artifacts `trained.safetensors`, `curve.csv`, `report.json` (the CLI's `--json`). Cancellable between
 //! steps. After every evaluation the run's snapshot (weights, optimizer state, masks, clips, curve) is
 //! written to the job's work folder and its step saved, so a restart resumes exactly there — the curve is
-//! the uninterrupted one. A diverging run fails naming the step, its last good snapshot kept.
+//! the uninterrupted one. A diverging run fails naming the step, its last good snapshot kept. Method `dgc`
+//! (data-parallel workers with gradient compression) adds the series `bytes_sent` and
+//! `simulated_seconds` and starts over after a restart.
 
 use super::{JobContext, JobError, Kind};
 use crate::state::AppState;
 use lowbit_api::TrainJobSpec;
-use lowbit_core::training::{Arch, TrainSpec};
+use lowbit_core::training::{Arch, Method, TrainSpec};
 use lowbit_train::data::Mnist;
+use lowbit_train::dist::train_dist;
 use lowbit_train::run::{Event, Start, train_from};
 use lowbit_train::snapshot::Snapshot;
 use serde_json::{Value, json};
@@ -146,6 +149,10 @@ impl Kind for TrainJobSpec {
                         if let Some(s) = point.sparsity {
                             ctx.metric(step, "sparsity", s)?;
                         }
+                        if let (Some(b), Some(t)) = (point.bytes, point.simulated_seconds) {
+                            ctx.metric(step, "bytes_sent", b)?;
+                            ctx.metric(step, "simulated_seconds", t)?;
+                        }
                         for (layer, mean) in crate::training::mean_clips(&spec, clips) {
                             ctx.metric(step, &format!("clip/{layer}"), mean)?;
                         }
@@ -183,19 +190,36 @@ impl Kind for TrainJobSpec {
                 }
             }
         };
-        let outcome = match train_from(&spec, &p.data, start, &mut observe) {
-            Ok(o) => o,
-            Err(lowbit_train::Error::Cancelled(_)) => return failure.map_or(Ok(()), Err),
-            Err(e) => return Err(train_error(e)),
+        let ended = |e: lowbit_train::Error, failure: Option<JobError>| match e {
+            lowbit_train::Error::Cancelled(_) => failure.map_or(Ok(()), Err),
+            e => Err(train_error(e)),
         };
-        let seconds = started.elapsed().as_secs_f64();
-        let init = p.init.map(|(name, _)| name);
-        let report = crate::training::summary(&spec, &outcome, &p.data, init, 4, seconds).map_err(train_error)?;
+        // Distributed runs (method dgc) start over after a restart: their workers' compressor state is
+        // not saved yet.
+        let (report, net, curve) = if spec.method == Method::Dgc {
+            let init = p.init.is_some().then_some(tensors.as_slice());
+            let out = match train_dist(&spec, &p.data, init, &mut observe) {
+                Ok(o) => o,
+                Err(e) => return ended(e, failure),
+            };
+            let report = crate::training::dist_summary(&spec, &out, started.elapsed().as_secs_f64());
+            let mut replicas = out.replicas;
+            (report, replicas.swap_remove(0), out.curve)
+        } else {
+            let outcome = match train_from(&spec, &p.data, start, &mut observe) {
+                Ok(o) => o,
+                Err(e) => return ended(e, failure),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let init = p.init.map(|(name, _)| name);
+            let report = crate::training::summary(&spec, &outcome, &p.data, init, 4, seconds).map_err(train_error)?;
+            (report, outcome.net, outcome.curve)
+        };
         let io = |e: std::io::Error| JobError::Failed(format!("cannot write an artifact: {e}"));
-        let ckpt = crate::training::checkpoint_bytes(&spec, &outcome)?;
+        let ckpt = crate::training::checkpoint_bytes(&spec, &net)?;
         for (name, bytes) in [
             ("trained.safetensors", ckpt),
-            ("curve.csv", crate::training::curve_csv(&outcome.curve).into_bytes()),
+            ("curve.csv", crate::training::curve_csv(&curve).into_bytes()),
             ("report.json", serde_json::to_vec_pretty(&report).expect("JSON serializes")),
         ] {
             let path = ctx.work_path(name);
