@@ -549,6 +549,19 @@ fn the_training_page_runs_and_compares_qat_from_the_browser() {
     });
     explorer_ready(&s);
     assert!(s.body_text().contains("trained-"), "{}", s.body_text());
+
+    // A distributed run from the page: 4 workers, DGC at 99 %, on the MLP.
+    s.click("tab-training");
+    s.set_value("train-model", "mlp", "change");
+    s.set_value("train-method", "dgc", "change");
+    s.set_value("train-grad-sparsity", "0.99", "change");
+    s.click("train-start");
+    s.until("the DGC run", || {
+        s.exec("return [...document.querySelectorAll('[data-testid=train-runs] tr[data-state=succeeded]')].map(r => r.innerText).join('|')", json!([]))
+            .as_str()
+            .unwrap_or("")
+            .contains("mlp dgc 4 × dgc 99.0 %")
+    });
 }
 
 fn write_embedding_rows(path: &std::path::Path, rows: usize) {

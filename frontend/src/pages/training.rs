@@ -11,7 +11,7 @@ use crate::state::{Ctx, Tab};
 use leptos::prelude::*;
 use lowbit_api::{ArtifactList, Experiment, Job, JobSpec, Metrics, NewExperiment, TrainJobSpec};
 use lowbit_core::prune::PruneSpec;
-use lowbit_core::training::{Arch, Estimator, Method, TrainSpec};
+use lowbit_core::training::{Arch, Compressor, DistSpec, Estimator, Method, TrainSpec};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,6 +37,10 @@ struct Form {
     /// Activations: "" (not quantized) or one of ACT_FORMATS, with the clip method `act_clip`.
     act: String,
     act_clip: String,
+    /// dgc: simulated workers, the compressor, and the fraction of each gradient not sent.
+    workers: usize,
+    compressor: Compressor,
+    grad_sparsity: f64,
 }
 
 /// Activation formats offered: (value, format, bits).
@@ -67,6 +71,9 @@ impl Default for Form {
             lsq: false,
             act: String::new(),
             act_clip: "max".into(),
+            workers: 4,
+            compressor: Compressor::Dgc,
+            grad_sparsity: 0.999,
         }
     }
 }
@@ -87,6 +94,12 @@ fn label(j: &Job) -> String {
                 s["grad"].as_str().unwrap_or("")
             )
         }
+        "dgc" => format!(
+            " {} × {} {:.1} %",
+            s["dist"]["workers"].as_u64().unwrap_or(0),
+            s["dist"]["compressor"].as_str().unwrap_or(""),
+            100.0 * s["dist"]["sparsity"].as_f64().unwrap_or(0.0)
+        ),
         "prune" => format!(
             " {} {:.0} %",
             s["prune"]["pattern"].as_str().unwrap_or(""),
@@ -173,6 +186,9 @@ pub fn Training() -> impl IntoView {
         }
         if f.method == Method::Qat {
             run.quant = Some(ctx.spec.get_untracked().quant_spec());
+        }
+        if f.method == Method::Dgc {
+            run.dist = Some(DistSpec { sparsity: f.grad_sparsity, ..DistSpec::new(f.workers, f.compressor) });
         }
         if f.method == Method::Prune {
             run.prune = Some(PruneSpec { pattern: f.pattern.clone(), sparsity: f.sparsity, saliency: None });
@@ -264,6 +280,17 @@ pub fn Training() -> impl IntoView {
                     <select data-testid="train-act-clip" on:change=move |ev| { let c = event_target_value(&ev); form.update(|f| f.act_clip = c) }>
                         {ACT_CLIPS.iter().map(|c| view! { <option value=*c selected=move || form.get().act_clip == *c>{*c}</option> }).collect_view()}
                     </select>
+                </label>
+                <label class:hidden=move || !is(Method::Dgc) title="Simulated data-parallel workers; the batch is split among them">"Workers"
+                    {num("train-workers", |f| f.workers.to_string(), |f, v| if let Ok(x) = v.parse() { f.workers = x })}
+                </label>
+                <label class:hidden=move || !is(Method::Dgc)>"Compressor"
+                    <select data-testid="train-compressor" on:change=move |ev| { if let Ok(c) = event_target_value(&ev).parse() { form.update(|f| f.compressor = c) } }>
+                        {Compressor::ALL.iter().map(|c| view! { <option value=c.name() selected=move || form.get().compressor == *c>{c.name()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class:hidden=move || !is(Method::Dgc) title="The fraction of each gradient not sent">"Gradient sparsity"
+                    {num("train-grad-sparsity", |f| f.grad_sparsity.to_string(), |f, v| if let Ok(x) = v.parse() { f.grad_sparsity = x })}
                 </label>
                 <label class:hidden=move || !is(Method::Prune)>"Pattern"
                     <select data-testid="train-pattern" on:change=move |ev| { let p = event_target_value(&ev); form.update(|f| f.pattern = p) }>

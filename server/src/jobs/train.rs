@@ -73,7 +73,7 @@ impl Kind for TrainJobSpec {
             )));
         }
         Ok(json!({"model": run.model.name(), "method": run.method.name(), "steps": run.steps, "batch": run.batch,
-            "lr": run.lr, "seed": run.seed, "quant": run.quant, "act": run.act, "grad": run.grad.name(), "lsq": run.lsq, "prune": run.prune,
+            "lr": run.lr, "seed": run.seed, "quant": run.quant, "act": run.act, "dist": run.dist, "grad": run.grad.name(), "lsq": run.lsq, "prune": run.prune,
             "init": init}))
     }
 
