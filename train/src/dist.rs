@@ -12,8 +12,7 @@
 use crate::data::{Mnist, PIXELS, epoch_order};
 use crate::error::{Error, Result};
 use crate::model::{Net, to_vec};
-use crate::run::{CurvePoint, Event, evaluate, one_hot};
-use burn::module::Module;
+use crate::run::{CurvePoint, Event, batch_accuracy, evaluate, one_hot};
 use burn::tensor::loss::cross_entropy_with_logits;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_optim::momentum::MomentumConfig;
@@ -135,18 +134,14 @@ pub fn train_dist(
             let (x, y) = data.train.gather(&batch[k * shard..(k + 1) * shard]);
             let x = Tensor::<2>::from_data(TensorData::new(x, [shard, PIXELS]), &device);
             let logits = net.forward(x, &mut |_, w| w);
-            let hits = to_vec(&logits.clone().detach())
-                .chunks(10)
-                .zip(&y)
-                .filter(|(row, label)| lowbit_core::nn::argmax(row) == **label as usize)
-                .count();
+            let accuracy = batch_accuracy(&logits, &y);
             let loss = cross_entropy_with_logits(logits, one_hot(&y, &device));
             let value = loss.clone().into_scalar::<f32>();
             if !value.is_finite() {
                 return Err(Error::Diverged { step, loss: value });
             }
             step_loss += value as f64 / n as f64;
-            step_acc += hits as f64 / (shard * n) as f64;
+            step_acc += accuracy / n as f64;
             let mut grads = GradientsParams::from_grads(loss.backward(), net);
             let mut out = Vec::with_capacity(sizes.len());
             for (i, _) in layers.iter().enumerate() {
@@ -228,7 +223,6 @@ pub fn train_dist(
             curve.push(point);
         }
     }
-    let _ = replicas[0].clone().valid();
     Ok(DistOutcome {
         test_accuracy: curve.last().map_or(initial_accuracy, |p| p.test_accuracy),
         initial_accuracy,

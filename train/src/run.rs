@@ -191,6 +191,13 @@ pub fn evaluate_with(
     Ok(correct as f64 / split.len().max(1) as f64)
 }
 
+/// The fraction of a batch's rows whose largest logit is the label.
+pub(crate) fn batch_accuracy(logits: &Tensor<2>, labels: &[u8]) -> f64 {
+    let v = to_vec(&logits.clone().detach());
+    let hits = v.chunks(10).zip(labels).filter(|(row, l)| lowbit_core::nn::argmax(row) == **l as usize).count();
+    hits as f64 / labels.len().max(1) as f64
+}
+
 pub(crate) fn one_hot(labels: &[u8], device: &Device) -> Tensor<2> {
     let mut v = vec![0.0f32; labels.len() * 10];
     for (i, &l) in labels.iter().enumerate() {
@@ -423,12 +430,7 @@ pub fn train_from(
         if let Some(e) = failed.or(act_failed) {
             return Err(e);
         }
-        let hits = to_vec(&logits.clone().detach())
-            .chunks(10)
-            .zip(&y)
-            .filter(|(row, label)| lowbit_core::nn::argmax(row) == **label as usize)
-            .count();
-        let accuracy = hits as f64 / y.len() as f64;
+        let accuracy = batch_accuracy(&logits, &y);
         let loss = cross_entropy_with_logits(logits, one_hot(&y, &device));
         let value = loss.clone().into_scalar::<f32>();
         if !value.is_finite() {
