@@ -169,8 +169,29 @@ pub enum Compressor {
     Topk,
     /// Deep Gradient Compression (§4), each technique switchable.
     Dgc,
+    /// Random-k coordinates with error feedback.
+    Randk,
+    /// QSGD: s levels, stochastic rounding (`levels`).
+    Qsgd,
+    /// TernGrad: max|g|·{−1, 0, 1}, stochastic.
+    Terngrad,
+    /// signSGD with error feedback (scaled sign).
+    #[serde(rename = "signsgd-ef")]
+    SignsgdEf,
 }
-named!(Compressor, "compressor", [Dense = "dense", Topk = "topk", Dgc = "dgc"]);
+named!(
+    Compressor,
+    "compressor",
+    [
+        Dense = "dense",
+        Topk = "topk",
+        Dgc = "dgc",
+        Randk = "randk",
+        Qsgd = "qsgd",
+        Terngrad = "terngrad",
+        SignsgdEf = "signsgd-ef"
+    ]
+);
 
 /// Data-parallel training over simulated workers: each computes the gradient of its shard of the global
 /// batch on its own replica, compresses it, and every replica applies the same aggregated update.
@@ -195,6 +216,9 @@ pub struct DistSpec {
     /// Epochs of the density warm-up (75 % → 99.9 % sparsity; DGC).
     #[serde(default = "default_warmup")]
     pub warmup_epochs: usize,
+    /// QSGD's levels s.
+    #[serde(default = "default_levels")]
+    pub levels: u32,
     /// The network: bandwidth in Gbit/s and latency per message in µs (the simulated time's cost model).
     #[serde(default = "default_bandwidth")]
     pub bandwidth_gbps: f64,
@@ -207,6 +231,9 @@ fn default_sparsity() -> f64 {
 }
 fn default_warmup() -> usize {
     5
+}
+fn default_levels() -> u32 {
+    4
 }
 fn default_bandwidth() -> f64 {
     10.0
@@ -225,17 +252,40 @@ impl DistSpec {
             clip_norm: None,
             factor_masking: true,
             warmup_epochs: default_warmup(),
+            levels: default_levels(),
             bandwidth_gbps: default_bandwidth(),
             latency_us: default_latency(),
         }
     }
 
-    /// The per-tensor compressor's configuration (`None`: dense).
+    /// One worker's compressor for a tensor of `len` elements (`None`: sent dense).
+    pub fn compressor(
+        &self,
+        len: usize,
+        seed: u64,
+    ) -> Result<Option<Box<dyn crate::gradient::quantized::GradCompressor>>> {
+        use crate::gradient::quantized::{Qsgd, RandK, SignEf, TernGrad};
+        Ok(match self.compressor {
+            Compressor::Dense => None,
+            Compressor::Topk | Compressor::Dgc => {
+                let cfg = self.dgc_config(0.9).expect("top-k and DGC have a configuration");
+                Some(Box::new(crate::gradient::dgc::Dgc::new(cfg, len, self.workers, seed)?))
+            }
+            Compressor::Randk => Some(Box::new(RandK::new(1.0 - self.sparsity, len, seed)?)),
+            Compressor::Qsgd => Some(Box::new(Qsgd::new(self.levels, len, seed)?)),
+            Compressor::Terngrad => Some(Box::new(TernGrad::new(len, seed))),
+            Compressor::SignsgdEf => Some(Box::new(SignEf::new(len))),
+        })
+    }
+
+    /// The DGC configuration of top-k and DGC (`None` for the other compressors).
     pub fn dgc_config(&self, momentum: f32) -> Option<crate::gradient::dgc::DgcConfig> {
         use crate::gradient::dgc::DgcConfig;
         let density = 1.0 - self.sparsity;
         match self.compressor {
-            Compressor::Dense => None,
+            Compressor::Dense | Compressor::Randk | Compressor::Qsgd | Compressor::Terngrad | Compressor::SignsgdEf => {
+                None
+            }
             Compressor::Topk => Some(DgcConfig { momentum, ..DgcConfig::topk(density) }),
             Compressor::Dgc => Some(DgcConfig {
                 density,
@@ -476,6 +526,9 @@ impl TrainSpec {
                 }
                 if let Some(c) = d.dgc_config(0.9) {
                     c.validate()?;
+                }
+                if d.compressor == Compressor::Qsgd && !(1..=1 << 16).contains(&d.levels) {
+                    return bad(format!("--levels {} is out of range (1 to 65536)", d.levels));
                 }
             }
             (m, Some(_)) => return bad(format!("workers and a compressor are for --method dgc, not {m}")),

@@ -365,4 +365,28 @@ fn a_dgc_run_reports_compression_and_simulated_time() {
         path_str(&m),
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown compressor `gzip`"));
+    let q = lowbit_json([
+        "train",
+        "--model",
+        "mlp",
+        "--method",
+        "dgc",
+        "--workers",
+        "2",
+        "--compressor",
+        "qsgd",
+        "--levels",
+        "16",
+        "--steps",
+        "2",
+        "--batch",
+        "32",
+        "--eval-images",
+        "100",
+        "--data",
+        path_str(&m),
+        "--json",
+    ]);
+    assert_eq!(q["compressor"], "qsgd");
+    assert!(q["compression_ratio"].as_f64().unwrap() > 5.0, "32 bits → 1 + 5 per element: {q}");
 }

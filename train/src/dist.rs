@@ -1,13 +1,14 @@
 //! Data-parallel SGD over N simulated workers with gradient compression (ALGORITHMS.md §4): each worker
 //! holds a replica, computes the mean gradient of its shard of the global batch, compresses it per tensor
-//! (core's `gradient` module: dense, top-k, DGC), and every replica applies the mean of the decoded messages
-//! — with optimizer momentum (dense, top-k, DGC without momentum correction) or without (DGC: the workers
-//! already applied it). The replicas stay identical; the run reports them (`replicas`) so a test can check.
+//! (core's `gradient` module: dense, top-k, DGC, random-k, QSGD, TernGrad, signSGD with error feedback), and
+//! every replica applies the mean of the decoded messages — with optimizer momentum (all but DGC with
+//! momentum correction) or without (DGC: the workers already applied it). The replicas stay identical; the
+//! run reports them (`replicas`) so a test can check.
 //!
 //! Communication cost model (stated): a dense gradient is ring all-reduced, 2(N−1)/N·B bytes per worker and
-//! 2(N−1) latencies; sparse messages are ring all-gathered, each worker receiving the other N−1 messages
-//! (Σ bytes of the others) in N−1 latencies. Time per iteration = the slowest worker's measured compute +
-//! the exchange at the configured bandwidth and latency.
+//! 2(N−1) latencies; sparse and quantized messages are ring all-gathered, each worker receiving the other
+//! N−1 messages (Σ bytes of the others) in N−1 latencies. Time per iteration = the slowest worker's measured
+//! compute + the exchange at the configured bandwidth and latency.
 
 use crate::data::{Mnist, PIXELS, epoch_order};
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use burn::tensor::loss::cross_entropy_with_logits;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_optim::momentum::MomentumConfig;
 use burn_optim::{GradientsParams, SgdConfig};
-use lowbit_core::gradient::dgc::Dgc;
+use lowbit_core::gradient::quantized::GradCompressor;
 use lowbit_core::gradient::{Message, aggregate};
 use lowbit_core::readers::TensorEntry;
 use lowbit_core::training::{Compressor, DistSpec, TrainSpec};
@@ -94,15 +95,12 @@ pub fn train_dist(
     let layers = spec.model.layers();
     // Per worker, per parameter (weight and bias of each layer): the compressor's state.
     let sizes: Vec<usize> = layers.iter().flat_map(|l| [l.matrix()[0] * l.matrix()[1], l.matrix()[0]]).collect();
-    let cfg = d.dgc_config(0.9);
-    let mut states: Vec<Vec<Option<Dgc>>> = (0..n)
+    let mut states: Vec<Vec<Option<Box<dyn GradCompressor>>>> = (0..n)
         .map(|k| {
             sizes
                 .iter()
                 .enumerate()
-                .map(|(p, &len)| {
-                    cfg.clone().map(|c| Dgc::new(c, len, n, spec.seed ^ ((k * 1000 + p) as u64 + 1))).transpose()
-                })
+                .map(|(p, &len)| d.compressor(len, spec.seed ^ ((k * 1000 + p) as u64 + 1)))
                 .collect::<std::result::Result<Vec<_>, _>>()
         })
         .collect::<std::result::Result<_, _>>()?;

@@ -377,6 +377,21 @@ fn dgc_runs_match_dense_at_sparsity_zero_and_compress_at_high_sparsity() {
     assert_eq!(dense.comm.bytes_per_iteration, (4 * 266_610) as f64);
     assert!(dgc.comm.exchange_seconds < dense.comm.exchange_seconds);
     assert!(dgc.test_accuracy > 0.5, "{}", dgc.test_accuracy);
+    // Every other compressor runs, learns, and sends what its encoding says: QSGD s = 4 → 4 bits per
+    // element + a 32-bit norm per tensor; TernGrad 2; signSGD 1; random-k like top-k.
+    let coded = |bits_per: usize| sizes.iter().map(|n| (32 + n * bits_per).div_ceil(8)).sum::<usize>() as f64;
+    for (c, bytes) in [
+        (Compressor::Qsgd, coded(4)),
+        (Compressor::Terngrad, coded(2)),
+        (Compressor::SignsgdEf, coded(1)),
+        (Compressor::Randk, sent as f64),
+    ] {
+        let o = run(4, c, 0.99);
+        assert_eq!(o.comm.bytes_per_iteration, bytes, "{c}");
+        let first = o.replicas[0].named();
+        assert!(o.replicas.iter().all(|r| r.named() == first), "{c}: replicas identical");
+        assert!(o.curve.iter().all(|p| p.loss.is_finite()), "{c}");
+    }
     let points = &dgc.curve;
     assert!(points[1].bytes.unwrap() > points[0].bytes.unwrap() && points[1].simulated_seconds.is_some());
 }

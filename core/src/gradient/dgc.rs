@@ -180,9 +180,7 @@ impl Dgc {
                 *v += *u;
             }
         }
-        // ceil(n·ρ), with ρ = 1 − sparsity's float error not pushing a whole number up by one.
-        let x = n as f64 * density;
-        let k = (if (x - x.round()).abs() < 1e-9 { x.round() } else { x.ceil() } as usize).clamp(1.min(n), n);
+        let k = super::keep_count(n, density);
         let indices = match self.cfg.sample_ratio {
             None => top_k(&self.v, k, None),
             Some(r) => sampled(&self.v, k, r, density, &mut self.rng),

@@ -4,12 +4,16 @@
 //! - [`dgc`]: Deep Gradient Compression — momentum correction, local gradient clipping, momentum factor
 //!   masking, the warm-up of the density, the threshold by sampling (§4.1–4.3); with its techniques off it
 //!   is top-k gradient dropping with residual accumulation.
+//! - [`quantized`]: random-k with error feedback, QSGD, TernGrad, signSGD with error feedback; the
+//!   [`quantized::GradCompressor`] interface every compressor implements.
 //!
 //! Wire encoding (stated, used for every byte count): a dense message is `n` f32 values; a sparse one is
-//! its kept values (f32) and their indices (u32), plus a 4-byte count. Compression ratio (§4.4):
+//! its kept values (f32) and their indices (u32), plus a 4-byte count; a coded one (QSGD, TernGrad, signSGD)
+//! the bits its compressor states, rounded up to bytes. Compression ratio (§4.4):
 //! dense bytes / sent bytes.
 
 pub mod dgc;
+pub mod quantized;
 
 /// What one worker sends for one tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +25,11 @@ pub enum Message {
         indices: Vec<u32>,
         values: Vec<f32>,
     },
+    /// Every element, coded in `bits` bits in all; `values` are what the receivers decode.
+    Coded {
+        values: Vec<f32>,
+        bits: usize,
+    },
 }
 
 impl Message {
@@ -29,13 +38,14 @@ impl Message {
         match self {
             Self::Dense(v) => 4 * v.len(),
             Self::Sparse { indices, values, .. } => 4 + 4 * indices.len() + 4 * values.len(),
+            Self::Coded { bits, .. } => bits.div_ceil(8),
         }
     }
 
     /// Elements of the tensor the message is about.
     pub fn len(&self) -> usize {
         match self {
-            Self::Dense(v) => v.len(),
+            Self::Dense(v) | Self::Coded { values: v, .. } => v.len(),
             Self::Sparse { len, .. } => *len,
         }
     }
@@ -48,7 +58,7 @@ impl Message {
     /// an all-gather do).
     pub fn add_to(&self, out: &mut [f32], scale: f32) {
         match self {
-            Self::Dense(v) => out.iter_mut().zip(v).for_each(|(o, &x)| *o += scale * x),
+            Self::Dense(v) | Self::Coded { values: v, .. } => out.iter_mut().zip(v).for_each(|(o, &x)| *o += scale * x),
             Self::Sparse { indices, values, .. } => {
                 for (&i, &x) in indices.iter().zip(values) {
                     out[i as usize] += scale * x;
@@ -56,6 +66,14 @@ impl Message {
             }
         }
     }
+}
+
+/// ceil(n·density), with the float error of a density given as 1 − sparsity (0.99 → 0.010000000000000009)
+/// not pushing a whole number up by one; at least one element of a non-empty tensor.
+pub fn keep_count(n: usize, density: f64) -> usize {
+    let x = n as f64 * density;
+    let k = if (x - x.round()).abs() < 1e-9 { x.round() } else { x.ceil() };
+    (k as usize).clamp(1.min(n), n)
 }
 
 /// The compression ratio of §4.4: bytes of the dense f32 gradient over the bytes sent.

@@ -37,7 +37,7 @@ pub struct TrainArgs {
     /// dgc: simulated workers N (the batch is split among them).
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    /// dgc: dense | topk | dgc.
+    /// dgc: dense | topk | dgc | randk | qsgd | terngrad | signsgd-ef.
     #[arg(long, default_value = "dgc")]
     pub compressor: String,
     /// dgc: accumulate the raw gradient instead of the momentum-corrected velocity.
@@ -54,6 +54,9 @@ pub struct TrainArgs {
     pub no_warmup: bool,
     #[arg(long, default_value_t = 5)]
     pub warmup_epochs: usize,
+    /// dgc: QSGD's levels s.
+    #[arg(long, default_value_t = 4)]
+    pub levels: u32,
     /// dgc: the simulated network's bandwidth, Gbit/s.
     #[arg(long, default_value_t = 10.0)]
     pub bandwidth: f64,
@@ -181,6 +184,7 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
                     clip_norm: a.clip_norm,
                     factor_masking: !a.no_factor_masking,
                     warmup_epochs: if a.no_warmup { 0 } else { a.warmup_epochs },
+                    levels: a.levels,
                     bandwidth_gbps: a.bandwidth,
                     latency_us: a.latency,
                 })
