@@ -299,15 +299,22 @@ fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
     assert_eq!(r.status, 404, "{}", r.text());
 }
 
+/// `lowbit train --model mlp --method dgc --data <MNIST> ARGS…`: its JSON (with `--json`) or its output.
+fn mlp_dgc(args: &[&str]) -> std::process::Output {
+    let m = mnist_dir();
+    let mut all = vec!["train", "--model", "mlp", "--method", "dgc", "--data", path_str(&m)];
+    all.extend_from_slice(args);
+    lowbit(&all)
+}
+
+fn json_of(out: std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_dgc_run_reports_compression_and_simulated_time() {
-    let m = mnist_dir();
-    let v = lowbit_json([
-        "train",
-        "--model",
-        "mlp",
-        "--method",
-        "dgc",
+    let v = json_of(mlp_dgc(&[
         "--workers",
         "4",
         "--compressor",
@@ -325,52 +332,18 @@ fn a_dgc_run_reports_compression_and_simulated_time() {
         "200",
         "--bandwidth",
         "1",
-        "--data",
-        path_str(&m),
         "--json",
-    ]);
+    ]));
     assert_eq!(v["compressor"], "dgc");
     assert_eq!(v["workers"], 4);
     assert!(v["compression_ratio"].as_f64().unwrap() > 40.0, "{v}");
     assert!(v["simulated_seconds"].as_f64().unwrap() > 0.0);
     assert!(v["bytes_per_iteration"].as_f64().unwrap() > 0.0);
     assert_eq!(v["curve"].as_array().unwrap().len(), 2);
-    let out = lowbit([
-        "train",
-        "--model",
-        "mlp",
-        "--method",
-        "dgc",
-        "--workers",
-        "5",
-        "--batch",
-        "32",
-        "--steps",
-        "1",
-        "--data",
-        path_str(&m),
-    ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not divide among 5 workers"));
-    let out = lowbit([
-        "train",
-        "--model",
-        "mlp",
-        "--method",
-        "dgc",
-        "--compressor",
-        "gzip",
-        "--steps",
-        "1",
-        "--data",
-        path_str(&m),
-    ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown compressor `gzip`"));
-    let q = lowbit_json([
-        "train",
-        "--model",
-        "mlp",
-        "--method",
-        "dgc",
+    let err = |args: &[&str]| String::from_utf8_lossy(&mlp_dgc(args).stderr).to_string();
+    assert!(err(&["--workers", "5", "--batch", "32", "--steps", "1"]).contains("does not divide among 5 workers"));
+    assert!(err(&["--compressor", "gzip", "--steps", "1"]).contains("unknown compressor `gzip`"));
+    let q = json_of(mlp_dgc(&[
         "--workers",
         "2",
         "--compressor",
@@ -383,10 +356,8 @@ fn a_dgc_run_reports_compression_and_simulated_time() {
         "32",
         "--eval-images",
         "100",
-        "--data",
-        path_str(&m),
         "--json",
-    ]);
+    ]));
     assert_eq!(q["compressor"], "qsgd");
     assert!(q["compression_ratio"].as_f64().unwrap() > 5.0, "32 bits → 1 + 5 per element: {q}");
 }
