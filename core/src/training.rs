@@ -178,6 +178,8 @@ pub enum Compressor {
     /// signSGD with error feedback (scaled sign).
     #[serde(rename = "signsgd-ef")]
     SignsgdEf,
+    /// PowerSGD: rank r (`rank`), error feedback, warm start.
+    Powersgd,
 }
 named!(
     Compressor,
@@ -189,7 +191,8 @@ named!(
         Randk = "randk",
         Qsgd = "qsgd",
         Terngrad = "terngrad",
-        SignsgdEf = "signsgd-ef"
+        SignsgdEf = "signsgd-ef",
+        Powersgd = "powersgd"
     ]
 );
 
@@ -219,11 +222,17 @@ pub struct DistSpec {
     /// QSGD's levels s.
     #[serde(default = "default_levels")]
     pub levels: u32,
+    /// PowerSGD's rank r (clamped to each matrix; at most the largest layer's min(rows, cols)).
+    #[serde(default = "default_rank")]
+    pub rank: usize,
     /// The network: bandwidth in Gbit/s and latency per message in µs (the simulated time's cost model).
     #[serde(default = "default_bandwidth")]
     pub bandwidth_gbps: f64,
     #[serde(default = "default_latency")]
     pub latency_us: f64,
+    /// The test accuracy whose time to reach is reported (at 1 and 10 Gbit/s).
+    #[serde(default = "default_target")]
+    pub target: f64,
 }
 
 fn default_sparsity() -> f64 {
@@ -234,6 +243,12 @@ fn default_warmup() -> usize {
 }
 fn default_levels() -> u32 {
     4
+}
+fn default_target() -> f64 {
+    0.97
+}
+fn default_rank() -> usize {
+    2
 }
 fn default_bandwidth() -> f64 {
     10.0
@@ -253,12 +268,15 @@ impl DistSpec {
             factor_masking: true,
             warmup_epochs: default_warmup(),
             levels: default_levels(),
+            rank: default_rank(),
             bandwidth_gbps: default_bandwidth(),
             latency_us: default_latency(),
+            target: default_target(),
         }
     }
 
-    /// One worker's compressor for a tensor of `len` elements (`None`: sent dense).
+    /// One worker's compressor for a tensor of `len` elements (`None`: sent dense, or PowerSGD, which is
+    /// collective: [`crate::gradient::exchange::Exchange`]).
     pub fn compressor(
         &self,
         len: usize,
@@ -266,7 +284,7 @@ impl DistSpec {
     ) -> Result<Option<Box<dyn crate::gradient::quantized::GradCompressor>>> {
         use crate::gradient::quantized::{Qsgd, RandK, SignEf, TernGrad};
         Ok(match self.compressor {
-            Compressor::Dense => None,
+            Compressor::Dense | Compressor::Powersgd => None,
             Compressor::Topk | Compressor::Dgc => {
                 let cfg = self.dgc_config(0.9).expect("top-k and DGC have a configuration");
                 Some(Box::new(crate::gradient::dgc::Dgc::new(cfg, len, self.workers, seed)?))
@@ -283,9 +301,12 @@ impl DistSpec {
         use crate::gradient::dgc::DgcConfig;
         let density = 1.0 - self.sparsity;
         match self.compressor {
-            Compressor::Dense | Compressor::Randk | Compressor::Qsgd | Compressor::Terngrad | Compressor::SignsgdEf => {
-                None
-            }
+            Compressor::Dense
+            | Compressor::Randk
+            | Compressor::Qsgd
+            | Compressor::Terngrad
+            | Compressor::SignsgdEf
+            | Compressor::Powersgd => None,
             Compressor::Topk => Some(DgcConfig { momentum, ..DgcConfig::topk(density) }),
             Compressor::Dgc => Some(DgcConfig {
                 density,
@@ -524,11 +545,31 @@ impl TrainSpec {
                 if !(d.latency_us.is_finite() && d.latency_us >= 0.0) {
                     return bad(format!("--latency {} must be a non-negative number of µs", d.latency_us));
                 }
+                if !(0.0..=1.0).contains(&d.target) {
+                    return bad(format!("--target {} is not an accuracy (0 to 1)", d.target));
+                }
                 if let Some(c) = d.dgc_config(0.9) {
                     c.validate()?;
                 }
                 if d.compressor == Compressor::Qsgd && !(1..=1 << 16).contains(&d.levels) {
                     return bad(format!("--levels {} is out of range (1 to 65536)", d.levels));
+                }
+                if d.compressor == Compressor::Powersgd {
+                    let widest = self
+                        .model
+                        .layers()
+                        .iter()
+                        .map(|l| l.matrix())
+                        .filter(|m| m[0] > 1 && m[1] > 1)
+                        .map(|m| m[0].min(m[1]))
+                        .max()
+                        .unwrap_or(0);
+                    if !(1..=widest).contains(&d.rank) {
+                        return bad(format!(
+                            "--rank {} is out of range: 1 to {widest}, the largest min(rows, cols) of {}'s layers",
+                            d.rank, self.model
+                        ));
+                    }
                 }
             }
             (m, Some(_)) => return bad(format!("workers and a compressor are for --method dgc, not {m}")),

@@ -118,7 +118,8 @@ pub fn summary(
 }
 
 /// The summary of a distributed run (method dgc): at least `test_accuracy`, `compression_ratio`,
-/// `bytes_per_iteration`, `simulated_seconds` and `curve` (each point with bytes sent and simulated time).
+/// `bytes_per_iteration`, `simulated_seconds`, `time_to_accuracy` (at 1 and 10 Gbit/s) and `curve` (each
+/// point with bytes sent, simulated time, compute time and the wire cost).
 pub fn dist_summary(spec: &TrainSpec, out: &lowbit_train::dist::DistOutcome, seconds: f64) -> Value {
     let c = &out.comm;
     json!({
@@ -139,6 +140,12 @@ pub fn dist_summary(spec: &TrainSpec, out: &lowbit_train::dist::DistOutcome, sec
         "simulated_seconds": num(c.simulated_seconds),
         "compute_seconds": num(c.compute_seconds),
         "exchange_seconds": num(c.exchange_seconds),
+        "overhead_fraction": num(c.overhead_fraction),
+        "time_to_accuracy": c.time_to_accuracy.iter().map(|t| json!({
+            "target": t.target,
+            "bandwidth_gbps": t.bandwidth_gbps,
+            "seconds": t.seconds.map(num),
+        })).collect::<Vec<_>>(),
         "curve": out.curve,
         "seconds": num(seconds),
     })

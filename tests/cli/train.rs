@@ -360,4 +360,40 @@ fn a_dgc_run_reports_compression_and_simulated_time() {
     ]));
     assert_eq!(q["compressor"], "qsgd");
     assert!(q["compression_ratio"].as_f64().unwrap() > 5.0, "32 bits → 1 + 5 per element: {q}");
+    // PowerSGD at rank 4; time to a reachable accuracy at 1 and 10 Gbit/s, the slower network slower.
+    let p = json_of(mlp_dgc(&[
+        "--workers",
+        "2",
+        "--compressor",
+        "powersgd",
+        "--rank",
+        "4",
+        "--steps",
+        "4",
+        "--batch",
+        "32",
+        "--eval-every",
+        "2",
+        "--eval-images",
+        "100",
+        "--target",
+        "0.05",
+        "--json",
+    ]));
+    assert_eq!(p["compressor"], "powersgd");
+    let tta = p["time_to_accuracy"].as_array().unwrap();
+    assert_eq!(tta.len(), 2);
+    assert_eq!((tta[0]["bandwidth_gbps"].as_f64(), tta[1]["bandwidth_gbps"].as_f64()), (Some(1.0), Some(10.0)));
+    let (slow, fast) = (tta[0]["seconds"].as_f64().unwrap(), tta[1]["seconds"].as_f64().unwrap());
+    assert!(slow > fast && fast > 0.0, "{tta:?}");
+    assert!(p["compression_ratio"].as_f64().unwrap() > 30.0, "{p}");
+    for (args, msg) in [
+        (&["--compressor", "powersgd", "--rank", "301"][..], "--rank 301 is out of range: 1 to 300"),
+        (&["--compressor", "qsgd", "--levels", "0"][..], "--levels 0 is out of range"),
+        (&["--sparsity", "1"][..], "--sparsity 1 is out of range"),
+        (&["--workers", "0"][..], "--workers 0 is out of range"),
+    ] {
+        let e = err(&[args, &["--steps", "1"]].concat());
+        assert!(e.contains(msg), "{args:?}: {e}");
+    }
 }

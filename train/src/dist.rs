@@ -1,14 +1,15 @@
 //! Data-parallel SGD over N simulated workers with gradient compression (ALGORITHMS.md §4): each worker
 //! holds a replica, computes the mean gradient of its shard of the global batch, compresses it per tensor
-//! (core's `gradient` module: dense, top-k, DGC, random-k, QSGD, TernGrad, signSGD with error feedback), and
+//! (core's `gradient` module: dense, top-k, DGC, random-k, QSGD, TernGrad, signSGD with error feedback,
+//! PowerSGD), and
 //! every replica applies the mean of the decoded messages — with optimizer momentum (all but DGC with
 //! momentum correction) or without (DGC: the workers already applied it). The replicas stay identical; the
 //! run reports them (`replicas`) so a test can check.
 //!
-//! Communication cost model (stated): a dense gradient is ring all-reduced, 2(N−1)/N·B bytes per worker and
-//! 2(N−1) latencies; sparse and quantized messages are ring all-gathered, each worker receiving the other
-//! N−1 messages (Σ bytes of the others) in N−1 latencies. Time per iteration = the slowest worker's measured
-//! compute + the exchange at the configured bandwidth and latency.
+//! The exchange and its cost model live in core (`gradient::exchange`, `gradient::network`): dense
+//! gradients and PowerSGD's factors are ring all-reduced, sparse and quantized messages all-gathered.
+//! Simulated time = per iteration the slowest worker's measured gradient computation + its share of the
+//! measured compression and aggregation + the network's time for the exchange.
 
 use crate::data::{Mnist, PIXELS, epoch_order};
 use crate::error::{Error, Result};
@@ -18,10 +19,10 @@ use burn::tensor::loss::cross_entropy_with_logits;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_optim::momentum::MomentumConfig;
 use burn_optim::{GradientsParams, SgdConfig};
-use lowbit_core::gradient::quantized::GradCompressor;
-use lowbit_core::gradient::{Message, aggregate};
+use lowbit_core::gradient::exchange::Exchange;
+use lowbit_core::gradient::network::{Cost, Network};
 use lowbit_core::readers::TensorEntry;
-use lowbit_core::training::{Compressor, DistSpec, TrainSpec};
+use lowbit_core::training::{Compressor, TrainSpec};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -36,8 +37,28 @@ pub struct Comm {
     pub compression_ratio: f64,
     /// The whole run under the cost model: compute + exchange.
     pub simulated_seconds: f64,
+    /// The slowest worker's gradient computation plus its share of compression and aggregation.
     pub compute_seconds: f64,
+    /// The network's part at the configured bandwidth and latency.
     pub exchange_seconds: f64,
+    /// The simulator's compression and aggregation (all workers, one thread) over its whole step
+    /// (gradients of all workers + that + the replicas' updates): the overhead beyond the workers' work.
+    pub overhead_fraction: f64,
+    /// Simulated seconds until the test accuracy first reached `target` at 1 and at 10 Gbit/s (None: not
+    /// reached), from the curve's compute time and wire cost.
+    pub time_to_accuracy: Vec<TimeToAccuracy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimeToAccuracy {
+    pub target: f64,
+    pub bandwidth_gbps: f64,
+    pub seconds: Option<f64>,
+}
+
+/// Simulated seconds until the curve's test accuracy first reaches `target` on `net`.
+pub fn time_to_accuracy(curve: &[CurvePoint], target: f64, net: &Network) -> Option<f64> {
+    curve.iter().find(|p| p.test_accuracy >= target).and_then(|p| Some(p.compute_seconds? + p.wire?.seconds(net)))
 }
 
 /// A finished distributed run.
@@ -49,22 +70,6 @@ pub struct DistOutcome {
     pub comm: Comm,
     /// Every replica at the end (identical by construction; the tests check it).
     pub replicas: Vec<Net>,
-}
-
-/// Seconds one worker spends exchanging `sent` bytes (its own message; all workers' the same size for
-/// dense) given everyone's messages, under the cost model above.
-fn exchange_seconds(d: &DistSpec, dense: bool, own: usize, all: usize) -> f64 {
-    let n = d.workers as f64;
-    let bytes_per_s = d.bandwidth_gbps * 1e9 / 8.0;
-    let lat = d.latency_us * 1e-6;
-    if d.workers == 1 {
-        return 0.0;
-    }
-    if dense {
-        2.0 * (n - 1.0) / n * own as f64 / bytes_per_s + 2.0 * (n - 1.0) * lat
-    } else {
-        (all - own) as f64 / bytes_per_s + (n - 1.0) * lat
-    }
 }
 
 /// Trains `spec` (method dgc) from `init` or the seed.
@@ -93,17 +98,11 @@ pub fn train_dist(
     };
     let mut optims: Vec<_> = (0..n).map(|_| SgdConfig::new().with_momentum(momentum.clone()).init()).collect();
     let layers = spec.model.layers();
-    // Per worker, per parameter (weight and bias of each layer): the compressor's state.
-    let sizes: Vec<usize> = layers.iter().flat_map(|l| [l.matrix()[0] * l.matrix()[1], l.matrix()[0]]).collect();
-    let mut states: Vec<Vec<Option<Box<dyn GradCompressor>>>> = (0..n)
-        .map(|k| {
-            sizes
-                .iter()
-                .enumerate()
-                .map(|(p, &len)| d.compressor(len, spec.seed ^ ((k * 1000 + p) as u64 + 1)))
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .collect::<std::result::Result<_, _>>()?;
+    // Per layer its weight (the matrix the gradient is) and its bias (a vector).
+    let shapes: Vec<[usize; 2]> = layers.iter().flat_map(|l| [l.matrix(), [l.matrix()[0], 1]]).collect();
+    let sizes: Vec<usize> = shapes.iter().map(|s| s[0] * s[1]).collect();
+    let mut exchange = Exchange::new(&d, &shapes, spec.seed)?;
+    let net = Network { bandwidth_gbps: d.bandwidth_gbps, latency_us: d.latency_us };
     let n_eval = spec.eval_images.min(data.test.len());
     let initial_accuracy = evaluate(&replicas[0], &data.test, n_eval, &[])?;
     if !observe(Event::Start { initial_accuracy, ptq_accuracy: initial_accuracy }) {
@@ -115,16 +114,18 @@ pub fn train_dist(
     let mut order = Vec::new();
     let mut curve = Vec::new();
     let (mut loss_sum, mut acc_sum, mut loss_n) = (0.0f64, 0.0f64, 0usize);
-    let (mut sim, mut compute, mut exchange, mut bytes_total) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let (mut compute, mut bytes_total, mut wire) = (0.0f64, 0.0f64, Cost::default());
     let (mut after_bytes, mut after_dense, mut after_iters) = (0.0f64, 0.0f64, 0usize);
+    let (mut overhead, mut wall) = (0.0f64, 0.0f64);
     let dense_bytes: usize = 4 * sizes.iter().sum::<usize>();
     for step in 0..spec.steps {
+        let step_started = Instant::now();
         let (epoch, at) = (step / per_epoch, step % per_epoch);
         if at == 0 || order.is_empty() {
             order = epoch_order(n_train, spec.seed, epoch);
         }
         let batch = &order[at * spec.batch..(at + 1) * spec.batch];
-        let mut messages: Vec<Vec<Message>> = Vec::with_capacity(n);
+        let mut grads_all: Vec<Vec<Vec<f32>>> = Vec::with_capacity(n);
         let mut slowest = 0.0f64;
         let (mut step_loss, mut step_acc) = (0.0f64, 0.0f64);
         for (k, net) in replicas.iter().enumerate() {
@@ -143,40 +144,35 @@ pub fn train_dist(
             let mut grads = GradientsParams::from_grads(loss.backward(), net);
             let mut out = Vec::with_capacity(sizes.len());
             for (i, _) in layers.iter().enumerate() {
-                let gw =
-                    grads.remove::<2>(net.weights[i].id).map(|g| to_vec(&g)).unwrap_or_else(|| vec![0.0; sizes[2 * i]]);
-                let gb = grads
-                    .remove::<1>(net.biases[i].id)
-                    .map(|g| to_vec(&g))
-                    .unwrap_or_else(|| vec![0.0; sizes[2 * i + 1]]);
-                for (p, g) in [(2 * i, gw), (2 * i + 1, gb)] {
-                    out.push(match states[k][p].as_mut() {
-                        Some(s) => s.step(&g, epoch)?,
-                        None => Message::Dense(g),
-                    });
-                }
+                out.push(
+                    grads.remove::<2>(net.weights[i].id).map(|g| to_vec(&g)).unwrap_or_else(|| vec![0.0; sizes[2 * i]]),
+                );
+                out.push(
+                    grads
+                        .remove::<1>(net.biases[i].id)
+                        .map(|g| to_vec(&g))
+                        .unwrap_or_else(|| vec![0.0; sizes[2 * i + 1]]),
+                );
             }
             slowest = slowest.max(t.elapsed().as_secs_f64());
-            messages.push(out);
+            grads_all.push(out);
         }
-        // The exchange: every worker's bytes, the time under the cost model (the slowest worker's).
-        let sent: Vec<usize> = messages.iter().map(|m| m.iter().map(Message::bytes).sum()).collect();
-        let all: usize = sent.iter().sum();
-        let dense = d.compressor == Compressor::Dense;
-        let ex = sent.iter().map(|&own| exchange_seconds(&d, dense, own, all)).fold(0.0, f64::max);
-        compute += slowest;
-        exchange += ex;
-        sim += slowest + ex;
-        let mean_sent = all as f64 / n as f64;
+        // The exchange: compression and aggregation measured (each worker does its share in parallel), the
+        // network under the cost model.
+        let t = Instant::now();
+        let round = exchange.round(&grads_all, epoch)?;
+        let exchange_compute = t.elapsed().as_secs_f64();
+        overhead += exchange_compute;
+        compute += slowest + exchange_compute / n as f64;
+        wire.add(round.cost);
+        let mean_sent = round.sent.iter().sum::<usize>() as f64 / n as f64;
         bytes_total += mean_sent;
         if epoch >= d.warmup_epochs || d.compressor != Compressor::Dgc {
             (after_bytes, after_dense, after_iters) =
                 (after_bytes + mean_sent, after_dense + dense_bytes as f64, after_iters + 1);
         }
+        let updates = round.updates;
         // The same update on every replica.
-        let updates: Vec<Vec<f32>> = (0..sizes.len())
-            .map(|p| aggregate(&messages.iter().map(|m| &m[p]).collect::<Vec<_>>(), sizes[p]))
-            .collect();
         let lr = spec.lr_at(step);
         replicas = replicas
             .into_iter()
@@ -197,6 +193,7 @@ pub fn train_dist(
                 optim.step(lr, net, g)
             })
             .collect();
+        wall += step_started.elapsed().as_secs_f64();
         loss_sum += step_loss;
         acc_sum += step_acc;
         loss_n += 1;
@@ -212,7 +209,9 @@ pub fn train_dist(
                 test_accuracy,
                 sparsity: None,
                 bytes: Some(bytes_total),
-                simulated_seconds: Some(sim),
+                simulated_seconds: Some(compute + wire.seconds(&net)),
+                compute_seconds: Some(compute),
+                wire: Some(wire),
             };
             (loss_sum, acc_sum, loss_n) = (0.0, 0.0, 0);
             if !observe(Event::Eval { point: &point, clips: &[], scales: &[], sparsity: 0.0, act_clips: &[] }) {
@@ -221,6 +220,15 @@ pub fn train_dist(
             curve.push(point);
         }
     }
+    let exchange_seconds = wire.seconds(&net);
+    let time_to_accuracy = [1.0, 10.0]
+        .into_iter()
+        .map(|bandwidth_gbps| TimeToAccuracy {
+            target: d.target,
+            bandwidth_gbps,
+            seconds: time_to_accuracy(&curve, d.target, &Network { bandwidth_gbps, ..net }),
+        })
+        .collect();
     Ok(DistOutcome {
         test_accuracy: curve.last().map_or(initial_accuracy, |p| p.test_accuracy),
         initial_accuracy,
@@ -230,9 +238,11 @@ pub fn train_dist(
             compressor: d.compressor,
             bytes_per_iteration: after_bytes / after_iters.max(1) as f64,
             compression_ratio: after_dense / after_bytes.max(1.0),
-            simulated_seconds: sim,
+            simulated_seconds: compute + exchange_seconds,
             compute_seconds: compute,
-            exchange_seconds: exchange,
+            exchange_seconds,
+            overhead_fraction: overhead / wall.max(f64::MIN_POSITIVE),
+            time_to_accuracy,
         },
         replicas,
     })

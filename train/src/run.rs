@@ -40,6 +40,13 @@ pub struct CurvePoint {
     /// Distributed (dgc): the run's simulated time so far (compute + exchange).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated_seconds: Option<f64>,
+    /// Distributed (dgc): the simulated compute time so far (the slowest worker's, per iteration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_seconds: Option<f64>,
+    /// Distributed (dgc): the exchange so far as bytes and latency steps on the critical path, so the time
+    /// at any other network follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<lowbit_core::gradient::network::Cost>,
 }
 
 /// What a run reports as it goes; the observer returns false to stop it.
@@ -476,6 +483,8 @@ pub fn train_from(
                 sparsity: resolved.prune.is_some().then_some(masks.sparsity),
                 bytes: None,
                 simulated_seconds: None,
+                compute_seconds: None,
+                wire: None,
             };
             (loss_sum, acc_sum, loss_n) = (0.0, 0.0, 0);
             let clips = clips_of(spec, &net, fq.as_ref());

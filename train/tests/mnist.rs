@@ -385,6 +385,8 @@ fn dgc_runs_match_dense_at_sparsity_zero_and_compress_at_high_sparsity() {
         (Compressor::Terngrad, coded(2)),
         (Compressor::SignsgdEf, coded(1)),
         (Compressor::Randk, sent as f64),
+        // PowerSGD rank 2: P and Q of each matrix, (rows + cols)·2 floats, and the biases whole.
+        (Compressor::Powersgd, (4 * ((300 + 784) * 2 + 300 + (100 + 300) * 2 + 100 + (10 + 100) * 2 + 10)) as f64),
     ] {
         let o = run(4, c, 0.99);
         assert_eq!(o.comm.bytes_per_iteration, bytes, "{c}");

@@ -5,14 +5,20 @@
 //!   masking, the warm-up of the density, the threshold by sampling (§4.1–4.3); with its techniques off it
 //!   is top-k gradient dropping with residual accumulation.
 //! - [`quantized`]: random-k with error feedback, QSGD, TernGrad, signSGD with error feedback; the
-//!   [`quantized::GradCompressor`] interface every compressor implements.
+//!   [`quantized::GradCompressor`] interface every per-worker compressor implements.
+//! - [`powersgd`]: PowerSGD, rank r with error feedback and warm start — collective, all workers at once.
+//! - [`exchange`]: one iteration over all workers and tensors: the update, the bytes, the cost.
+//! - [`network`]: the cost model (ring all-reduce, all-gather; bandwidth and latency).
 //!
 //! Wire encoding (stated, used for every byte count): a dense message is `n` f32 values; a sparse one is
 //! its kept values (f32) and their indices (u32), plus a 4-byte count; a coded one (QSGD, TernGrad, signSGD)
-//! the bits its compressor states, rounded up to bytes. Compression ratio (§4.4):
+//! the bits its compressor states, rounded up to bytes; PowerSGD its P and Q factors (f32). Compression ratio (§4.4):
 //! dense bytes / sent bytes.
 
 pub mod dgc;
+pub mod exchange;
+pub mod network;
+pub mod powersgd;
 pub mod quantized;
 
 /// What one worker sends for one tensor.
