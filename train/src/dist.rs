@@ -31,7 +31,8 @@ use std::time::Instant;
 pub struct Comm {
     pub workers: usize,
     pub compressor: Compressor,
-    /// Mean bytes one worker sent per iteration, over the iterations after the warm-up (all if none).
+    /// Mean bytes one worker sent per iteration, over the iterations after the warm-up (all if the run
+    /// ended inside it).
     pub bytes_per_iteration: f64,
     /// Dense f32 bytes over sent bytes, over the same iterations (§4.4).
     pub compression_ratio: f64,
@@ -236,8 +237,16 @@ pub fn train_dist(
         comm: Comm {
             workers: n,
             compressor: d.compressor,
-            bytes_per_iteration: after_bytes / after_iters.max(1) as f64,
-            compression_ratio: after_dense / after_bytes.max(1.0),
+            bytes_per_iteration: if after_iters > 0 {
+                after_bytes / after_iters as f64
+            } else {
+                bytes_total / spec.steps.max(1) as f64
+            },
+            compression_ratio: if after_iters > 0 {
+                after_dense / after_bytes.max(1.0)
+            } else {
+                (spec.steps * dense_bytes) as f64 / bytes_total.max(1.0)
+            },
             simulated_seconds: compute + exchange_seconds,
             compute_seconds: compute,
             exchange_seconds,
