@@ -253,8 +253,9 @@ pub fn metric_series(points: &[(String, i64, f64)]) -> Figure {
     plot(traces, layout("Metric series", axis("step"), axis("value")))
 }
 
-/// Several runs' series on one chart (a training comparison), one line per run.
-pub fn runs_overlay(heading: &str, y: &str, runs: &[(String, Vec<i64>, Vec<f64>)]) -> Figure {
+/// Several runs' series on one chart (a training comparison), one line per run, against `x` (step, epoch,
+/// bytes sent, simulated seconds…).
+pub fn runs_overlay(heading: &str, x: &str, y: &str, runs: &[(String, Vec<f64>, Vec<f64>)]) -> Figure {
     let traces = runs
         .iter()
         .enumerate()
@@ -266,7 +267,7 @@ pub fn runs_overlay(heading: &str, y: &str, runs: &[(String, Vec<i64>, Vec<f64>)
                 .line(Line::new().color(PALETTE[i % PALETTE.len()])) as Box<dyn plotly::Trace>
         })
         .collect();
-    plot(traces, layout(heading, axis("step"), axis(y)))
+    plot(traces, layout(heading, axis(x), axis(y)))
 }
 
 /// Colours of the sparsity patterns (and of the storage schemes), one per line.

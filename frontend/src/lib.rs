@@ -64,6 +64,7 @@ fn App() -> impl IntoView {
                 Tab::Sparsity => view! { <pages::sparsity::Sparsity/> }.into_any(),
                 Tab::Jobs => view! { <pages::jobs::Jobs/> }.into_any(),
                 Tab::Training => view! { <pages::training::Training/> }.into_any(),
+                Tab::Distributed => view! { <pages::distributed::Distributed/> }.into_any(),
                 Tab::Video => view! { <pages::video::VideoPage/> }.into_any(),
             }}
         </Shell>

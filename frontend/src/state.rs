@@ -14,12 +14,22 @@ pub enum Tab {
     Sparsity,
     Jobs,
     Training,
+    Distributed,
     Video,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] =
-        [Tab::Start, Tab::Checkpoint, Tab::Explorer, Tab::Compare, Tab::Sparsity, Tab::Jobs, Tab::Training, Tab::Video];
+    pub const ALL: [Tab; 9] = [
+        Tab::Start,
+        Tab::Checkpoint,
+        Tab::Explorer,
+        Tab::Compare,
+        Tab::Sparsity,
+        Tab::Jobs,
+        Tab::Training,
+        Tab::Distributed,
+        Tab::Video,
+    ];
     pub fn key(self) -> &'static str {
         match self {
             Tab::Start => "start",
@@ -29,6 +39,7 @@ impl Tab {
             Tab::Sparsity => "sparsity",
             Tab::Jobs => "jobs",
             Tab::Training => "training",
+            Tab::Distributed => "distributed",
             Tab::Video => "video",
         }
     }
@@ -41,6 +52,7 @@ impl Tab {
             Tab::Sparsity => "Sparsity & hardware",
             Tab::Jobs => "Jobs & experiments",
             Tab::Training => "Training",
+            Tab::Distributed => "Distributed training",
             Tab::Video => "Video",
         }
     }
@@ -220,7 +232,8 @@ pub struct Ctx {
     pub explore_pending: RwSignal<bool>,
     /// The Sparsity & hardware page's settings (kept in the URL).
     pub sparsity: RwSignal<SparsityView>,
-    /// The training runs (job ids) the Training page overlays (kept in the URL: a shared comparison).
+    /// The training runs (job ids) the Training and Distributed training pages overlay (kept in the URL: a
+    /// shared comparison).
     pub training_runs: RwSignal<Vec<String>>,
 }
 

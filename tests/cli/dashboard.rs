@@ -564,6 +564,108 @@ fn the_training_page_runs_and_compares_qat_from_the_browser() {
     });
 }
 
+/// The Distributed training tab as the user drives it: DGC against dense, top-k, QSGD and PowerSGD
+/// on 16 simulated workers, started with one click; accuracy drawn against epochs, bytes sent and simulated
+/// time (one line per compressor); the table's numbers are the jobs'; a slower network redraws the times;
+/// DGC's ablation (each technique off) from one more click; the comparison shared as a link.
+#[test]
+fn the_distributed_page_compares_compressors_and_ablates_dgc() {
+    assets_built();
+    let data = temp_dir("dashboard-distributed");
+    let _ = crate::util::data("mnist", "mnist/train-labels-idx1-ubyte");
+    let srv = Server::start(&data, &[]);
+    let base = format!("http://{}", srv.addr);
+    let driver = Driver::start();
+    let s = driver.session();
+    let started = std::time::Instant::now();
+    s.goto(&format!("{base}/?tab=distributed"));
+    s.wait_for("[data-testid=dist-workers]");
+    for (id, v) in [
+        ("dist-workers", "16"),
+        ("dist-steps", "20"),
+        ("dist-batch", "64"),
+        ("dist-eval-every", "10"),
+        ("dist-eval-images", "300"),
+        ("dist-sparsity", "0.99"),
+        ("dist-warmup-epochs", "0"),
+        ("dist-target", "0.5"),
+    ] {
+        s.set_value(id, v, "change");
+    }
+    s.click("dist-compare");
+    let done = |s: &crate::webdriver::Session| s.count("[data-testid=dist-runs] tr[data-state=succeeded]");
+    s.until("five runs finished", || done(&s) == 5);
+    let traces = |s: &crate::webdriver::Session, chart: &str| {
+        s.count(&format!("[data-testid=\"{chart}\"] .scatterlayer .trace"))
+    };
+    for chart in ["dist-epoch-chart", "dist-bytes-chart", "dist-time-chart"] {
+        s.until(chart, || traces(&s, chart) == 5);
+    }
+    eprintln!("distributed page: five compressors on 16 workers in {:.1} s", started.elapsed().as_secs_f64());
+    s.screenshot("distributed");
+
+    // The table's numbers are the jobs' reports.
+    let jobs = get(&srv.addr, "/api/jobs").json()["jobs"].as_array().unwrap().clone();
+    let cell = |id: &str, testid: &str| {
+        s.exec(
+            "return document.querySelector(`tr[data-run=\"${arguments[0]}\"] [data-testid=${arguments[1]}]`).innerText",
+            json!([id, testid]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    };
+    let mut compressors = Vec::new();
+    for j in &jobs {
+        let id = j["id"].as_str().unwrap();
+        let arts = get(&srv.addr, &format!("/api/jobs/{id}/artifacts")).json();
+        let url = arts["artifacts"].as_array().unwrap().iter().find(|a| a["name"] == "report.json").unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let report: serde_json::Value = serde_json::from_slice(&get(&srv.addr, &url).body).unwrap();
+        compressors.push(report["compressor"].as_str().unwrap().to_string());
+        assert_eq!(report["workers"], 16);
+        assert_eq!(cell(id, "dist-ratio"), format!("{:.1}×", report["compression_ratio"].as_f64().unwrap()));
+        assert_eq!(cell(id, "dist-bytes"), format!("{:.0} B", report["bytes_per_iteration"].as_f64().unwrap()));
+        for (k, testid) in [(0, "dist-tta-1"), (1, "dist-tta-10")] {
+            let t = &report["time_to_accuracy"][k];
+            assert_eq!(t["target"], 0.5);
+            let want = t["seconds"].as_f64().map_or("not reached".to_string(), |x| format!("{x:.2} s"));
+            assert_eq!(cell(id, testid), want, "{} {testid}", report["compressor"]);
+        }
+        assert_eq!(cell(id, "dist-time"), format!("{:.2} s", report["simulated_seconds"].as_f64().unwrap()));
+    }
+    compressors.sort();
+    assert_eq!(compressors, ["dense", "dgc", "powersgd", "qsgd", "topk"]);
+    let dense = jobs.iter().find(|j| j["summary"]["dist"]["compressor"] == "dense").unwrap()["id"].as_str().unwrap();
+    let before: f64 = cell(dense, "dist-time").trim_end_matches(" s").parse().unwrap();
+    // A network 100 times slower: the dense run's simulated time grows, recomputed in the page.
+    s.set_value("dist-bandwidth", "0.1", "change");
+    s.until("the slower network", || {
+        cell(dense, "dist-time").trim_end_matches(" s").parse::<f64>().is_ok_and(|t| t > before * 2.0)
+    });
+
+    // DGC's ablation: all four techniques, then each off.
+    s.set_value("dist-bandwidth", "10", "change");
+    s.set_value("dist-warmup-epochs", "1", "change");
+    s.click("dist-ablation");
+    s.until("the ablation finished", || done(&s) == 10);
+    let names = s.text("dist-runs");
+    // Each off once in the ablation; the compared DGC run above had no clipping and no warm-up either.
+    for (off, n) in [("−momentum correction", 1), ("−clipping", 2), ("−factor masking", 1), ("−warm-up", 2)] {
+        assert_eq!(names.matches(off).count(), n, "{off}: {names}");
+    }
+    assert!(names.contains("16 × dgc 99.0 % clip 5 · seed"), "{names}");
+
+    // The comparison as a link: a fresh browser draws all ten lines.
+    let share = s.attr("dist-share", "href").unwrap();
+    assert!(share.contains("tab=distributed") && share.contains("runs="), "{share}");
+    let fresh = driver.session();
+    fresh.goto(&if share.starts_with("http") { share.clone() } else { format!("{base}{share}") });
+    fresh.until("the shared comparison", || traces(&fresh, "dist-time-chart") == 10);
+}
+
 fn write_embedding_rows(path: &std::path::Path, rows: usize) {
     let bytes = std::fs::read(minilm()).unwrap();
     let c = lowbit_core::readers::read(&bytes).unwrap();

@@ -20,7 +20,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use burn_optim::momentum::MomentumConfig;
 use burn_optim::{GradientsParams, SgdConfig};
 use lowbit_core::gradient::exchange::Exchange;
-use lowbit_core::gradient::network::{Cost, Network};
+use lowbit_core::gradient::network::{self, Cost, Network};
 use lowbit_core::readers::TensorEntry;
 use lowbit_core::training::{Compressor, TrainSpec};
 use serde::Serialize;
@@ -59,7 +59,9 @@ pub struct TimeToAccuracy {
 
 /// Simulated seconds until the curve's test accuracy first reaches `target` on `net`.
 pub fn time_to_accuracy(curve: &[CurvePoint], target: f64, net: &Network) -> Option<f64> {
-    curve.iter().find(|p| p.test_accuracy >= target).and_then(|p| Some(p.compute_seconds? + p.wire?.seconds(net)))
+    let points: Vec<(f64, f64, Cost)> =
+        curve.iter().filter_map(|p| Some((p.test_accuracy, p.compute_seconds?, p.wire?))).collect();
+    network::time_to_accuracy(&points, target, net)
 }
 
 /// A finished distributed run.
@@ -227,7 +229,11 @@ pub fn train_dist(
         .map(|bandwidth_gbps| TimeToAccuracy {
             target: d.target,
             bandwidth_gbps,
-            seconds: time_to_accuracy(&curve, d.target, &Network { bandwidth_gbps, ..net }),
+            seconds: if initial_accuracy >= d.target {
+                Some(0.0)
+            } else {
+                time_to_accuracy(&curve, d.target, &Network { bandwidth_gbps, ..net })
+            },
         })
         .collect();
     Ok(DistOutcome {

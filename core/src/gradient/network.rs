@@ -33,6 +33,12 @@ impl Cost {
     }
 }
 
+/// Simulated seconds until the accuracy first reaches `target`, from points in step order of (accuracy,
+/// compute seconds so far, wire cost so far); None if it never does.
+pub fn time_to_accuracy(points: &[(f64, f64, Cost)], target: f64, net: &Network) -> Option<f64> {
+    points.iter().find(|p| p.0 >= target).map(|(_, compute, wire)| compute + wire.seconds(net))
+}
+
 /// `rounds` ring all-reduces of `bytes` in all among `workers`.
 pub fn all_reduce(workers: usize, bytes: usize, rounds: usize) -> Cost {
     if workers <= 1 {
@@ -69,5 +75,8 @@ mod tests {
         assert_eq!(g, Cost { bytes: 500.0, steps: 2.0 });
         assert_eq!(all_reduce(1, 1000, 2), Cost::default());
         assert_eq!(all_gather(&[1000]), Cost::default());
+        let pts = [(0.5, 1.0, Cost { bytes: 1e9, steps: 0.0 }), (0.9, 2.0, Cost { bytes: 2e9, steps: 10.0 })];
+        assert_eq!(time_to_accuracy(&pts, 0.8, &net), Some(2.0 + 2.0 + 100e-6));
+        assert_eq!(time_to_accuracy(&pts, 0.95, &net), None);
     }
 }

@@ -79,7 +79,7 @@ impl Default for Form {
 }
 
 /// A run's short name from its summary: model, method and what the method takes.
-fn label(j: &Job) -> String {
+pub(crate) fn label(j: &Job) -> String {
     let s = &j.summary;
     let (model, method) = (s["model"].as_str().unwrap_or("?"), s["method"].as_str().unwrap_or("?"));
     let detail = match method {
@@ -94,12 +94,7 @@ fn label(j: &Job) -> String {
                 s["grad"].as_str().unwrap_or("")
             )
         }
-        "dgc" => format!(
-            " {} × {} {:.1} %",
-            s["dist"]["workers"].as_u64().unwrap_or(0),
-            s["dist"]["compressor"].as_str().unwrap_or(""),
-            100.0 * s["dist"]["sparsity"].as_f64().unwrap_or(0.0)
-        ),
+        "dgc" => crate::pages::distributed::dist_label(&s["dist"]),
         "prune" => format!(
             " {} {:.0} %",
             s["prune"]["pattern"].as_str().unwrap_or(""),
@@ -115,26 +110,14 @@ fn label(j: &Job) -> String {
     format!("{model} {method}{detail}{act} · seed {}", s["seed"].as_u64().unwrap_or(0))
 }
 
-/// `name`'s series of a job's metrics as (steps, values), non-finite points dropped.
-fn series(m: &Metrics, name: &str) -> (Vec<i64>, Vec<f64>) {
-    m.series
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.steps.iter().zip(&s.values).filter_map(|(&st, v)| v.map(|v| (st, v))).unzip())
-        .unwrap_or_default()
-}
-
-#[component]
-pub fn Training() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let form = RwSignal::new(Form::default());
-    let runs = RwSignal::new(Vec::<Job>::new());
-    let curves = RwSignal::new(Vec::<(String, Metrics)>::new());
-    let starting = RwSignal::new(false);
-    let shown = ctx.training_runs;
-
-    // Polls the runs and the shown runs' metric series while the page is open (every 1.5 s; a finished
-    // run's series is fetched once more after it ends, then kept).
+/// Polls the training runs (those `keep` accepts) and the shown runs' metric series while the page is open
+/// (every 1.5 s; a finished run's series is fetched once more after it ends, then kept).
+pub(crate) fn watch_runs(
+    shown: RwSignal<Vec<String>>,
+    runs: RwSignal<Vec<Job>>,
+    curves: RwSignal<Vec<(String, Metrics)>>,
+    keep: fn(&Job) -> bool,
+) {
     let alive = Arc::new(AtomicBool::new(true));
     let alive2 = alive.clone();
     on_cleanup(move || alive2.store(false, Ordering::Relaxed));
@@ -142,7 +125,7 @@ pub fn Training() -> impl IntoView {
         let mut done_loaded: Vec<String> = Vec::new();
         while alive.load(Ordering::Relaxed) {
             if let Ok(list) = api::get::<lowbit_api::JobList>("/api/jobs?limit=100").await {
-                let train: Vec<Job> = list.jobs.into_iter().filter(|j| j.kind == "train").collect();
+                let train: Vec<Job> = list.jobs.into_iter().filter(|j| j.kind == "train" && keep(j)).collect();
                 if !alive.load(Ordering::Relaxed) {
                     break;
                 }
@@ -166,6 +149,26 @@ pub fn Training() -> impl IntoView {
             api::sleep_ms(1500).await;
         }
     });
+}
+
+/// `name`'s series of a job's metrics as (steps, values), non-finite points dropped.
+pub(crate) fn series(m: &Metrics, name: &str) -> (Vec<i64>, Vec<f64>) {
+    m.series
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.steps.iter().zip(&s.values).filter_map(|(&st, v)| v.map(|v| (st, v))).unzip())
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn Training() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let form = RwSignal::new(Form::default());
+    let runs = RwSignal::new(Vec::<Job>::new());
+    let curves = RwSignal::new(Vec::<(String, Metrics)>::new());
+    let starting = RwSignal::new(false);
+    let shown = ctx.training_runs;
+    watch_runs(shown, runs, curves, |_| true);
 
     let start = move |_| {
         let f = form.get_untracked();
@@ -216,17 +219,17 @@ pub fn Training() -> impl IntoView {
         Memo::new(move |_| {
             let c = curves.get();
             let all = runs.get();
-            let lines: Vec<(String, Vec<i64>, Vec<f64>)> = shown
+            let lines: Vec<(String, Vec<f64>, Vec<f64>)> = shown
                 .get()
                 .iter()
                 .filter_map(|id| {
                     let m = &c.iter().find(|(i, _)| i == id)?.1;
                     let name = all.iter().find(|j| &j.id == id).map(label).unwrap_or_else(|| id.clone());
                     let (x, v) = series(m, metric);
-                    Some((name, x, v.into_iter().map(|v| v * scale).collect()))
+                    Some((name, x.into_iter().map(|s| s as f64).collect(), v.into_iter().map(|v| v * scale).collect()))
                 })
                 .collect();
-            lines.iter().any(|l| !l.1.is_empty()).then(|| charts::runs_overlay(heading, y, &lines))
+            lines.iter().any(|l| !l.1.is_empty()).then(|| charts::runs_overlay(heading, "step", y, &lines))
         })
     };
     let accuracy_fig = overlay("test_accuracy", 100.0, "Test accuracy", "accuracy (%)");
@@ -329,8 +332,13 @@ pub fn Training() -> impl IntoView {
 }
 
 /// One run: overlay toggle, progress, its last accuracy, cancel, keep as experiment, its files.
+/// `extra`: more cells after the accuracy (the distributed page's communication columns).
 #[component]
-fn RunRow(job: Job, curves: RwSignal<Vec<(String, Metrics)>>) -> impl IntoView {
+pub(crate) fn RunRow(
+    job: Job,
+    curves: RwSignal<Vec<(String, Metrics)>>,
+    #[prop(optional, into)] extra: Option<ViewFn>,
+) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let shown = ctx.training_runs;
     let id = job.id.clone();
@@ -390,6 +398,7 @@ fn RunRow(job: Job, curves: RwSignal<Vec<(String, Metrics)>>) -> impl IntoView {
             <td>{job.state.as_str()}{job.error.clone().map(|e| view! { <span class="bad">{format!(" · {e}")}</span> })}</td>
             <td><progress max="1" value=job.progress></progress></td>
             <td data-testid="train-accuracy">{move || acc().map(|a| format!("{:.2} %", a * 100.0)).unwrap_or_default()}</td>
+            {extra.map(|f| f.run())}
             <td>
                 {running.then(|| view! { <button class="small" on:click=cancel>"Cancel"</button> })}
                 {succeeded.then(|| view! {

@@ -6,8 +6,9 @@
 //! steps. After every evaluation the run's snapshot (weights, optimizer state, masks, clips, curve) is
 //! written to the job's work folder and its step saved, so a restart resumes exactly there — the curve is
 //! the uninterrupted one. A diverging run fails naming the step, its last good snapshot kept. Method `dgc`
-//! (data-parallel workers with gradient compression) adds the series `bytes_sent` and
-//! `simulated_seconds` and starts over after a restart.
+//! (data-parallel workers with gradient compression) adds the series `bytes_sent`, `simulated_seconds`,
+//! `compute_seconds`, `wire_bytes` and `wire_steps` (the time at any network follows), and at the last step
+//! `compression_ratio` and `bytes_per_iteration`.
 
 use super::{JobContext, JobError, Kind};
 use crate::state::AppState;
@@ -153,6 +154,12 @@ impl Kind for TrainJobSpec {
                             ctx.metric(step, "bytes_sent", b)?;
                             ctx.metric(step, "simulated_seconds", t)?;
                         }
+                        // The time at any other network follows from these (the page's bandwidth control).
+                        if let (Some(c), Some(w)) = (point.compute_seconds, point.wire) {
+                            ctx.metric(step, "compute_seconds", c)?;
+                            ctx.metric(step, "wire_bytes", w.bytes)?;
+                            ctx.metric(step, "wire_steps", w.steps)?;
+                        }
                         for (layer, mean) in crate::training::mean_clips(&spec, clips) {
                             ctx.metric(step, &format!("clip/{layer}"), mean)?;
                         }
@@ -203,6 +210,9 @@ impl Kind for TrainJobSpec {
                 Err(e) => return ended(e, failure),
             };
             let report = crate::training::dist_summary(&spec, &out, started.elapsed().as_secs_f64());
+            let last = spec.steps as i64;
+            ctx.metric(last, "compression_ratio", out.comm.compression_ratio)?;
+            ctx.metric(last, "bytes_per_iteration", out.comm.bytes_per_iteration)?;
             let mut replicas = out.replicas;
             (report, replicas.swap_remove(0), out.curve)
         } else {
