@@ -13,6 +13,15 @@ impl Sampler {
         Self { state: seed ^ 0x9E37_79B9_7F4A_7C15, spare: None }
     }
 
+    /// The generator's whole state (saved with a run to resume it exactly).
+    pub fn state(&self) -> (u64, Option<f64>) {
+        (self.state, self.spare)
+    }
+
+    pub fn from_state((state, spare): (u64, Option<f64>)) -> Self {
+        Self { state, spare }
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

@@ -397,3 +397,59 @@ fn a_dgc_run_reports_compression_and_simulated_time() {
         assert!(e.contains(msg), "{args:?}: {e}");
     }
 }
+
+/// A distributed `train` job (PowerSGD on 4 workers) killed in the middle resumes after a restart from its
+/// last evaluation — every worker's compressor state included — and ends with the curve of the
+/// uninterrupted command-line run (all but the measured times).
+#[test]
+fn a_distributed_job_resumes_after_a_restart() {
+    use crate::http::{Server, get, post_json};
+    use crate::jobs::wait_for;
+    use serde_json::json;
+    let run = json!({"model": "mlp", "method": "dgc", "steps": 900, "batch": 32, "seed": 5, "eval_every": 100,
+        "eval_images": 300, "dist": {"workers": 4, "compressor": "powersgd", "rank": 3}});
+    let dir = temp_dir("dgc-job");
+    let srv = Server::start(&dir, &[]);
+    let a = srv.addr.clone();
+    let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": run}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    wait_for(&a, &jid, "two evaluations", |j| j["done"].as_i64().unwrap_or(0) >= 200);
+    srv.kill();
+    let srv = Server::start(&dir, &[]);
+    let a = srv.addr.clone();
+    let j = get(&a, &format!("/api/jobs/{jid}")).json();
+    assert_eq!(j["state"], "interrupted", "{j}");
+    assert!(j["done"].as_i64().unwrap() < 900, "{j}");
+    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
+    wait_for(&a, &jid, "the resumed run", |j| j["state"] == "succeeded");
+    let cli = json_of(mlp_dgc(&[
+        "--steps",
+        "900",
+        "--batch",
+        "32",
+        "--seed",
+        "5",
+        "--eval-every",
+        "100",
+        "--eval-images",
+        "300",
+        "--workers",
+        "4",
+        "--compressor",
+        "powersgd",
+        "--rank",
+        "3",
+        "--json",
+    ]));
+    let rows = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].clone();
+    let strip = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["step"].clone(), p["loss"].clone(), p["test_accuracy"].clone(), p["bytes"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&rows).len(), 9);
+    assert_eq!(strip(&rows), strip(&cli["curve"]), "the resumed job's curve is the uninterrupted run's");
+}

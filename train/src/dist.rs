@@ -14,16 +14,17 @@
 use crate::data::{Mnist, PIXELS, epoch_order};
 use crate::error::{Error, Result};
 use crate::model::{Net, to_vec};
-use crate::run::{CurvePoint, Event, batch_accuracy, evaluate, one_hot};
+use crate::run::{CurvePoint, Event, Start, batch_accuracy, evaluate, one_hot};
+use crate::snapshot::{Snapshot, State};
 use burn::tensor::loss::cross_entropy_with_logits;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_optim::momentum::MomentumConfig;
-use burn_optim::{GradientsParams, SgdConfig};
+use burn_optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use lowbit_core::gradient::exchange::Exchange;
 use lowbit_core::gradient::network::{self, Cost, Network};
 use lowbit_core::readers::TensorEntry;
 use lowbit_core::training::{Compressor, TrainSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// What the exchange cost over the run.
@@ -75,6 +76,23 @@ pub struct DistOutcome {
     pub replicas: Vec<Net>,
 }
 
+/// The run's running totals, saved with a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Simulated compute seconds (slowest worker + its share of compression and aggregation).
+    pub compute: f64,
+    /// Mean bytes per worker sent so far.
+    pub bytes: f64,
+    pub wire: Cost,
+    /// Over the iterations after DGC's warm-up: bytes sent, dense bytes, iterations.
+    pub after_bytes: f64,
+    pub after_dense: f64,
+    pub after_iters: usize,
+    /// The simulator's compression and aggregation, and its whole steps, in wall seconds.
+    pub overhead: f64,
+    pub wall: f64,
+}
+
 /// Trains `spec` (method dgc) from `init` or the seed.
 pub fn train_dist(
     spec: &TrainSpec,
@@ -82,46 +100,82 @@ pub fn train_dist(
     init: Option<&[TensorEntry<'_>]>,
     observe: &mut dyn FnMut(Event<'_>) -> bool,
 ) -> Result<DistOutcome> {
+    train_dist_from(spec, data, init.map_or(Start::Seed, Start::Checkpoint), observe)
+}
+
+/// Trains `spec` (method dgc) from `start`; a resumed run continues exactly where its snapshot was taken
+/// (replica weights, optimizer state, every worker's compressor state, the totals).
+pub fn train_dist_from(
+    spec: &TrainSpec,
+    data: &Mnist,
+    start: Start<'_>,
+    observe: &mut dyn FnMut(Event<'_>) -> bool,
+) -> Result<DistOutcome> {
     spec.validate()?;
     let d = spec.dist.clone().ok_or_else(|| Error::Param("--method dgc needs --workers and --compressor".into()))?;
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     let n = d.workers;
-    let new_net = || -> Result<Net> {
-        Ok(match init {
-            Some(t) => Net::from_tensors(spec.model, t, &device)?,
-            None => Net::init(spec.model, spec.seed, &device),
-        })
-    };
-    let mut replicas: Vec<Net> = (0..n).map(|_| new_net()).collect::<Result<_>>()?;
-    let momentum = if d.optimizer_momentum() {
-        Some(MomentumConfig { momentum: 0.9, dampening: 0.0, nesterov: false })
-    } else {
-        None
-    };
-    let mut optims: Vec<_> = (0..n).map(|_| SgdConfig::new().with_momentum(momentum.clone()).init()).collect();
     let layers = spec.model.layers();
     // Per layer its weight (the matrix the gradient is) and its bias (a vector).
     let shapes: Vec<[usize; 2]> = layers.iter().flat_map(|l| [l.matrix(), [l.matrix()[0], 1]]).collect();
     let sizes: Vec<usize> = shapes.iter().map(|s| s[0] * s[1]).collect();
     let mut exchange = Exchange::new(&d, &shapes, spec.seed)?;
     let net = Network { bandwidth_gbps: d.bandwidth_gbps, latency_us: d.latency_us };
+    let momentum = if d.optimizer_momentum() {
+        Some(MomentumConfig { momentum: 0.9, dampening: 0.0, nesterov: false })
+    } else {
+        None
+    };
+    let new_optim = || SgdConfig::new().with_momentum(momentum.clone()).init();
     let n_eval = spec.eval_images.min(data.test.len());
-    let initial_accuracy = evaluate(&replicas[0], &data.test, n_eval, &[])?;
-    if !observe(Event::Start { initial_accuracy, ptq_accuracy: initial_accuracy }) {
-        return Err(Error::Cancelled(0));
+    let (mut replicas, mut optims): (Vec<Net>, Vec<ModuleOptimizer>);
+    let (first, mut curve, initial_accuracy, mut loss_sum, mut acc_sum, mut loss_n, mut t);
+    match start {
+        Start::Resume(snap) => {
+            let snap = *snap;
+            let st = snap.state;
+            if st.spec != *spec {
+                return Err(Error::Param("the saved state belongs to a run with another specification".into()));
+            }
+            let values: Vec<(Vec<f32>, Vec<f32>)> =
+                snap.tensors.chunks(2).map(|wb| (wb[0].values.clone(), wb[1].values.clone())).collect();
+            replicas = (0..n).map(|_| Net::from_values(spec.model, values.clone(), &device)).collect();
+            optims = (0..n)
+                .map(|_| {
+                    new_optim()
+                        .from_bytes(burn::tensor::Bytes::from_bytes_vec(snap.optimizer.clone()))
+                        .map_err(|e| Error::Data(format!("the saved optimizer state is not readable: {e:?}")))
+                })
+                .collect::<Result<_>>()?;
+            exchange.restore(snap.exchange).map_err(|e| Error::Data(format!("the saved exchange: {e}")))?;
+            t = st.totals.ok_or_else(|| Error::Data("the saved state has no totals of a distributed run".into()))?;
+            (first, curve, initial_accuracy) = (st.step, st.curve, st.initial_accuracy);
+            (loss_sum, acc_sum, loss_n) = (st.loss_sum, st.acc_sum, st.loss_n);
+        }
+        Start::Seed | Start::Checkpoint(_) => {
+            let new_net = || -> Result<Net> {
+                Ok(match start {
+                    Start::Checkpoint(t) => Net::from_tensors(spec.model, t, &device)?,
+                    _ => Net::init(spec.model, spec.seed, &device),
+                })
+            };
+            replicas = (0..n).map(|_| new_net()).collect::<Result<_>>()?;
+            optims = (0..n).map(|_| new_optim()).collect();
+            initial_accuracy = evaluate(&replicas[0], &data.test, n_eval, &[])?;
+            if !observe(Event::Start { initial_accuracy, ptq_accuracy: initial_accuracy }) {
+                return Err(Error::Cancelled(0));
+            }
+            (first, curve, t) = (0, Vec::new(), Totals::default());
+            (loss_sum, acc_sum, loss_n) = (0.0, 0.0, 0);
+        }
     }
     let n_train = data.train.len();
     let per_epoch = n_train / spec.batch;
     let shard = spec.batch / n;
     let mut order = Vec::new();
-    let mut curve = Vec::new();
-    let (mut loss_sum, mut acc_sum, mut loss_n) = (0.0f64, 0.0f64, 0usize);
-    let (mut compute, mut bytes_total, mut wire) = (0.0f64, 0.0f64, Cost::default());
-    let (mut after_bytes, mut after_dense, mut after_iters) = (0.0f64, 0.0f64, 0usize);
-    let (mut overhead, mut wall) = (0.0f64, 0.0f64);
     let dense_bytes: usize = 4 * sizes.iter().sum::<usize>();
-    for step in 0..spec.steps {
+    for step in first..spec.steps {
         let step_started = Instant::now();
         let (epoch, at) = (step / per_epoch, step % per_epoch);
         if at == 0 || order.is_empty() {
@@ -132,7 +186,7 @@ pub fn train_dist(
         let mut slowest = 0.0f64;
         let (mut step_loss, mut step_acc) = (0.0f64, 0.0f64);
         for (k, net) in replicas.iter().enumerate() {
-            let t = Instant::now();
+            let clock = Instant::now();
             let (x, y) = data.train.gather(&batch[k * shard..(k + 1) * shard]);
             let x = Tensor::<2>::from_data(TensorData::new(x, [shard, PIXELS]), &device);
             let logits = net.forward(x, &mut |_, w| w);
@@ -157,22 +211,23 @@ pub fn train_dist(
                         .unwrap_or_else(|| vec![0.0; sizes[2 * i + 1]]),
                 );
             }
-            slowest = slowest.max(t.elapsed().as_secs_f64());
+            slowest = slowest.max(clock.elapsed().as_secs_f64());
             grads_all.push(out);
         }
         // The exchange: compression and aggregation measured (each worker does its share in parallel), the
         // network under the cost model.
-        let t = Instant::now();
+        let clock = Instant::now();
         let round = exchange.round(&grads_all, epoch)?;
-        let exchange_compute = t.elapsed().as_secs_f64();
-        overhead += exchange_compute;
-        compute += slowest + exchange_compute / n as f64;
-        wire.add(round.cost);
+        let exchange_compute = clock.elapsed().as_secs_f64();
+        t.overhead += exchange_compute;
+        t.compute += slowest + exchange_compute / n as f64;
+        t.wire.add(round.cost);
         let mean_sent = round.sent.iter().sum::<usize>() as f64 / n as f64;
-        bytes_total += mean_sent;
+        t.bytes += mean_sent;
         if epoch >= d.warmup_epochs || d.compressor != Compressor::Dgc {
-            (after_bytes, after_dense, after_iters) =
-                (after_bytes + mean_sent, after_dense + dense_bytes as f64, after_iters + 1);
+            t.after_bytes += mean_sent;
+            t.after_dense += dense_bytes as f64;
+            t.after_iters += 1;
         }
         let updates = round.updates;
         // The same update on every replica.
@@ -196,7 +251,7 @@ pub fn train_dist(
                 optim.step(lr, net, g)
             })
             .collect();
-        wall += step_started.elapsed().as_secs_f64();
+        t.wall += step_started.elapsed().as_secs_f64();
         loss_sum += step_loss;
         acc_sum += step_acc;
         loss_n += 1;
@@ -211,19 +266,47 @@ pub fn train_dist(
                 train_accuracy: acc_sum / loss_n.max(1) as f64,
                 test_accuracy,
                 sparsity: None,
-                bytes: Some(bytes_total),
-                simulated_seconds: Some(compute + wire.seconds(&net)),
-                compute_seconds: Some(compute),
-                wire: Some(wire),
+                bytes: Some(t.bytes),
+                simulated_seconds: Some(t.compute + t.wire.seconds(&net)),
+                compute_seconds: Some(t.compute),
+                wire: Some(t.wire),
             };
             (loss_sum, acc_sum, loss_n) = (0.0, 0.0, 0);
             if !observe(Event::Eval { point: &point, clips: &[], scales: &[], sparsity: 0.0, act_clips: &[] }) {
                 return Err(Error::Cancelled(step + 1));
             }
             curve.push(point);
+            let snap = Snapshot {
+                state: State {
+                    spec: spec.clone(),
+                    step: step + 1,
+                    curve: curve.clone(),
+                    ptq_accuracy: initial_accuracy,
+                    initial_accuracy,
+                    loss_sum,
+                    acc_sum,
+                    loss_n,
+                    totals: Some(t.clone()),
+                    solved: vec![],
+                    scales: vec![],
+                    sparsity: 0.0,
+                    lsq_clips: vec![],
+                    act_clips: vec![],
+                },
+                tensors: replicas[0].named(),
+                optimizer: optims[0]
+                    .into_bytes()
+                    .map_err(|e| Error::Data(format!("cannot save the optimizer state: {e:?}")))?
+                    .to_vec(),
+                masks: vec![],
+                exchange: exchange.save(),
+            };
+            if !observe(Event::Snapshot(&snap)) {
+                return Err(Error::Cancelled(step + 1));
+            }
         }
     }
-    let exchange_seconds = wire.seconds(&net);
+    let exchange_seconds = t.wire.seconds(&net);
     let time_to_accuracy = [1.0, 10.0]
         .into_iter()
         .map(|bandwidth_gbps| TimeToAccuracy {
@@ -243,20 +326,20 @@ pub fn train_dist(
         comm: Comm {
             workers: n,
             compressor: d.compressor,
-            bytes_per_iteration: if after_iters > 0 {
-                after_bytes / after_iters as f64
+            bytes_per_iteration: if t.after_iters > 0 {
+                t.after_bytes / t.after_iters as f64
             } else {
-                bytes_total / spec.steps.max(1) as f64
+                t.bytes / spec.steps.max(1) as f64
             },
-            compression_ratio: if after_iters > 0 {
-                after_dense / after_bytes.max(1.0)
+            compression_ratio: if t.after_iters > 0 {
+                t.after_dense / t.after_bytes.max(1.0)
             } else {
-                (spec.steps * dense_bytes) as f64 / bytes_total.max(1.0)
+                (spec.steps * dense_bytes) as f64 / t.bytes.max(1.0)
             },
-            simulated_seconds: compute + exchange_seconds,
-            compute_seconds: compute,
+            simulated_seconds: t.compute + exchange_seconds,
+            compute_seconds: t.compute,
             exchange_seconds,
-            overhead_fraction: overhead / wall.max(f64::MIN_POSITIVE),
+            overhead_fraction: t.overhead / t.wall.max(f64::MIN_POSITIVE),
             time_to_accuracy,
         },
         replicas,

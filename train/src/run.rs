@@ -511,6 +511,7 @@ pub fn train_from(
                     sparsity,
                     lsq_clips: net.clips.iter().map(|c| to_vec(&c.val())).collect(),
                     act_clips,
+                    totals: None,
                 },
                 tensors: net.named(),
                 optimizer: optim
@@ -518,6 +519,7 @@ pub fn train_from(
                     .map_err(|e| Error::Data(format!("cannot save the optimizer state: {e:?}")))?
                     .to_vec(),
                 masks: masks.layers.clone(),
+                exchange: vec![],
             };
             if !observe(Event::Snapshot(&snap)) {
                 return Err(Error::Cancelled(step + 1));

@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::model::NamedTensor;
 use crate::run::CurvePoint;
+use lowbit_core::gradient::quantized::Saved;
 use lowbit_core::readers::safetensors::{self, WriteTensor};
 use lowbit_core::readers::{self, DType};
 use lowbit_core::training::TrainSpec;
@@ -41,6 +42,9 @@ pub struct State {
     /// Activation quantization: per layer, the running clip.
     #[serde(default)]
     pub act_clips: Vec<Option<f32>>,
+    /// Distributed runs: the totals so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<crate::dist::Totals>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,10 +55,17 @@ pub struct Snapshot {
     pub optimizer: Vec<u8>,
     /// Prune: per layer, true where the weight is kept.
     pub masks: Vec<Option<Vec<bool>>>,
+    /// Distributed runs: every worker's compressor state (vectors as `lowbit.exchange.{j}.{i}`, their
+    /// count and the generators as the JSON `lowbit.exchange`).
+    pub exchange: Vec<Saved>,
 }
 
 const STATE: &str = "lowbit.state";
 const OPTIMIZER: &str = "lowbit.optimizer";
+const EXCHANGE: &str = "lowbit.exchange";
+
+/// Per saved compressor state: how many vectors, and its generators.
+type ExchangeMeta = Vec<(usize, Vec<(u64, Option<f64>)>)>;
 
 impl Snapshot {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
@@ -74,6 +85,21 @@ impl Snapshot {
         let u8s = |name, shape, bytes| WriteTensor { name, dtype: DType::U8, shape, bytes: Cow::Borrowed(bytes) };
         t.push(u8s(OPTIMIZER, &opt_len, &self.optimizer));
         t.push(u8s(STATE, &state_len, &state));
+        let meta: ExchangeMeta = self.exchange.iter().map(|s| (s.vectors.len(), s.rngs.clone())).collect();
+        let meta = serde_json::to_vec(&meta).map_err(|e| Error::Data(e.to_string()))?;
+        let vectors: Vec<(String, [usize; 1], &[f32])> = self
+            .exchange
+            .iter()
+            .enumerate()
+            .flat_map(|(j, s)| {
+                s.vectors.iter().enumerate().map(move |(i, v)| (format!("{EXCHANGE}.{j}.{i}"), [v.len()], v.as_slice()))
+            })
+            .collect();
+        let meta_len = [meta.len()];
+        if !self.exchange.is_empty() {
+            t.push(u8s(EXCHANGE, &meta_len, &meta));
+            t.extend(vectors.iter().map(|(name, shape, v)| WriteTensor::f32(name, shape, v)));
+        }
         Ok(safetensors::write(&t, &Default::default())?)
     }
 
@@ -107,6 +133,17 @@ impl Snapshot {
             let mask = c.tensors.iter().find(|t| t.name == format!("{}.mask", l.name));
             masks.push(mask.map(|m| m.data.iter().map(|&b| b != 0).collect()));
         }
-        Ok(Self { state, tensors, optimizer, masks })
+        let mut exchange = Vec::new();
+        if let Some(m) = c.tensors.iter().find(|t| t.name == EXCHANGE) {
+            let meta: ExchangeMeta = serde_json::from_slice(&m.data)
+                .map_err(|e| Error::Data(format!("the saved exchange is not readable: {e}")))?;
+            for (j, (count, rngs)) in meta.into_iter().enumerate() {
+                let vectors = (0..count)
+                    .map(|i| find(&format!("{EXCHANGE}.{j}.{i}"))?.to_f32().map_err(Error::from))
+                    .collect::<Result<_>>()?;
+                exchange.push(Saved { vectors, rngs });
+            }
+        }
+        Ok(Self { state, tensors, optimizer, masks, exchange })
     }
 }

@@ -397,3 +397,46 @@ fn dgc_runs_match_dense_at_sparsity_zero_and_compress_at_high_sparsity() {
     let points = &dgc.curve;
     assert!(points[1].bytes.unwrap() > points[0].bytes.unwrap() && points[1].simulated_seconds.is_some());
 }
+
+/// A distributed run resumed from its snapshot (written to bytes and read back) continues exactly: the same
+/// curve (all but the measured times) and the same weights as the uninterrupted run — for DGC (momentum,
+/// velocity and the sampler of every worker) and PowerSGD (Q and every worker's error).
+#[test]
+fn a_resumed_distributed_run_is_the_uninterrupted_one() {
+    use lowbit_core::training::{Compressor, DistSpec};
+    use lowbit_train::dist::{train_dist, train_dist_from};
+    use lowbit_train::run::{Event, Start};
+    use lowbit_train::snapshot::Snapshot;
+    for c in [Compressor::Dgc, Compressor::Powersgd] {
+        let mut s = spec(Arch::Mlp, Method::Dgc, 30);
+        s.eval_every = 10;
+        s.dist = Some(DistSpec { sparsity: 0.99, ..DistSpec::new(3, c) });
+        s.batch = 33;
+        let mut saved = None;
+        let whole = train_dist(&s, mnist(), None, &mut |e| {
+            if let Event::Snapshot(snap) = e
+                && snap.state.step == 10
+            {
+                saved = Some(snap.to_bytes().unwrap());
+            }
+            true
+        })
+        .unwrap();
+        let snap = Snapshot::from_bytes(&saved.unwrap()).unwrap();
+        assert!(!snap.exchange.is_empty(), "{c}: the compressors' state is saved");
+        let resumed = train_dist_from(&s, mnist(), Start::Resume(Box::new(snap)), &mut |_| true).unwrap();
+        // The totals travel as JSON, whose float parsing may differ in the last bit: the wire cost to 1e-12.
+        let strip = |p: &lowbit_train::run::CurvePoint| (p.step, p.loss, p.test_accuracy, p.bytes);
+        assert_eq!(
+            whole.curve.iter().map(strip).collect::<Vec<_>>(),
+            resumed.curve.iter().map(strip).collect::<Vec<_>>(),
+            "{c}"
+        );
+        for (a, b) in whole.curve.iter().zip(&resumed.curve) {
+            let (a, b) = (a.wire.unwrap(), b.wire.unwrap());
+            assert!((a.bytes - b.bytes).abs() <= 1e-12 * a.bytes && a.steps == b.steps, "{c}: {a:?} {b:?}");
+        }
+        assert_eq!(whole.replicas[0].named(), resumed.replicas[0].named(), "{c}");
+        assert_eq!(whole.comm.bytes_per_iteration, resumed.comm.bytes_per_iteration);
+    }
+}

@@ -120,6 +120,14 @@ impl Dgc {
         (&self.u, &self.v)
     }
 
+    pub fn rng_state(&self) -> (u64, Option<f64>) {
+        self.rng.state()
+    }
+
+    pub fn set_rng(&mut self, rng: Sampler) {
+        self.rng = rng;
+    }
+
     pub fn restore(&mut self, u: Vec<f32>, v: Vec<f32>) -> Result<()> {
         if u.len() != self.u.len() || v.len() != self.v.len() {
             return Err(Error::param("the saved DGC state is for a tensor of another size"));

@@ -6,14 +6,50 @@ use super::Message;
 use crate::error::{Error, Result};
 use crate::sample::Sampler;
 
-/// Every compressor's step: a worker's gradient of one tensor in, what it sends out.
+/// Every compressor's step: a worker's gradient of one tensor in, what it sends out; and its state, saved
+/// and restored so a run resumes exactly.
 pub trait GradCompressor: Send {
     fn step(&mut self, g: &[f32], epoch: usize) -> Result<Message>;
+    fn save(&self) -> Saved;
+    /// Refuses a state of another compressor or size.
+    fn restore(&mut self, s: Saved) -> Result<()>;
+}
+
+/// A compressor's state: its vectors (residuals, momenta, errors) and its random generators.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Saved {
+    pub vectors: Vec<Vec<f32>>,
+    pub rngs: Vec<(u64, Option<f64>)>,
+}
+
+impl Saved {
+    /// Takes exactly `n` vectors of lengths `lens` and `r` generators, or says what differs.
+    pub fn take(self, lens: &[usize], r: usize) -> Result<(Vec<Vec<f32>>, Vec<Sampler>)> {
+        let ok = self.vectors.len() == lens.len()
+            && self.vectors.iter().zip(lens).all(|(v, &n)| v.len() == n)
+            && self.rngs.len() == r;
+        if !ok {
+            return Err(Error::param("the saved compressor state is for another compressor or tensor size"));
+        }
+        Ok((self.vectors, self.rngs.into_iter().map(Sampler::from_state).collect()))
+    }
 }
 
 impl GradCompressor for super::dgc::Dgc {
     fn step(&mut self, g: &[f32], epoch: usize) -> Result<Message> {
         super::dgc::Dgc::step(self, g, epoch)
+    }
+    fn save(&self) -> Saved {
+        let (u, v) = self.state();
+        Saved { vectors: vec![u.to_vec(), v.to_vec()], rngs: vec![self.rng_state()] }
+    }
+    fn restore(&mut self, s: Saved) -> Result<()> {
+        let n = self.residual().len();
+        let (mut vs, mut rngs) = s.take(&[n, n], 1)?;
+        let (v, u) = (vs.pop().expect("two"), vs.pop().expect("two"));
+        super::dgc::Dgc::restore(self, u, v)?;
+        self.set_rng(rngs.pop().expect("one"));
+        Ok(())
     }
 }
 
@@ -65,6 +101,14 @@ impl GradCompressor for RandK {
         let values: Vec<f32> = idx.iter().map(|&i| std::mem::take(&mut self.residual[i as usize])).collect();
         Ok(Message::Sparse { len: n, indices: idx, values })
     }
+    fn save(&self) -> Saved {
+        Saved { vectors: vec![self.residual.clone()], rngs: vec![self.rng.state()] }
+    }
+    fn restore(&mut self, s: Saved) -> Result<()> {
+        let (mut vs, mut rngs) = s.take(&[self.residual.len()], 1)?;
+        (self.residual, self.rng) = (vs.pop().expect("one"), rngs.pop().expect("one"));
+        Ok(())
+    }
 }
 
 /// QSGD (Alistarh et al. 2017): q_i = ‖g‖·sign(g_i)·ξ_i/s with ξ_i = ⌊s|g_i|/‖g‖⌋ rounded up with probability
@@ -106,6 +150,13 @@ impl GradCompressor for Qsgd {
         let bits = 32 + self.len * (1 + (u32::BITS - self.levels.leading_zeros()) as usize);
         Ok(Message::Coded { values, bits })
     }
+    fn save(&self) -> Saved {
+        Saved { vectors: vec![], rngs: vec![self.rng.state()] }
+    }
+    fn restore(&mut self, s: Saved) -> Result<()> {
+        self.rng = s.take(&[], 1)?.1.pop().expect("one");
+        Ok(())
+    }
 }
 
 /// TernGrad (Wen et al. 2017): s = max|g|; q_i = s·sign(g_i)·b_i with b_i ~ Bernoulli(|g_i|/s) — unbiased.
@@ -131,6 +182,13 @@ impl GradCompressor for TernGrad {
             .map(|&x| if s > 0.0 && self.rng.uniform() < (x.abs() / s) as f64 { s * x.signum() } else { 0.0 })
             .collect();
         Ok(Message::Coded { values, bits: 32 + 2 * self.len })
+    }
+    fn save(&self) -> Saved {
+        Saved { vectors: vec![], rngs: vec![self.rng.state()] }
+    }
+    fn restore(&mut self, s: Saved) -> Result<()> {
+        self.rng = s.take(&[], 1)?.1.pop().expect("one");
+        Ok(())
     }
 }
 
@@ -159,6 +217,13 @@ impl GradCompressor for SignEf {
         let values: Vec<f32> = p.iter().map(|&x| if x >= 0.0 { scale } else { -scale }).collect();
         self.error = p.iter().zip(&values).map(|(&x, &d)| x - d).collect();
         Ok(Message::Coded { values, bits: 32 + n })
+    }
+    fn save(&self) -> Saved {
+        Saved { vectors: vec![self.error.clone()], rngs: vec![] }
+    }
+    fn restore(&mut self, s: Saved) -> Result<()> {
+        self.error = s.take(&[self.error.len()], 0)?.0.pop().expect("one");
+        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::state::AppState;
 use lowbit_api::TrainJobSpec;
 use lowbit_core::training::{Arch, Method, TrainSpec};
 use lowbit_train::data::Mnist;
-use lowbit_train::dist::train_dist;
+use lowbit_train::dist::train_dist_from;
 use lowbit_train::run::{Event, Start, train_from};
 use lowbit_train::snapshot::Snapshot;
 use serde_json::{Value, json};
@@ -201,11 +201,8 @@ impl Kind for TrainJobSpec {
             lowbit_train::Error::Cancelled(_) => failure.map_or(Ok(()), Err),
             e => Err(train_error(e)),
         };
-        // Distributed runs (method dgc) start over after a restart: their workers' compressor state is
-        // not saved yet.
         let (report, net, curve) = if spec.method == Method::Dgc {
-            let init = p.init.is_some().then_some(tensors.as_slice());
-            let out = match train_dist(&spec, &p.data, init, &mut observe) {
+            let out = match train_dist_from(&spec, &p.data, start, &mut observe) {
                 Ok(o) => o,
                 Err(e) => return ended(e, failure),
             };
