@@ -22,7 +22,6 @@ use burn_optim::momentum::MomentumConfig;
 use burn_optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use lowbit_core::gradient::exchange::Exchange;
 use lowbit_core::gradient::network::{self, Cost, Network};
-use lowbit_core::readers::TensorEntry;
 use lowbit_core::training::{Compressor, TrainSpec};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -93,19 +92,9 @@ pub struct Totals {
     pub wall: f64,
 }
 
-/// Trains `spec` (method dgc) from `init` or the seed.
-pub fn train_dist(
-    spec: &TrainSpec,
-    data: &Mnist,
-    init: Option<&[TensorEntry<'_>]>,
-    observe: &mut dyn FnMut(Event<'_>) -> bool,
-) -> Result<DistOutcome> {
-    train_dist_from(spec, data, init.map_or(Start::Seed, Start::Checkpoint), observe)
-}
-
 /// Trains `spec` (method dgc) from `start`; a resumed run continues exactly where its snapshot was taken
 /// (replica weights, optimizer state, every worker's compressor state, the totals).
-pub fn train_dist_from(
+pub fn train_dist(
     spec: &TrainSpec,
     data: &Mnist,
     start: Start<'_>,

@@ -347,11 +347,12 @@ fn channel_pruning_never_removes_a_whole_layer() {
 fn dgc_runs_match_dense_at_sparsity_zero_and_compress_at_high_sparsity() {
     use lowbit_core::training::{Compressor, DistSpec};
     use lowbit_train::dist::train_dist;
+    use lowbit_train::run::Start;
     let run = |workers: usize, compressor: Compressor, sparsity: f64| {
         let mut s = spec(Arch::Mlp, Method::Dgc, 30);
         s.eval_every = 15;
         s.dist = Some(DistSpec { sparsity, warmup_epochs: 0, ..DistSpec::new(workers, compressor) });
-        train_dist(&s, mnist(), None, &mut |_| true).unwrap()
+        train_dist(&s, mnist(), Start::Seed, &mut |_| true).unwrap()
     };
     let close = |a: &lowbit_train::dist::DistOutcome, b: &lowbit_train::dist::DistOutcome, tol: f32| {
         for (x, y) in a.replicas[0].named().iter().zip(b.replicas[0].named()) {
@@ -404,7 +405,7 @@ fn dgc_runs_match_dense_at_sparsity_zero_and_compress_at_high_sparsity() {
 #[test]
 fn a_resumed_distributed_run_is_the_uninterrupted_one() {
     use lowbit_core::training::{Compressor, DistSpec};
-    use lowbit_train::dist::{train_dist, train_dist_from};
+    use lowbit_train::dist::train_dist;
     use lowbit_train::run::{Event, Start};
     use lowbit_train::snapshot::Snapshot;
     for c in [Compressor::Dgc, Compressor::Powersgd] {
@@ -413,7 +414,7 @@ fn a_resumed_distributed_run_is_the_uninterrupted_one() {
         s.dist = Some(DistSpec { sparsity: 0.99, ..DistSpec::new(3, c) });
         s.batch = 33;
         let mut saved = None;
-        let whole = train_dist(&s, mnist(), None, &mut |e| {
+        let whole = train_dist(&s, mnist(), Start::Seed, &mut |e| {
             if let Event::Snapshot(snap) = e
                 && snap.state.step == 10
             {
@@ -424,7 +425,7 @@ fn a_resumed_distributed_run_is_the_uninterrupted_one() {
         .unwrap();
         let snap = Snapshot::from_bytes(&saved.unwrap()).unwrap();
         assert!(!snap.exchange.is_empty(), "{c}: the compressors' state is saved");
-        let resumed = train_dist_from(&s, mnist(), Start::Resume(Box::new(snap)), &mut |_| true).unwrap();
+        let resumed = train_dist(&s, mnist(), Start::Resume(Box::new(snap)), &mut |_| true).unwrap();
         // The totals travel as JSON, whose float parsing may differ in the last bit: the wire cost to 1e-12.
         let strip = |p: &lowbit_train::run::CurvePoint| (p.step, p.loss, p.test_accuracy, p.bytes);
         assert_eq!(

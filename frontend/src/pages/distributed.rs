@@ -7,10 +7,10 @@
 
 use crate::charts;
 use crate::components::chart::Chart;
-use crate::pages::training::{RunRow, series, watch_runs};
+use crate::pages::training::{RunList, RunRow, series};
 use crate::state::Ctx;
 use leptos::prelude::*;
-use lowbit_api::{Job, JobSpec, Metrics, TrainJobSpec};
+use lowbit_api::Metrics;
 use lowbit_core::gradient::network::{Cost, Network, time_to_accuracy};
 use lowbit_core::training::{Arch, Compressor, DistSpec, Method, TrainSpec};
 use serde_json::Value;
@@ -177,37 +177,9 @@ fn timeline(m: &Metrics) -> Vec<Point> {
 pub fn Distributed() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let form = RwSignal::new(Form::default());
-    let runs = RwSignal::new(Vec::<Job>::new());
-    let curves = RwSignal::new(Vec::<(String, Metrics)>::new());
-    let starting = RwSignal::new(false);
-    let shown = ctx.training_runs;
-    watch_runs(shown, runs, curves, |j| j.summary["method"] == "dgc");
-
-    let launch = move |specs: Vec<TrainSpec>| {
-        for s in &specs {
-            if let Err(e) = s.validate() {
-                ctx.error.set(Some(format!("Cannot start this run: {e}")));
-                return;
-            }
-        }
-        starting.set(true);
-        leptos::task::spawn_local(async move {
-            for run in specs {
-                let spec = JobSpec::Train(TrainJobSpec { run, init: None, scratch: false });
-                match crate::api::post::<_, Job>("/api/jobs", &spec).await {
-                    Ok(j) => {
-                        shown.update(|s| s.push(j.id.clone()));
-                        runs.update(|r| r.insert(0, j));
-                    }
-                    Err(e) => {
-                        ctx.error.set(Some(format!("Could not start the run: {e}")));
-                        break;
-                    }
-                }
-            }
-            starting.set(false);
-        });
-    };
+    let list = RunList::new(ctx, |j| j.summary["method"] == "dgc");
+    let RunList { runs, curves, starting, shown } = list;
+    let launch = move |specs: Vec<TrainSpec>| list.launch(ctx, specs);
     let compare = move |_| {
         let f = form.get_untracked();
         if f.compressors.is_empty() {

@@ -110,9 +110,60 @@ pub(crate) fn label(j: &Job) -> String {
     format!("{model} {method}{detail}{act} · seed {}", s["seed"].as_u64().unwrap_or(0))
 }
 
+/// A page's training runs: the list, the shown runs' metric series, whether runs are being started.
+#[derive(Clone, Copy)]
+pub(crate) struct RunList {
+    pub runs: RwSignal<Vec<Job>>,
+    pub curves: RwSignal<Vec<(String, Metrics)>>,
+    pub starting: RwSignal<bool>,
+    /// The runs drawn (the URL's `runs`).
+    pub shown: RwSignal<Vec<String>>,
+}
+
+impl RunList {
+    /// The list of the training runs `keep` accepts, kept up to date while the page is open.
+    pub fn new(ctx: Ctx, keep: fn(&Job) -> bool) -> Self {
+        let list = Self {
+            runs: RwSignal::new(Vec::new()),
+            curves: RwSignal::new(Vec::new()),
+            starting: RwSignal::new(false),
+            shown: ctx.training_runs,
+        };
+        watch_runs(list.shown, list.runs, list.curves, keep);
+        list
+    }
+
+    /// Starts `specs` as `train` jobs, in order, and shows them; refuses them all if one is invalid.
+    pub fn launch(self, ctx: Ctx, specs: Vec<TrainSpec>) {
+        for s in &specs {
+            if let Err(e) = s.validate() {
+                ctx.error.set(Some(format!("Cannot start this run: {e}")));
+                return;
+            }
+        }
+        self.starting.set(true);
+        leptos::task::spawn_local(async move {
+            for run in specs {
+                let spec = JobSpec::Train(TrainJobSpec { run, init: None, scratch: false });
+                match api::post::<_, Job>("/api/jobs", &spec).await {
+                    Ok(j) => {
+                        self.shown.update(|s| s.push(j.id.clone()));
+                        self.runs.update(|r| r.insert(0, j));
+                    }
+                    Err(e) => {
+                        ctx.error.set(Some(format!("Could not start the run: {e}")));
+                        break;
+                    }
+                }
+            }
+            self.starting.set(false);
+        });
+    }
+}
+
 /// Polls the training runs (those `keep` accepts) and the shown runs' metric series while the page is open
 /// (every 1.5 s; a finished run's series is fetched once more after it ends, then kept).
-pub(crate) fn watch_runs(
+fn watch_runs(
     shown: RwSignal<Vec<String>>,
     runs: RwSignal<Vec<Job>>,
     curves: RwSignal<Vec<(String, Metrics)>>,
@@ -164,11 +215,8 @@ pub(crate) fn series(m: &Metrics, name: &str) -> (Vec<i64>, Vec<f64>) {
 pub fn Training() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let form = RwSignal::new(Form::default());
-    let runs = RwSignal::new(Vec::<Job>::new());
-    let curves = RwSignal::new(Vec::<(String, Metrics)>::new());
-    let starting = RwSignal::new(false);
-    let shown = ctx.training_runs;
-    watch_runs(shown, runs, curves, |_| true);
+    let list = RunList::new(ctx, |_| true);
+    let RunList { runs, curves, starting, shown } = list;
 
     let start = move |_| {
         let f = form.get_untracked();
@@ -196,22 +244,7 @@ pub fn Training() -> impl IntoView {
         if f.method == Method::Prune {
             run.prune = Some(PruneSpec { pattern: f.pattern.clone(), sparsity: f.sparsity, saliency: None });
         }
-        if let Err(e) = run.validate() {
-            ctx.error.set(Some(format!("Cannot start this run: {e}")));
-            return;
-        }
-        starting.set(true);
-        leptos::task::spawn_local(async move {
-            let spec = JobSpec::Train(TrainJobSpec { run, init: None, scratch: false });
-            match api::post::<_, Job>("/api/jobs", &spec).await {
-                Ok(j) => {
-                    shown.update(|s| s.push(j.id.clone()));
-                    runs.update(|r| r.insert(0, j));
-                }
-                Err(e) => ctx.error.set(Some(format!("Could not start the run: {e}"))),
-            }
-            starting.set(false);
-        });
+        list.launch(ctx, vec![run]);
     };
 
     // One chart of metric `metric` (times `scale`) with a line per shown run.

@@ -9,7 +9,7 @@ use clap::Args;
 use lowbit_core::prune::PruneSpec;
 use lowbit_core::training::{Arch, Method, TrainSpec};
 use lowbit_train::data::Mnist;
-use lowbit_train::run::{Event, train};
+use lowbit_train::run::{Event, Start, train};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -278,7 +278,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let tensors = opened.as_ref().map(|o| o.tensors.as_slice());
     let context = || format!("training {} ({})", spec.model, a.method);
     if spec.method == Method::Dgc {
-        let out = lowbit_train::dist::train_dist(&spec, &data, tensors, &mut observe).with_context(context)?;
+        let out =
+            lowbit_train::dist::train_dist(&spec, &data, tensors.map_or(Start::Seed, Start::Checkpoint), &mut observe)
+                .with_context(context)?;
         let v = crate::training::dist_summary(&spec, &out, started.elapsed().as_secs_f64());
         if let Some(path) = &a.out {
             write_checkpoint(path, crate::training::checkpoint_bytes(&spec, &out.replicas[0])?)?;

@@ -15,7 +15,7 @@ use crate::state::AppState;
 use lowbit_api::TrainJobSpec;
 use lowbit_core::training::{Arch, Method, TrainSpec};
 use lowbit_train::data::Mnist;
-use lowbit_train::dist::train_dist_from;
+use lowbit_train::dist::train_dist;
 use lowbit_train::run::{Event, Start, train_from};
 use lowbit_train::snapshot::Snapshot;
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ impl Kind for TrainJobSpec {
             e => Err(train_error(e)),
         };
         let (report, net, curve) = if spec.method == Method::Dgc {
-            let out = match train_dist_from(&spec, &p.data, start, &mut observe) {
+            let out = match train_dist(&spec, &p.data, start, &mut observe) {
                 Ok(o) => o,
                 Err(e) => return ended(e, failure),
             };
