@@ -567,7 +567,7 @@ fn the_training_page_runs_and_compares_qat_from_the_browser() {
 /// The Distributed training tab as the user drives it: DGC against dense, top-k, QSGD and PowerSGD
 /// on 16 simulated workers, started with one click; accuracy drawn against epochs, bytes sent and simulated
 /// time (one line per compressor); the table's numbers are the jobs'; a slower network redraws the times;
-/// DGC's ablation (each technique off) from one more click; the comparison shared as a link.
+/// DGC's ablation (each technique flipped) from one more click; the comparison shared as a link.
 #[test]
 fn the_distributed_page_compares_compressors_and_ablates_dgc() {
     assets_built();
@@ -646,14 +646,15 @@ fn the_distributed_page_compares_compressors_and_ablates_dgc() {
         cell(dense, "dist-time").trim_end_matches(" s").parse::<f64>().is_ok_and(|t| t > before * 2.0)
     });
 
-    // DGC's ablation: all four techniques, then each off.
+    // DGC's ablation: DGC as set, then each technique flipped.
     s.set_value("dist-bandwidth", "10", "change");
     s.set_value("dist-warmup-epochs", "1", "change");
     s.click("dist-ablation");
     s.until("the ablation finished", || done(&s) == 10);
     let names = s.text("dist-runs");
-    // Each off once in the ablation; the compared DGC run above had no clipping and no warm-up either.
-    for (off, n) in [("−momentum correction", 1), ("−clipping", 2), ("−factor masking", 1), ("−warm-up", 2)] {
+    // From the official defaults (no clipping) each technique flipped once: three off, clipping on. The
+    // compared DGC run above had no clipping and no warm-up either.
+    for (off, n) in [("−momentum correction", 1), ("−clipping", 5), ("−factor masking", 1), ("−warm-up", 2)] {
         assert_eq!(names.matches(off).count(), n, "{off}: {names}");
     }
     assert!(names.contains("16 × dgc 99.0 % clip 5 · seed"), "{names}");
