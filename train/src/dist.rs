@@ -122,11 +122,8 @@ pub fn train_dist(
     let (first, mut curve, initial_accuracy, mut loss_sum, mut acc_sum, mut loss_n, mut t);
     match start {
         Start::Resume(snap) => {
-            let snap = *snap;
+            let snap = snap.for_spec(spec)?;
             let st = snap.state;
-            if st.spec != *spec {
-                return Err(Error::Param("the saved state belongs to a run with another specification".into()));
-            }
             let values: Vec<(Vec<f32>, Vec<f32>)> =
                 snap.tensors.chunks(2).map(|wb| (wb[0].values.clone(), wb[1].values.clone())).collect();
             replicas = (0..n).map(|_| Net::from_values(spec.model, values.clone(), &device)).collect();

@@ -337,11 +337,8 @@ pub fn train_from(
     let (mut net, first, mut curve, ptq_accuracy, initial_accuracy, mut loss_sum, mut acc_sum, mut loss_n);
     match start {
         Start::Resume(snap) => {
-            let snap = *snap;
+            let snap = snap.for_spec(spec)?;
             let st = snap.state;
-            if st.spec != *spec {
-                return Err(Error::Param("the saved state belongs to a run with another specification".into()));
-            }
             let mut values = snap.tensors.chunks(2).map(|wb| (wb[0].values.clone(), wb[1].values.clone()));
             net = Net::from_values(spec.model, values.by_ref().collect(), &device);
             if spec.method == Method::Ttq {

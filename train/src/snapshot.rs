@@ -68,6 +68,14 @@ const EXCHANGE: &str = "lowbit.exchange";
 type ExchangeMeta = Vec<(usize, Vec<(u64, Option<f64>)>)>;
 
 impl Snapshot {
+    /// The snapshot, if it belongs to a run of `spec` (a resume must not continue another run).
+    pub fn for_spec(self: Box<Self>, spec: &TrainSpec) -> Result<Self> {
+        if self.state.spec != *spec {
+            return Err(Error::Param("the saved state belongs to a run with another specification".into()));
+        }
+        Ok(*self)
+    }
+
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let layers = self.state.spec.model.layers();
         let state = serde_json::to_vec(&self.state).map_err(|e| Error::Data(e.to_string()))?;
