@@ -164,7 +164,7 @@ fn bad_training_settings_are_refused_with_the_option_named() {
 /// artifacts (a checkpoint the analyzer opens, the curve as CSV, the CLI's JSON); cancel; bad specs.
 #[test]
 fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
-    use crate::http::{Server, get, post_json, request};
+    use crate::http::{get, post_json, request};
     use crate::jobs::wait_for;
     use serde_json::json;
     let run = json!({"model": "lenet5", "method": "qat", "steps": 240, "batch": 32, "lr": 0.01,
@@ -172,22 +172,8 @@ fn the_train_job_resumes_after_a_restart_with_the_uninterrupted_curve() {
         "quant": {"format": "int", "bits": 3, "granularity": "channel", "clip": "octav"}, "grad": "mad",
         "clip_every": 4});
     let dir = temp_dir("train-job");
-    let srv = Server::start(&dir, &[]);
+    let (srv, jid) = interrupted_and_resumed(&dir, run, 90);
     let a = srv.addr.clone();
-    let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": run}));
-    assert_eq!(r.status, 201, "{}", r.text());
-    let jid = r.json()["id"].as_str().unwrap().to_string();
-    assert_eq!(r.json()["summary"]["method"], "qat");
-    wait_for(&a, &jid, "two evaluations", |j| j["done"].as_i64().unwrap_or(0) >= 90);
-    srv.kill();
-
-    let srv = Server::start(&dir, &[]);
-    let a = srv.addr.clone();
-    let j = get(&a, &format!("/api/jobs/{jid}")).json();
-    assert_eq!(j["state"], "interrupted", "{j}");
-    assert!(j["done"].as_i64().unwrap() < 240, "{j}");
-    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
-    wait_for(&a, &jid, "the resumed run", |j| j["state"] == "succeeded");
 
     let cli = lowbit_json([
         "train",
@@ -404,26 +390,13 @@ fn a_dgc_run_reports_compression_and_simulated_time() {
 /// uninterrupted command-line run (all but the measured times).
 #[test]
 fn a_distributed_job_resumes_after_a_restart() {
-    use crate::http::{Server, get, post_json};
-    use crate::jobs::wait_for;
+    use crate::http::get;
     use serde_json::json;
     let run = json!({"model": "mlp", "method": "dgc", "steps": 900, "batch": 32, "seed": 5, "eval_every": 100,
         "eval_images": 300, "dist": {"workers": 4, "compressor": "powersgd", "rank": 3}});
     let dir = temp_dir("dgc-job");
-    let srv = Server::start(&dir, &[]);
+    let (srv, jid) = interrupted_and_resumed(&dir, run, 200);
     let a = srv.addr.clone();
-    let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": run}));
-    assert_eq!(r.status, 201, "{}", r.text());
-    let jid = r.json()["id"].as_str().unwrap().to_string();
-    wait_for(&a, &jid, "two evaluations", |j| j["done"].as_i64().unwrap_or(0) >= 200);
-    srv.kill();
-    let srv = Server::start(&dir, &[]);
-    let a = srv.addr.clone();
-    let j = get(&a, &format!("/api/jobs/{jid}")).json();
-    assert_eq!(j["state"], "interrupted", "{j}");
-    assert!(j["done"].as_i64().unwrap() < 900, "{j}");
-    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
-    wait_for(&a, &jid, "the resumed run", |j| j["state"] == "succeeded");
     let cli = json_of(mlp_dgc(&[
         "--steps",
         "900",
@@ -453,4 +426,30 @@ fn a_distributed_job_resumes_after_a_restart() {
     };
     assert_eq!(strip(&rows).len(), 9);
     assert_eq!(strip(&rows), strip(&cli["curve"]), "the resumed job's curve is the uninterrupted run's");
+}
+
+/// A `train` job of `run` on a server over `dir`, killed (SIGKILL) once `after` steps are done, found
+/// interrupted by a restarted server, re-run and finished there: that server and the job's id.
+fn interrupted_and_resumed(dir: &std::path::Path, run: serde_json::Value, after: i64) -> (crate::http::Server, String) {
+    use crate::http::{Server, get, post_json};
+    use crate::jobs::wait_for;
+    use serde_json::json;
+    let steps = run["steps"].as_i64().unwrap();
+    let method = run["method"].clone();
+    let srv = Server::start(dir, &[]);
+    let a = srv.addr.clone();
+    let r = post_json(&a, "/api/jobs", &json!({"kind": "train", "run": run}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let jid = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["summary"]["method"], method);
+    wait_for(&a, &jid, "the first evaluations", |j| j["done"].as_i64().unwrap_or(0) >= after);
+    srv.kill();
+    let srv = Server::start(dir, &[]);
+    let a = srv.addr.clone();
+    let j = get(&a, &format!("/api/jobs/{jid}")).json();
+    assert_eq!(j["state"], "interrupted", "{j}");
+    assert!(j["done"].as_i64().unwrap() < steps, "killed in the middle: {j}");
+    assert_eq!(post_json(&a, &format!("/api/jobs/{jid}/rerun"), &json!({})).json()["state"], "queued");
+    wait_for(&a, &jid, "the resumed run", |j| j["state"] == "succeeded");
+    (srv, jid)
 }

@@ -23,6 +23,15 @@ pub struct Saved {
 }
 
 impl Saved {
+    /// The state of a compressor whose only state is its generator (QSGD, TernGrad).
+    pub fn generator(rng: &Sampler) -> Self {
+        Self { vectors: vec![], rngs: vec![rng.state()] }
+    }
+
+    pub fn into_generator(self) -> Result<Sampler> {
+        Ok(self.take(&[], 1)?.1.pop().expect("take checked one generator"))
+    }
+
     /// Takes exactly `n` vectors of lengths `lens` and `r` generators, or says what differs.
     pub fn take(self, lens: &[usize], r: usize) -> Result<(Vec<Vec<f32>>, Vec<Sampler>)> {
         let ok = self.vectors.len() == lens.len()
@@ -151,10 +160,10 @@ impl GradCompressor for Qsgd {
         Ok(Message::Coded { values, bits })
     }
     fn save(&self) -> Saved {
-        Saved { vectors: vec![], rngs: vec![self.rng.state()] }
+        Saved::generator(&self.rng)
     }
     fn restore(&mut self, s: Saved) -> Result<()> {
-        self.rng = s.take(&[], 1)?.1.pop().expect("one");
+        self.rng = s.into_generator()?;
         Ok(())
     }
 }
@@ -184,10 +193,10 @@ impl GradCompressor for TernGrad {
         Ok(Message::Coded { values, bits: 32 + 2 * self.len })
     }
     fn save(&self) -> Saved {
-        Saved { vectors: vec![], rngs: vec![self.rng.state()] }
+        Saved::generator(&self.rng)
     }
     fn restore(&mut self, s: Saved) -> Result<()> {
-        self.rng = s.take(&[], 1)?.1.pop().expect("one");
+        self.rng = s.into_generator()?;
         Ok(())
     }
 }
