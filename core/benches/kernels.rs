@@ -18,7 +18,7 @@ fn kernels(c: &mut Criterion) {
     let mut g = c.benchmark_group("16Mi f32");
     g.sample_size(10).throughput(Throughput::Bytes(4 * N as u64));
     g.bench_function("memcpy", |b| b.iter(|| out.copy_from_slice(black_box(&x))));
-    let grid = IntGrid { bits: 4, signed: true };
+    let grid = IntGrid::new(4, true);
     g.bench_function("int4 fake-quant, known scale", |b| b.iter(|| grid.fake_quant(black_box(&x), 0.3125, &mut out)));
     g.bench_function("max|x|", |b| b.iter(|| amax(black_box(&x), Magnitude::Abs)));
     let p = OctavParams { q: 4f64.powi(-4) / 3.0, exclude_zeros: false };

@@ -69,13 +69,13 @@ fn fixed_clip(xs: &[f32], os: &mut [f32], cfg: &QuantConfig, clip: f32) -> Resul
     use crate::quant::Format;
     use crate::quant::uniform::Elem;
     let elem = match cfg.format {
-        Format::Int { bits } => Elem::Int(IntGrid { bits, signed: true }),
-        Format::UInt { bits } => Elem::Int(IntGrid { bits, signed: false }),
+        Format::Int { bits } => Elem::Int(IntGrid::new(bits, true).with_range(cfg.range)),
+        Format::UInt { bits } => Elem::Int(IntGrid::new(bits, false).with_range(cfg.range)),
         Format::Float(f) => Elem::Float(f.minifloat()),
         Format::IntAsym { bits } => {
             let (min, max) = xs.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
             let c = 0.5 * (min + max);
-            crate::quant::asym::grid(bits, c - clip, c + clip, cfg.scale_dtype()).fake_quant(xs, os);
+            crate::quant::asym::grid(bits, cfg.range, c - clip, c + clip, cfg.scale_dtype()).fake_quant(xs, os);
             return Ok(());
         }
         Format::Mx(_) | Format::Nvfp4 | Format::Ternary => {

@@ -13,6 +13,7 @@ mod simd;
 pub mod clip;
 pub mod curve;
 pub mod error;
+pub mod eval;
 pub mod formats;
 pub mod gradient;
 pub mod granularity;

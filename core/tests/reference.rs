@@ -35,7 +35,7 @@ fn int_fake_quant_equals_the_obvious_loop() {
     let x = tricky(100_003);
     for bits in [2, 3, 4, 8, 16] {
         for signed in [true, false] {
-            let g = IntGrid { bits, signed };
+            let g = IntGrid::new(bits, signed);
             for delta in [0.125f32, 0.1, 0.37, 1e-3] {
                 let mut out = vec![0.0; x.len()];
                 g.fake_quant(&x, delta, &mut out);

@@ -122,6 +122,8 @@ pub struct ClipModel {
     pub mag: Magnitude,
     /// OCTAV option: leave exact zeros out of the "inside" count.
     pub octav_exclude_zeros: bool,
+    /// Narrow-range integer grid: one level fewer per side, so a larger rounding noise.
+    pub narrow: bool,
 }
 
 /// The clip chosen for one group.
@@ -228,7 +230,9 @@ pub fn choose(
         ClipMethod::Percentile(p) => plain(percentile(x, model.mag, p)),
         ClipMethod::Mse => plain(mse_search(amax(x, model.mag), mse_at)),
         ClipMethod::Octav => {
-            let q = 4f64.powi(-(model_bits as i32)) / 3.0;
+            // Rounding noise Δ²/12 with Δ = s/L (4^-B/3 for the full signed range).
+            let levels = 2f64.powi(model_bits as i32 - 1) - if model.narrow { 1.0 } else { 0.0 };
+            let q = 1.0 / (12.0 * levels * levels);
             let r = octav::octav(x, model.mag, octav::OctavParams { q, exclude_zeros: model.octav_exclude_zeros });
             Ok(ClipChoice { clip: r.clip, iterations: Some(r.iterations) })
         }
@@ -311,7 +315,7 @@ mod tests {
 
     #[test]
     fn octav_on_a_float_grid_is_a_clear_error() {
-        let model = ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: false };
+        let model = ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: false, narrow: false };
         let e = choose(ClipMethod::Octav, &[1.0, 2.0], model, &mut |_| 0.0).unwrap_err();
         assert!(e.message.contains("uniform integer grid"), "{e}");
     }

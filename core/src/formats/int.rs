@@ -4,6 +4,10 @@
 //! Δ = s / 2^(B-1) and codes −2^(B-1) … 2^(B-1)−1, so −s is a level and the top positive level is s − Δ;
 //! its rounding noise Δ²/12 = s²·4^-B/3 is exactly OCTAV's noise model. Unsigned: Δ = s / 2^B, codes
 //! 0 … 2^B−1 (noise s²·4^-B/12). Rounding is to nearest, ties to even, like numpy and PyTorch.
+//!
+//! The narrow range (`--range narrow`) is what most deployment toolchains use for symmetric weights: codes
+//! ±(2^(B−1)−1), step s/(2^(B−1)−1), so s itself is a level and the grid is symmetric (unsigned: codes
+//! 0 … 2^B−1, step s/(2^B−1)). It costs one level: at 2 bits only {−s, 0, s} remain.
 
 /// Rounds to the nearest integer, ties to even, for |y| < 2^22 (the codes of ≤ 16-bit grids).
 /// Adding and removing 1.5·2^23 leaves an integer rounded by the FPU's own RNE; faster than `round_ties_even`.
@@ -25,25 +29,40 @@ pub fn clamp(y: f32, lo: f32, hi: f32) -> f32 {
 pub struct IntGrid {
     pub bits: u32,
     pub signed: bool,
+    /// Narrow range: the clip is a level (see the module documentation).
+    pub narrow: bool,
 }
 
 impl IntGrid {
+    /// A full-range grid (ALGORITHMS.md §1.1).
+    pub fn new(bits: u32, signed: bool) -> Self {
+        Self { bits, signed, narrow: false }
+    }
+    /// The same grid with the range convention given.
+    pub fn with_range(self, range: IntRange) -> Self {
+        Self { narrow: range == IntRange::Narrow, ..self }
+    }
     /// Smallest code.
     pub fn lo(&self) -> f32 {
-        if self.signed { -pow2i(self.bits - 1) } else { 0.0 }
+        if self.signed { -self.levels() } else { 0.0 }
     }
     /// Largest code.
     pub fn hi(&self) -> f32 {
         if self.signed { pow2i(self.bits - 1) - 1.0 } else { pow2i(self.bits) - 1.0 }
     }
+    /// Steps from 0 to the clip: Δ = s / levels.
+    pub fn levels(&self) -> f32 {
+        let full = if self.signed { pow2i(self.bits - 1) } else { pow2i(self.bits) };
+        if self.narrow { full - 1.0 } else { full }
+    }
     /// Step for clipping scalar `s`.
     pub fn step(&self, s: f32) -> f32 {
-        if self.signed { s / pow2i(self.bits - 1) } else { s / pow2i(self.bits) }
+        s / self.levels()
     }
-    /// OCTAV's rounding-noise coefficient q: noise = q·s² (4^-B/3 signed, 4^-B/12 unsigned).
+    /// OCTAV's rounding-noise coefficient q: noise = Δ²/12 = q·s² (4^-B/3 signed, 4^-B/12 unsigned for the
+    /// full range).
     pub fn noise_coefficient(&self) -> f64 {
-        let q = 4f64.powi(-(self.bits as i32)) / 3.0;
-        if self.signed { q } else { q / 4.0 }
+        1.0 / (12.0 * (self.levels() as f64).powi(2))
     }
 
     /// Fake-quantizes `x` into `out` with step `delta` (quantize then dequantize).
@@ -67,6 +86,25 @@ crate::simd::dispatch_avx2! {
     }
 }
 
+/// Which integer codes a symmetric grid uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntRange {
+    /// −2^(B−1) … 2^(B−1)−1, step s/2^(B−1) (ALGORITHMS.md §1.1; lowbit's default).
+    #[default]
+    Full,
+    /// ±(2^(B−1)−1), step s/(2^(B−1)−1) (deployment toolchains' symmetric weights).
+    Narrow,
+}
+
+impl IntRange {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Narrow => "narrow",
+        }
+    }
+}
+
 /// 2^k for small k.
 pub fn pow2i(k: u32) -> f32 {
     (1u64 << k) as f32
@@ -78,19 +116,29 @@ pub fn pow2i(k: u32) -> f32 {
 pub struct AffineGrid {
     pub scale: f32,
     pub zero: f32,
+    pub qmin: f32,
     pub qmax: f32,
 }
 
 impl AffineGrid {
     pub fn new(bits: u32, lo: f32, hi: f32) -> Self {
+        Self::with_range(bits, IntRange::Full, lo, hi)
+    }
+    /// Narrow range: codes 1 … 2^B−1 (one level fewer, as TensorFlow's `narrow_range`).
+    pub fn with_range(bits: u32, range: IntRange, lo: f32, hi: f32) -> Self {
         let qmax = pow2i(bits) - 1.0;
-        let scale = (hi - lo).max(1e-5) / qmax;
-        let zero = clamp(rne(-lo / scale), 0.0, qmax);
-        Self { scale, zero, qmax }
+        let qmin = if range == IntRange::Narrow { 1.0 } else { 0.0 };
+        let scale = (hi - lo).max(1e-5) / (qmax - qmin);
+        let zero = clamp(rne(qmin - lo / scale), qmin, qmax);
+        Self { scale, zero, qmin, qmax }
+    }
+    /// The zero point for the scale as stored (after rounding the scale to its storage type).
+    pub fn rezero(&mut self, lo: f32) {
+        self.zero = clamp(rne(self.qmin - lo / self.scale), self.qmin, self.qmax);
     }
     pub fn fake_quant(&self, x: &[f32], out: &mut [f32]) {
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = (clamp(rne(v / self.scale) + self.zero, 0.0, self.qmax) - self.zero) * self.scale;
+            *o = (clamp(rne(v / self.scale) + self.zero, self.qmin, self.qmax) - self.zero) * self.scale;
         }
     }
 }
@@ -101,14 +149,31 @@ mod tests {
 
     #[test]
     fn grids_have_the_documented_codes() {
-        let g = IntGrid { bits: 4, signed: true };
+        let g = IntGrid::new(4, true);
         assert_eq!((g.lo(), g.hi()), (-8.0, 7.0));
         assert_eq!(g.step(1.0), 0.125);
-        let u = IntGrid { bits: 4, signed: false };
+        let u = IntGrid::new(4, false);
         assert_eq!((u.lo(), u.hi()), (0.0, 15.0));
         assert_eq!(u.step(1.0), 1.0 / 16.0);
-        let w = IntGrid { bits: 16, signed: true };
+        let w = IntGrid::new(16, true);
         assert_eq!((w.lo(), w.hi()), (-32768.0, 32767.0));
+    }
+
+    #[test]
+    fn the_narrow_range_makes_the_clip_a_level_and_drops_one_code() {
+        let g = IntGrid::new(4, true).with_range(IntRange::Narrow);
+        assert_eq!((g.lo(), g.hi(), g.step(7.0)), (-7.0, 7.0, 1.0));
+        let two = IntGrid::new(2, true).with_range(IntRange::Narrow);
+        let mut out = [0.0; 5];
+        two.fake_quant(&[-3.0, -1.2, 0.4, 1.6, 9.0], two.step(2.0), &mut out);
+        assert_eq!(out, [-2.0, -2.0, 0.0, 2.0, 2.0]);
+        let u = IntGrid::new(4, false).with_range(IntRange::Narrow);
+        assert_eq!((u.lo(), u.hi(), u.step(15.0)), (0.0, 15.0, 1.0));
+        // Rounding noise Δ²/12 for both conventions.
+        assert_eq!(IntGrid::new(4, true).noise_coefficient(), 4f64.powi(-4) / 3.0);
+        assert_eq!(g.noise_coefficient(), 1.0 / (12.0 * 49.0));
+        let a = AffineGrid::with_range(8, IntRange::Narrow, -1.0, 1.0);
+        assert_eq!((a.qmin, a.qmax, a.scale), (1.0, 255.0, 2.0 / 254.0));
     }
 
     #[test]
@@ -128,7 +193,7 @@ mod tests {
     fn every_level_round_trips_exactly() {
         for bits in 2..=16 {
             for signed in [true, false] {
-                let g = IntGrid { bits, signed };
+                let g = IntGrid::new(bits, signed);
                 let delta = g.step(3.0);
                 let levels: Vec<f32> = (g.lo() as i64..=g.hi() as i64).map(|k| k as f32 * delta).collect();
                 let mut out = vec![0.0; levels.len()];

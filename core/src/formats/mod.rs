@@ -6,5 +6,5 @@
 mod int;
 mod minifloat;
 
-pub use int::{AffineGrid, IntGrid, clamp, pow2i, rne};
+pub use int::{AffineGrid, IntGrid, IntRange, clamp, pow2i, rne};
 pub use minifloat::{Grid, MiniFloat, Specials, pow2};

@@ -7,23 +7,28 @@
 use super::{QuantConfig, QuantOutput, ScaleDtype};
 use crate::clip::{self, ClipMethod, ClipModel, Magnitude};
 use crate::error::Result;
-use crate::formats::{AffineGrid, clamp, rne};
+use crate::formats::{AffineGrid, IntRange};
 use crate::granularity::Grouping;
 use crate::metrics::sum_sq_err;
 
 /// The affine grid over [lo, hi] with its scale rounded to the stored type (and the zero point redone).
-pub fn grid(bits: u32, lo: f32, hi: f32, sd: ScaleDtype) -> AffineGrid {
-    let mut g = AffineGrid::new(bits, lo, hi);
+pub fn grid(bits: u32, range: IntRange, lo: f32, hi: f32, sd: ScaleDtype) -> AffineGrid {
+    let mut g = AffineGrid::with_range(bits, range, lo, hi);
     if sd != ScaleDtype::Fp32 {
         g.scale = sd.store(g.scale);
-        g.zero = clamp(rne(-lo / g.scale), 0.0, g.qmax);
+        g.rezero(lo);
     }
     g
 }
 
 pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, bits: u32) -> Result<QuantOutput> {
     let sd = cfg.scale_dtype();
-    let model = ClipModel { bits: Some(bits), mag: Magnitude::Abs, octav_exclude_zeros: cfg.octav_exclude_zeros };
+    let model = ClipModel {
+        bits: Some(bits),
+        mag: Magnitude::Abs,
+        octav_exclude_zeros: cfg.octav_exclude_zeros,
+        narrow: cfg.range == IntRange::Narrow,
+    };
     let mut out = vec![0.0f32; x.len()];
     let mut clips = Vec::with_capacity(grouping.groups());
     let mut iterations = Vec::new();
@@ -38,7 +43,7 @@ pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, bits: 
             centred.extend(xs.iter().map(|&v| v - c));
             scratch.resize(xs.len(), 0.0);
             let mut mse_at = |h: f32| {
-                grid(bits, c - h, c + h, sd).fake_quant(xs, &mut scratch);
+                grid(bits, cfg.range, c - h, c + h, sd).fake_quant(xs, &mut scratch);
                 sum_sq_err(xs, &scratch)
             };
             let choice = clip::choose(cfg.clip, &centred, model, &mut mse_at)?;
@@ -49,7 +54,7 @@ pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, bits: 
             // c ± h can miss [min, max] by an ulp; the search must never lose to plain min/max.
             if cfg.clip == ClipMethod::Mse {
                 let mut err = |lo, hi| {
-                    grid(bits, lo, hi, sd).fake_quant(xs, &mut scratch);
+                    grid(bits, cfg.range, lo, hi, sd).fake_quant(xs, &mut scratch);
                     sum_sq_err(xs, &scratch)
                 };
                 if err(min, max) <= err(lo, hi) { (min, max) } else { (lo, hi) }
@@ -57,7 +62,7 @@ pub(super) fn quantize(x: &[f32], grouping: &Grouping, cfg: &QuantConfig, bits: 
                 (lo, hi)
             }
         };
-        grid(bits, lo, hi, sd).fake_quant(xs, os);
+        grid(bits, cfg.range, lo, hi, sd).fake_quant(xs, os);
         clips.push(0.5 * (hi - lo));
         Ok(())
     })?;

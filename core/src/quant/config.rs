@@ -4,7 +4,7 @@
 use super::format::Format;
 use crate::clip::ClipMethod;
 use crate::error::{Error, Result};
-use crate::formats::MiniFloat;
+use crate::formats::{IntRange, MiniFloat};
 use crate::granularity::Granularity;
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +118,10 @@ pub struct QuantSpec {
     /// `fp32`, `fp16` or `bf16`: how float scales are stored (default fp32, fp16 for vector granularity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_dtype: Option<String>,
+    /// Integer formats: `full` (default, ALGORITHMS.md §1.1) or `narrow` (codes ±(2^(B−1)−1), as most
+    /// deployment toolchains quantize symmetric weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
 }
 
 /// `format` in the API schema: every name, each with its help line.
@@ -151,6 +155,8 @@ pub struct QuantConfig {
     pub octav_exclude_zeros: bool,
     /// `None`: [`ScaleDtype::default_for`] the granularity.
     pub scale_dtype: Option<ScaleDtype>,
+    /// The integer codes used (int, uint, int-asym).
+    pub range: IntRange,
 }
 
 impl QuantConfig {
@@ -168,6 +174,7 @@ impl QuantConfig {
             ternary: TernaryRule::Threshold(0.05),
             octav_exclude_zeros: false,
             scale_dtype: None,
+            range: IntRange::Full,
         }
     }
 
@@ -227,6 +234,13 @@ impl QuantConfig {
             if !matches!(self.granularity, Granularity::Vector { .. }) {
                 return Err(Error::param("--scale-bits (two-level VS-Quant) needs --granularity vector:V"));
             }
+        }
+        if self.range == IntRange::Narrow
+            && !matches!(self.format, Format::Int { .. } | Format::UInt { .. } | Format::IntAsym { .. })
+        {
+            return Err(Error::param(format!(
+                "--range narrow applies to the integer formats (int, uint, int-asym), not {name}"
+            )));
         }
         match self.ternary {
             TernaryRule::Threshold(t) if !(0.0..1.0).contains(&t) => {
@@ -300,6 +314,11 @@ impl QuantSpec {
             self.scale_dtype.as_deref(),
             &[("fp32", ScaleDtype::Fp32), ("fp16", ScaleDtype::Fp16), ("bf16", ScaleDtype::Bf16)],
         )?;
+        if let Some(r) =
+            parse_choice("range", self.range.as_deref(), &[("full", IntRange::Full), ("narrow", IntRange::Narrow)])?
+        {
+            cfg.range = r;
+        }
         cfg.validate()?;
         Ok(cfg)
     }

@@ -74,12 +74,20 @@ pub fn quantize(x: &[f32], shape: &[usize], cfg: &QuantConfig) -> Result<QuantOu
     check_tensor(x, shape)?;
     let grouping = Grouping::new(shape, cfg.granularity)?;
     match cfg.format {
-        Format::Int { bits } => {
-            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: true }), None)
-        }
-        Format::UInt { bits } => {
-            uniform::quantize(x, &grouping, cfg, uniform::Elem::Int(IntGrid { bits, signed: false }), None)
-        }
+        Format::Int { bits } => uniform::quantize(
+            x,
+            &grouping,
+            cfg,
+            uniform::Elem::Int(IntGrid::new(bits, true).with_range(cfg.range)),
+            None,
+        ),
+        Format::UInt { bits } => uniform::quantize(
+            x,
+            &grouping,
+            cfg,
+            uniform::Elem::Int(IntGrid::new(bits, false).with_range(cfg.range)),
+            None,
+        ),
         Format::Float(f) => uniform::quantize(x, &grouping, cfg, uniform::Elem::Float(f.minifloat()), None),
         Format::IntAsym { bits } => asym::quantize(x, &grouping, cfg, bits),
         Format::Mx(e) => mx::quantize(x, &grouping, cfg, e),
@@ -102,8 +110,8 @@ pub fn quantize_with_clips(x: &[f32], shape: &[usize], cfg: &QuantConfig, clips:
         return Err(Error::param(format!("clip {c} is not a finite, non-negative number")));
     }
     let elem = match cfg.format {
-        Format::Int { bits } => uniform::Elem::Int(IntGrid { bits, signed: true }),
-        Format::UInt { bits } => uniform::Elem::Int(IntGrid { bits, signed: false }),
+        Format::Int { bits } => uniform::Elem::Int(IntGrid::new(bits, true).with_range(cfg.range)),
+        Format::UInt { bits } => uniform::Elem::Int(IntGrid::new(bits, false).with_range(cfg.range)),
         Format::Float(f) => uniform::Elem::Float(f.minifloat()),
         _ => {
             return Err(Error::param(format!(

@@ -63,10 +63,14 @@ impl Elem {
                 bits: Some(g.bits),
                 mag: if g.signed { Magnitude::Abs } else { Magnitude::PositivePart },
                 octav_exclude_zeros: cfg.octav_exclude_zeros,
+                narrow: g.narrow,
             },
-            Self::Float(_) => {
-                ClipModel { bits: None, mag: Magnitude::Abs, octav_exclude_zeros: cfg.octav_exclude_zeros }
-            }
+            Self::Float(_) => ClipModel {
+                bits: None,
+                mag: Magnitude::Abs,
+                octav_exclude_zeros: cfg.octav_exclude_zeros,
+                narrow: false,
+            },
         }
     }
 }

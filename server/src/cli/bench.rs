@@ -37,7 +37,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
 
     let memcpy = best(reps, || out.copy_from_slice(black_box(&x)));
     let mut rows: Vec<(&str, f64, String)> = Vec::new();
-    let grid = IntGrid { bits: 4, signed: true };
+    let grid = IntGrid::new(4, true);
     let delta = grid.step(2.5);
     rows.push((
         "int4 per-tensor fake-quant, known scale",

@@ -117,6 +117,10 @@ pub struct QuantSettings {
     /// How float scales are stored: fp32, fp16 or bf16 (default fp32; fp16 for vector granularity).
     #[arg(long)]
     pub scale_dtype: Option<String>,
+    /// Integer codes: full (−2^(B−1)…2^(B−1)−1, default) or narrow (±(2^(B−1)−1), as deployments quantize
+    /// symmetric weights).
+    #[arg(long)]
+    pub range: Option<String>,
 }
 
 impl QuantSettings {
@@ -137,6 +141,7 @@ impl QuantSettings {
             sparsity: self.sparsity,
             octav_exclude_zeros: self.octav_exclude_zeros,
             scale_dtype: self.scale_dtype.clone(),
+            range: self.range.clone(),
         })
     }
 }
