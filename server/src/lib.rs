@@ -11,6 +11,7 @@ pub mod export;
 pub mod http;
 pub mod jobs;
 pub mod load;
+pub mod model;
 pub mod serve;
 pub mod state;
 pub mod store;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod dashboard;
+mod eval;
 mod hostile;
 mod http;
 mod info;

@@ -37,7 +37,8 @@ pub fn check(cfg: &QuantConfig) -> Result<()> {
 }
 
 /// Runs the unquantized network on `calib` and chooses each layer input's clip with `cfg.clip` over all of
-/// its calibration values.
+/// its calibration values. `uint` applies where the calibration inputs are non-negative (after a ReLU); a
+/// layer whose input goes negative gets `int` of the same width.
 pub fn calibrate(net: &dyn Network, calib: &Dataset, cfg: &QuantConfig) -> Result<Vec<ActQuant>> {
     check(cfg)?;
     if !net.quantizes_activations() {
@@ -62,10 +63,18 @@ pub fn calibrate(net: &dyn Network, calib: &Dataset, cfg: &QuantConfig) -> Resul
             if x.is_empty() {
                 return Err(Error::param(format!("layer `{}` saw no calibration input", layer.name)));
             }
-            let clip = quant::quantize(x, &[x.len()], cfg)
+            // An unsigned grid on an input that goes negative (the normalised image) would zero half of it:
+            // such a layer gets the signed grid of the same width, as a deployment would.
+            let mut cfg = *cfg;
+            if let Format::UInt { bits } = cfg.format
+                && x.iter().any(|&v| v < 0.0)
+            {
+                cfg.format = Format::Int { bits };
+            }
+            let clip = quant::quantize(x, &[x.len()], &cfg)
                 .map_err(|e| Error { message: format!("calibrating `{}`: {}", layer.name, e.message), ..e })?
                 .clips[0];
-            Ok(ActQuant { cfg: *cfg, clip })
+            Ok(ActQuant { cfg, clip })
         })
         .collect()
 }

@@ -94,3 +94,27 @@ pub fn mnist(images: &[u8], labels: &[u8]) -> Result<Dataset> {
     let n = img.shape[0];
     Dataset::new(img.to_f32()?, &[n, 1, 28, 28], Some(y))
 }
+
+/// An evaluation set from a file's tensors (an `.npz`): `x` (first axis = samples) and optionally `y`
+/// (integer class labels, one per sample).
+pub fn from_checkpoint(c: &crate::readers::Checkpoint<'_>) -> Result<Dataset> {
+    let find = |n: &str| c.tensors.iter().find(|t| t.name == n);
+    let names: Vec<&str> = c.tensors.iter().map(|t| t.name.as_str()).collect();
+    let x = find("x").ok_or_else(|| {
+        Error::tensor(format!("an evaluation set needs an array `x` (samples first); the file has {names:?}"))
+    })?;
+    let labels = match find("y") {
+        None => None,
+        Some(y) => {
+            if y.shape.len() != 1 {
+                return Err(Error::tensor(format!("`y` must be one label per sample, not shape {:?}", y.shape)));
+            }
+            let v = y.to_f32()?;
+            if let Some(bad) = v.iter().find(|l| !(l.is_finite() && **l >= 0.0 && l.fract() == 0.0)) {
+                return Err(Error::tensor(format!("label {bad} in `y` is not a class index (0, 1, 2, …)")));
+            }
+            Some(v.into_iter().map(|l| l as u32).collect())
+        }
+    };
+    Dataset::new(x.to_f32()?, &x.shape, labels)
+}

@@ -16,6 +16,7 @@ pub mod mixed;
 pub mod plan;
 pub mod run;
 pub mod sensitivity;
+pub mod spec;
 
 pub use data::Dataset;
 pub use plan::{Compression, Layer};

@@ -59,6 +59,11 @@ pub struct LayerResult {
     pub weight_sqnr_db: f64,
     /// The layer's output against the unquantized model's on the same inputs (when measured).
     pub output_sqnr_db: Option<f64>,
+    /// The layer input's quantizer, when activations are quantized: its format and calibrated clip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act_clip: Option<f32>,
 }
 
 /// What a compression did to a model's predictions.
@@ -158,13 +163,16 @@ pub fn evaluate(
         .iter()
         .zip(&compressed)
         .zip(&total.outputs)
-        .map(|((l, c), s)| LayerResult {
+        .enumerate()
+        .map(|(i, ((l, c), s))| LayerResult {
             name: l.name.clone(),
             params: l.params(),
             bits_per_param: c.bits as f64 / l.params().max(1) as f64,
             sparsity: c.sparsity,
             weight_sqnr_db: c.weight_sqnr_db,
             output_sqnr_db: layer_outputs.then(|| s.db()),
+            act_format: act.and_then(|a| a.get(i)).map(|q| q.cfg.format.to_string()),
+            act_clip: act.and_then(|a| a.get(i)).map(|q| q.clip),
         })
         .collect::<Vec<_>>();
     let params: usize = net.layers().iter().map(|l| l.params()).sum();

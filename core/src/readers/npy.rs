@@ -165,9 +165,24 @@ fn fortran_to_c(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
 
 /// Writes an f32 tensor as `.npy` v1 (used by tests and exports).
 pub fn write_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    write("<f4", shape, data.iter().flat_map(|v| v.to_le_bytes()))
+}
+
+/// Writes an i64 tensor (class labels) as `.npy` v1.
+pub fn write_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
+    write("<i8", shape, data.iter().flat_map(|v| v.to_le_bytes()))
+}
+
+/// An `.npz` of `.npy` members (stored, as `numpy.savez` writes them).
+pub fn write_npz(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let named: Vec<(String, &[u8])> = members.iter().map(|(n, b)| (format!("{n}.npy"), b.as_slice())).collect();
+    super::zip::write_stored(&named)
+}
+
+fn write(descr: &str, shape: &[usize], data: impl Iterator<Item = u8>) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape_txt = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -176,9 +191,7 @@ pub fn write_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend(data);
     out
 }
 

@@ -16,6 +16,7 @@ macro_rules! outln {
 
 mod bench;
 mod curve;
+mod eval;
 mod info;
 mod json;
 mod prune;
@@ -58,6 +59,13 @@ enum Command {
     /// `video synth` (a synthetic detector), `video patchnet` (operation count, key frames).
     #[command(subcommand)]
     Video(video::VideoCommand),
+    /// Evaluate a model with compressed weights (and activations): accuracy with its 95 % interval,
+    /// agreement and KL against the unquantized model, weight and output SQNR per layer.
+    Eval(Box<eval::ModelArgs>),
+    /// Per-layer sensitivity: each layer compressed alone, and everything but that layer, ranked.
+    Sensitivity(Box<eval::ModelArgs>),
+    /// Mixed precision under a bit budget: an exact knapsack over measured per-layer costs, verified.
+    Mixed(Box<eval::MixedArgs>),
     /// Train on MNIST: full precision or quantization-aware (OCTAV every step, STE/PWL/MAD gradients).
     Train(Box<train::TrainArgs>),
     /// Start the dashboard server (prints its URL).
@@ -146,6 +154,41 @@ impl QuantSettings {
     }
 }
 
+/// Activation quantization, shared by `train` and the evaluation commands.
+#[derive(Args, Debug, Clone)]
+pub struct ActSettings {
+    /// Also quantize the activations (each layer's input, per tensor) to this format: uint (post-ReLU), int
+    /// or an fp format.
+    #[arg(long)]
+    pub act_format: Option<String>,
+    /// Bits of --act-format (default 8).
+    #[arg(long)]
+    pub act_bits: Option<u32>,
+    /// How the activations' clip is chosen: max, percentile:P, mse, octav, aciq-gauss, aciq-laplace, kl
+    /// (default max).
+    #[arg(long)]
+    pub act_clip: Option<String>,
+}
+
+impl ActSettings {
+    /// The activations' spec, if any.
+    pub fn spec(&self) -> anyhow::Result<Option<lowbit_core::quant::QuantSpec>> {
+        match (&self.act_format, self.act_bits.is_some() || self.act_clip.is_some()) {
+            (Some(f), _) => {
+                // Formats that carry their width in the name (fp8-e4m3…) take no bits; the others default to 8.
+                let takes_bits = lowbit_core::quant::Format::parse(f, None)?.info().takes_bits;
+                let bits = if takes_bits { Some(self.act_bits.unwrap_or(8)) } else { self.act_bits };
+                Ok(Some(lowbit_core::quant::QuantSpec {
+                    clip: self.act_clip.clone(),
+                    ..lowbit_core::quant::QuantSpec::new(f, bits)
+                }))
+            }
+            (None, true) => anyhow::bail!("--act-bits and --act-clip need --act-format"),
+            (None, false) => Ok(None),
+        }
+    }
+}
+
 /// `lowbit quant`.
 #[derive(Args, Debug)]
 pub struct QuantArgs {
@@ -222,6 +265,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(c) => sim::run(&c),
         Command::Winograd(a) => winograd::run(&a),
         Command::Video(c) => video::run(&c),
+        Command::Eval(a) => eval::run_eval(&a),
+        Command::Sensitivity(a) => eval::run_sensitivity(&a),
+        Command::Mixed(a) => eval::run_mixed(&a),
         Command::Train(a) => train::run(&a),
         Command::Serve(a) => crate::serve::run(a),
     }

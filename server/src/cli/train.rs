@@ -91,17 +91,9 @@ pub struct TrainArgs {
     /// Re-solve the clips every K steps (1: every step, as the OCTAV paper does).
     #[arg(long, default_value_t = 1)]
     pub clip_every: usize,
-    /// QAT: also quantize the activations (every layer's input after the first, per tensor) to this
-    /// format: uint (post-ReLU), int or an fp format.
-    #[arg(long)]
-    pub act_format: Option<String>,
-    /// Bits of --act-format (default 8).
-    #[arg(long)]
-    pub act_bits: Option<u32>,
-    /// How the activations' clip is solved on each batch: max, percentile:P, mse, octav, aciq-gauss,
-    /// aciq-laplace, kl (default max).
-    #[arg(long)]
-    pub act_clip: Option<String>,
+    /// QAT: also quantize the activations (every layer's input after the first).
+    #[command(flatten)]
+    pub act: super::ActSettings,
     /// Learn the clips instead (LSQ: a trained step size per group, from 2·mean|w|/√Q_P; int formats).
     #[arg(long)]
     pub lsq: bool,
@@ -202,19 +194,7 @@ pub fn spec(a: &TrainArgs) -> Result<TrainSpec> {
                 })
             })
             .transpose()?,
-        act: match (&a.act_format, a.act_bits.is_some() || a.act_clip.is_some()) {
-            (Some(f), _) => {
-                // Formats that carry their width in the name (fp8-e4m3…) take no bits; the others default to 8.
-                let takes_bits = lowbit_core::quant::Format::parse(f, None)?.info().takes_bits;
-                let bits = if takes_bits { Some(a.act_bits.unwrap_or(8)) } else { a.act_bits };
-                Some(lowbit_core::quant::QuantSpec {
-                    clip: a.act_clip.clone(),
-                    ..lowbit_core::quant::QuantSpec::new(f, bits)
-                })
-            }
-            (None, true) => bail!("--act-bits and --act-clip need --act-format"),
-            (None, false) => None,
-        },
+        act: a.act.spec()?,
         steps,
         batch: a.batch,
         lr: a.lr,

@@ -1,0 +1,206 @@
+//! `lowbit eval`, `sensitivity` and `mixed` on the real digit CNN and MNIST (DATA.md), with evaluation sets
+//! written as .npz files the way numpy does.
+
+use crate::util::{data, lowbit, lowbit_json, path_str, temp_dir};
+use lowbit_core::readers::{self, npy};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn cnn() -> PathBuf {
+    data("digit-cnn", "digit_cnn.pth")
+}
+
+/// The first `n` MNIST test images as an .npz (`x` [n, 784] pixels, `y` int64 labels when `labels`).
+fn mnist_npz(dir: &std::path::Path, n: usize, labels: bool) -> PathBuf {
+    let mnist = data("mnist", "mnist");
+    let img = std::fs::read(mnist.join("t10k-images-idx3-ubyte")).unwrap();
+    let lab = std::fs::read(mnist.join("t10k-labels-idx1-ubyte")).unwrap();
+    let x = readers::read(&img).unwrap().tensors[0].to_f32().unwrap();
+    let y = readers::read(&lab).unwrap().tensors[0].to_f32().unwrap();
+    let mut members = vec![("x", npy::write_f32(&[n, 784], &x[..n * 784]))];
+    if labels {
+        members.push(("y", npy::write_i64(&[n], &y[..n].iter().map(|&v| v as i64).collect::<Vec<_>>())));
+    }
+    let p = dir.join(format!("mnist{n}{}.npz", if labels { "" } else { "-unlabelled" }));
+    std::fs::write(&p, npy::write_npz(&members)).unwrap();
+    p
+}
+
+fn eval(args: &[&str]) -> Value {
+    let cnn = cnn();
+    let mnist = data("mnist", "mnist");
+    let mut all = vec!["eval", path_str(&cnn), "--mnist", path_str(&mnist)];
+    all.extend_from_slice(args);
+    all.push("--json");
+    lowbit_json(all)
+}
+
+#[test]
+fn eval_reproduces_data_md_and_reports_every_measure() {
+    // All 10,000 test images: DATA.md's narrow-range int2 oracle, 37.40 %, against fp32 99.06 %.
+    let e = eval(&["--format", "int", "--bits", "2", "--granularity", "channel", "--range", "narrow"]);
+    assert_eq!(e["n"], 10_000);
+    assert!((e["accuracy"].as_f64().unwrap() - 0.3740).abs() < 1e-9, "{}", e["accuracy"]);
+    assert!((e["fp32_accuracy"].as_f64().unwrap() - 0.9906).abs() < 1e-9);
+    let ci = e["accuracy_ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() < 0.374 && ci[1].as_f64().unwrap() > 0.374);
+    assert!(e["agreement"].as_f64().unwrap() < 0.5 && e["kl"].as_f64().unwrap() > 0.5);
+    let layers = e["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in layers {
+        assert!(l["weight_sqnr_db"].as_f64().is_some() && l["output_sqnr_db"].as_f64().is_some(), "{l}");
+    }
+    // Full range (lowbit's default) on a subset; bits per parameter counts the per-channel fp32 scales.
+    let e = eval(&["--format", "int", "--bits", "4", "--granularity", "channel", "--limit", "1000"]);
+    assert_eq!(e["n"], 1000);
+    let bpp = e["bits_per_param"].as_f64().unwrap();
+    let (params, scales) = (288.0 + 18432.0 + 73728.0 + 294912.0 + 2560.0, 32.0 + 64.0 + 128.0 + 256.0 + 10.0);
+    assert!((bpp - (4.0 + 32.0 * scales / params)).abs() < 1e-9, "{bpp}");
+    // Unquantized: the model against itself.
+    let e = eval(&["--limit", "300"]);
+    assert_eq!(
+        (e["agreement"].as_f64(), e["kl"].as_f64(), e["bits_per_param"].as_f64()),
+        (Some(1.0), Some(0.0), Some(32.0))
+    );
+}
+
+#[test]
+fn an_npz_set_with_or_without_labels() {
+    let dir = temp_dir("eval-npz");
+    let labelled = mnist_npz(&dir, 500, true);
+    let args = ["--format", "int", "--bits", "3", "--granularity", "channel"];
+    let from_npz = eval(&[&args[..], &["--data", path_str(&labelled)]].concat());
+    let from_mnist = eval(&[&args[..], &["--limit", "500"]].concat());
+    for k in ["n", "accuracy", "fp32_accuracy", "agreement", "kl"] {
+        assert_eq!(from_npz[k], from_mnist[k], "{k}");
+    }
+    let unlabelled = mnist_npz(&dir, 500, false);
+    let e = eval(&[&args[..], &["--data", path_str(&unlabelled)]].concat());
+    assert!(e["accuracy"].is_null() && e["fp32_accuracy"].is_null());
+    assert_eq!((e["agreement"].clone(), e["kl"].clone()), (from_mnist["agreement"].clone(), from_mnist["kl"].clone()));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn activations_are_calibrated_on_training_data_or_a_given_set() {
+    let dir = temp_dir("eval-act");
+    let w8 = ["--format", "int", "--bits", "8", "--granularity", "channel", "--limit", "1000"];
+    let e =
+        eval(&[&w8[..], &["--act-format", "uint", "--act-bits", "4", "--act-clip", "mse", "--calib", "300"]].concat());
+    let layers = e["layers"].as_array().unwrap();
+    // The normalised image goes negative, so the first layer's input gets the signed grid.
+    assert_eq!(layers[0]["act_format"], "int4");
+    assert!(layers[1..].iter().all(|l| l["act_format"] == "uint4" && l["act_clip"].as_f64().unwrap() > 0.0));
+    let w_only = eval(&w8);
+    assert!(e["kl"].as_f64().unwrap() > 10.0 * w_only["kl"].as_f64().unwrap());
+    // Another calibration set gives other clips.
+    let calib = mnist_npz(&dir, 300, false);
+    let other = eval(
+        &[&w8[..], &["--act-format", "uint", "--act-bits", "4", "--act-clip", "mse", "--calib-data", path_str(&calib)]]
+            .concat(),
+    );
+    assert_ne!(other["layers"][2]["act_clip"], e["layers"][2]["act_clip"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sensitivity_and_mixed_precision_answer_in_json() {
+    let cnn = cnn();
+    let mnist = data("mnist", "mnist");
+    let s = lowbit_json([
+        "sensitivity",
+        path_str(&cnn),
+        "--mnist",
+        path_str(&mnist),
+        "--format",
+        "int",
+        "--bits",
+        "2",
+        "--granularity",
+        "channel",
+        "--limit",
+        "500",
+        "--json",
+    ]);
+    let layers = s["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    let kls: Vec<f64> = layers.iter().map(|l| l["kl"].as_f64().unwrap()).collect();
+    assert!(kls.windows(2).all(|w| w[0] >= w[1]), "ranked by KL: {kls:?}");
+    assert!(layers.iter().all(|l| l["all_but_kl"].as_f64().is_some() && l["rank_accuracy"].as_u64().is_some()));
+
+    let m = lowbit_json([
+        "mixed",
+        path_str(&cnn),
+        "--mnist",
+        path_str(&mnist),
+        "--budget",
+        "3",
+        "--candidates",
+        "int2,int4,int8,mxfp4",
+        "--limit",
+        "500",
+        "--front",
+        "4",
+        "--json",
+    ]);
+    let bpp = m["bits_per_param"].as_f64().unwrap();
+    assert!(bpp <= 3.0 && bpp > 2.0, "{bpp}");
+    let a = m["assignment"].as_object().unwrap();
+    assert_eq!(a.len(), 5);
+    assert!(a.values().all(|c| ["int2", "int4", "int8", "mxfp4"].contains(&c.as_str().unwrap())));
+    assert!(m["accuracy"].as_f64().unwrap() > 0.9);
+    let front = m["front"].as_array().unwrap();
+    assert!(!front.is_empty() && front.len() <= 4);
+    let bits: Vec<f64> = front.iter().map(|p| p["bits_per_param"].as_f64().unwrap()).collect();
+    assert!(bits.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(m["uniform"].as_array().unwrap().len(), 4);
+    // The chosen plan predicts no worse a KL than the uniform int2 that fits the budget too.
+    let int2 = m["uniform"].as_array().unwrap().iter().find(|u| u["candidate"] == "int2").unwrap();
+    assert!(m["kl"].as_f64().unwrap() < int2["kl"].as_f64().unwrap());
+}
+
+#[test]
+fn bad_models_sets_and_budgets_are_clear_errors() {
+    let dir = temp_dir("eval-bad");
+    let cnn = cnn();
+    let fails = |args: &[&str], want: &str| {
+        let mnist = data("mnist", "mnist");
+        let out = lowbit([args, &["--mnist", path_str(&mnist)]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    let minilm = crate::util::minilm();
+    fails(&["eval", path_str(&minilm), "--limit", "10"], "not a model lowbit can run");
+    let write = |name: &str, members: Vec<(&str, Vec<u8>)>| {
+        let p = dir.join(name);
+        std::fs::write(&p, npy::write_npz(&members)).unwrap();
+        p
+    };
+    let small = write("small.npz", vec![("x", npy::write_f32(&[3, 10], &[0.0; 30]))]);
+    fails(&["eval", path_str(&cnn), "--data", path_str(&small)], "samples of shape [10]");
+    let labels =
+        write("labels.npz", vec![("x", npy::write_f32(&[1, 784], &[0.0; 784])), ("y", npy::write_i64(&[1], &[12]))]);
+    fails(&["eval", path_str(&cnn), "--data", path_str(&labels)], "label 12 of sample 0 is out of range");
+    let empty = write("empty.npz", vec![("x", npy::write_f32(&[0, 784], &[]))]);
+    fails(&["eval", path_str(&cnn), "--data", path_str(&empty)], "empty");
+    let mut x = vec![0.0f32; 2 * 784];
+    x[900] = f32::NAN;
+    let nan = write("nan.npz", vec![("x", npy::write_f32(&[2, 784], &x))]);
+    fails(&["eval", path_str(&cnn), "--data", path_str(&nan)], "NaN at sample 1");
+    let nox = write("nox.npz", vec![("images", npy::write_f32(&[1, 784], &[0.0; 784]))]);
+    fails(&["eval", path_str(&cnn), "--data", path_str(&nox)], "needs an array `x`");
+    fails(
+        &["mixed", path_str(&cnn), "--budget", "1", "--candidates", "int2,int4", "--limit", "50"],
+        "below the cheapest",
+    );
+    fails(&["mixed", path_str(&cnn), "--budget", "4", "--candidates", "int4,fp99", "--limit", "50"], "fp99");
+    fails(&["eval", path_str(&cnn), "--act-format", "mxfp4", "--limit", "50"], "int, uint or a minifloat");
+    fails(&["eval", path_str(&cnn), "--limit", "0"], "nothing to evaluate");
+    fails(&["sensitivity", path_str(&cnn), "--limit", "50"], "needs a compression");
+    fails(
+        &["eval", path_str(&cnn), "--format", "fp8-e4m3", "--range", "narrow", "--limit", "50"],
+        "--range narrow applies",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
