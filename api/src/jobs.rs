@@ -30,11 +30,18 @@ pub enum JobSpec {
     Patchnet(PatchnetSpec),
     #[serde(rename = "train")]
     Train(TrainJobSpec),
+    #[serde(rename = "eval")]
+    Eval(EvalJobSpec),
+    #[serde(rename = "sensitivity")]
+    Sensitivity(SensitivityJobSpec),
+    #[serde(rename = "mixed")]
+    Mixed(MixedJobSpec),
 }
 
 impl JobSpec {
     /// Every kind's name, as `kind` spells it.
-    pub const KINDS: &[&str] = &["sweep", "export", "catdet", "delay", "mot", "patchnet", "train"];
+    pub const KINDS: &[&str] =
+        &["sweep", "export", "catdet", "delay", "mot", "patchnet", "train", "eval", "sensitivity", "mixed"];
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sweep(_) => "sweep",
@@ -44,6 +51,9 @@ impl JobSpec {
             Self::Mot(_) => "mot",
             Self::Patchnet(_) => "patchnet",
             Self::Train(_) => "train",
+            Self::Eval(_) => "eval",
+            Self::Sensitivity(_) => "sensitivity",
+            Self::Mixed(_) => "mixed",
         }
     }
 }
@@ -172,6 +182,49 @@ pub struct TrainJobSpec {
     #[serde(default)]
     pub scratch: bool,
 }
+
+/// A runnable checkpoint evaluated on a set: what `eval`, `sensitivity` and `mixed` share (the CLI's
+/// `lowbit eval|sensitivity|mixed` on the server).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ModelJob {
+    /// The model: a catalogued checkpoint lowbit can run (the digit CNN of DATA.md).
+    pub checkpoint: String,
+    /// The evaluation set: `"mnist"` (the 10,000 test images; default) or a catalogued `.npz` with `x`
+    /// (samples first) and optionally `y` (integer labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Calibration data for activation ranges: a catalogued `.npz` with `x` (default for the digit CNN:
+    /// MNIST's training split) — never the evaluation set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calib_data: Option<String>,
+    /// What to do: weights' quantization and pruning, activations, limit, calibration size (and for `mixed`
+    /// the budget and candidates).
+    pub run: lowbit_core::eval::spec::EvalSpec,
+}
+
+/// `eval`: accuracy with its 95 % interval, agreement and KL against the unquantized model, weight and
+/// output SQNR per layer. One row per layer; artifact `report.json` (= `lowbit eval --json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct EvalJobSpec(pub ModelJob);
+
+/// `sensitivity`: each layer compressed alone and everything but that layer; one row per layer, most
+/// sensitive first; artifact `report.json` (= `lowbit sensitivity --json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct SensitivityJobSpec(pub ModelJob);
+
+/// `mixed`: the best assignment of candidates under `run.mixed.budget`, verified, with the accuracy-vs-bits
+/// front and every uniform configuration; rows `chosen`, `front` and `uniform`; artifact `report.json`
+/// (= `lowbit mixed --json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct MixedJobSpec(pub ModelJob);
 
 fn default_frames() -> usize {
     60

@@ -7,6 +7,9 @@ use lowbit_core::eval::{Dataset, Network, data};
 use lowbit_core::readers::{self, Limits};
 use std::path::Path;
 
+/// A network, its evaluation set and (when activations are quantized) its calibration set.
+pub type Opened = (Box<dyn Network>, Dataset, Option<Dataset>);
+
 /// A network from a model file's bytes.
 pub fn open_network(bytes: &[u8], limits: &Limits) -> Result<Box<dyn Network>, String> {
     let c = readers::read_with(bytes, limits).map_err(|e| format!("cannot read the model: {e}"))?;

@@ -204,3 +204,123 @@ fn bad_models_sets_and_budgets_are_clear_errors() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The three kinds through the real server on an uploaded digit CNN and an uploaded .npz: rows, series and
+/// report equal to the CLI's; bad specifications refused before anything is queued; a long search cancelled.
+#[test]
+fn evaluation_jobs_on_the_server_match_the_cli() {
+    use crate::http::{Server, get, post_json, request};
+    use crate::jobs::wait_for;
+    use serde_json::json;
+    let dir = temp_dir("eval-jobs");
+    let srv = Server::start(&dir.join("server"), &[]);
+    let a = srv.addr.clone();
+    let cnn = cnn();
+    let upload = |bytes: &[u8], name: &str| {
+        let r = request(&a, "POST", &format!("/api/checkpoints?name={name}"), bytes, None);
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let model = upload(&std::fs::read(&cnn).unwrap(), "digit_cnn.pth");
+    let npz = mnist_npz(&dir, 400, true);
+    let set = upload(&std::fs::read(&npz).unwrap(), "mnist400.npz");
+    let start = |spec: Value| {
+        let r = post_json(&a, "/api/jobs", &spec);
+        assert_eq!(r.status, 201, "{spec}: {}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let finish = |jid: &str| {
+        wait_for(&a, jid, "the evaluation job", |j| j["state"] == "succeeded");
+        let rows = get(&a, &format!("/api/jobs/{jid}/results")).json()["results"].as_array().unwrap().clone();
+        let report = get(&a, &format!("/api/jobs/{jid}/artifacts/report.json")).json();
+        (rows, report)
+    };
+    let quant = json!({"format": "int", "bits": 3, "granularity": "channel"});
+    let act = json!({"format": "uint", "bits": 8, "clip": "percentile:99.99"});
+
+    // eval on the uploaded set, activations calibrated on MNIST's training split as the CLI does.
+    let jid = start(
+        json!({"kind": "eval", "checkpoint": model, "data": set, "run": {"quant": quant, "act": act, "calib": 200}}),
+    );
+    let (rows, report) = finish(&jid);
+    let cli = eval(&[
+        "--data",
+        path_str(&npz),
+        "--format",
+        "int",
+        "--bits",
+        "3",
+        "--granularity",
+        "channel",
+        "--act-format",
+        "uint",
+        "--act-clip",
+        "percentile:99.99",
+        "--calib",
+        "200",
+    ]);
+    assert_eq!(rows.len(), 5);
+    for k in ["n", "accuracy", "accuracy_ci95", "agreement", "kl", "bits_per_param", "layers"] {
+        assert_eq!(report[k], cli[k], "{k}");
+    }
+    assert_eq!(rows[2]["output_sqnr_db"], cli["layers"][2]["output_sqnr_db"]);
+    let m = get(&a, &format!("/api/jobs/{jid}/metrics")).json();
+    let acc = m["series"].as_array().unwrap().iter().find(|s| s["name"] == "accuracy").unwrap().clone();
+    assert_eq!(acc["values"][0], cli["accuracy"]);
+
+    // sensitivity and mixed on MNIST's first 300 test images.
+    let jid = start(
+        json!({"kind": "sensitivity", "checkpoint": model, "run": {"quant": {"format": "int", "bits": 2, "granularity": "channel"}, "limit": 300}}),
+    );
+    let (rows, report) = finish(&jid);
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["rank_kl"], 1);
+    assert_eq!(report["layers"].as_array().unwrap().len(), 5);
+    let mixed = json!({"budget": 4, "candidates": "int2,int8,mxfp4", "front": 3});
+    let jid = start(json!({"kind": "mixed", "checkpoint": model, "run": {"limit": 300, "mixed": mixed}}));
+    let (rows, report) = finish(&jid);
+    assert_eq!(rows[0]["type"], "chosen");
+    assert!(rows[0]["bits_per_param"].as_f64().unwrap() <= 4.0);
+    assert_eq!(rows.iter().filter(|r| r["type"] == "uniform").count(), 3);
+    assert_eq!(rows.iter().filter(|r| r["type"] == "front").count(), report["front"].as_array().unwrap().len());
+    assert_eq!(report["assignment"], rows[0]["assignment"]);
+
+    // Refused up front, nothing queued.
+    let before = get(&a, "/api/jobs").json()["jobs"].as_array().unwrap().len();
+    for (spec, status, want) in [
+        (json!({"kind": "mixed", "checkpoint": model, "run": {}}), 400, "run.mixed"),
+        (json!({"kind": "eval", "checkpoint": "nope", "run": {}}), 404, "no checkpoint nope"),
+        (json!({"kind": "eval", "checkpoint": model, "data": "nope", "run": {}}), 404, "no checkpoint nope"),
+        (json!({"kind": "sensitivity", "checkpoint": model, "run": {}}), 400, "needs run.quant"),
+        (
+            json!({"kind": "eval", "checkpoint": model, "run": {"act": {"format": "mxfp4"}}}),
+            400,
+            "int, uint or a minifloat",
+        ),
+        (
+            json!({"kind": "mixed", "checkpoint": model, "run": {"mixed": {"budget": -1, "candidates": "int4"}}}),
+            400,
+            "budget",
+        ),
+    ] {
+        let r = post_json(&a, "/api/jobs", &spec);
+        assert_eq!(r.status, status, "{spec}: {}", r.text());
+        assert!(r.text().contains(want), "{spec}: {}", r.text());
+    }
+    assert_eq!(get(&a, "/api/jobs").json()["jobs"].as_array().unwrap().len(), before);
+    // A model that cannot run fails the job with the reason.
+    let other = upload(&std::fs::read(crate::util::minilm()).unwrap(), "minilm.safetensors");
+    let jid = start(json!({"kind": "eval", "checkpoint": other, "run": {"limit": 10}}));
+    let j = wait_for(&a, &jid, "the failing job", |j| j["state"] == "failed");
+    assert!(j["error"].as_str().unwrap().contains("not a model lowbit can run"), "{j}");
+
+    // A whole search on all 10,000 images is cancelled between evaluations.
+    let jid = start(
+        json!({"kind": "mixed", "checkpoint": model, "run": {"mixed": {"budget": 4, "candidates": "int2,int3,int4,int8"}}}),
+    );
+    wait_for(&a, &jid, "the search to start", |j| j["done"].as_i64().unwrap_or(0) >= 1);
+    assert_eq!(request(&a, "DELETE", &format!("/api/jobs/{jid}"), b"", None).status, 200);
+    wait_for(&a, &jid, "the cancel", |j| j["state"] == "cancelled");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -63,7 +63,7 @@ pub struct LayerResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub act_format: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub act_clip: Option<f32>,
+    pub act_clip: Option<f64>,
 }
 
 /// What a compression did to a model's predictions.
@@ -172,7 +172,7 @@ pub fn evaluate(
             weight_sqnr_db: c.weight_sqnr_db,
             output_sqnr_db: layer_outputs.then(|| s.db()),
             act_format: act.and_then(|a| a.get(i)).map(|q| q.cfg.format.to_string()),
-            act_clip: act.and_then(|a| a.get(i)).map(|q| q.clip),
+            act_clip: act.and_then(|a| a.get(i)).map(|q| q.clip as f64),
         })
         .collect::<Vec<_>>();
     let params: usize = net.layers().iter().map(|l| l.params()).sum();

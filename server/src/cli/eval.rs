@@ -7,7 +7,7 @@ use super::{ActSettings, QuantSettings};
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use lowbit_core::eval::spec::{self, EvalSpec, MixedSpec};
-use lowbit_core::eval::{Dataset, Evaluation, Network};
+use lowbit_core::eval::{Dataset, Evaluation};
 use lowbit_core::prune::PruneSpec;
 use lowbit_core::readers::Limits;
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ impl ModelArgs {
     }
 
     /// The network, its evaluation set and (when activations are quantized) its calibration set.
-    fn open(&self, spec: &EvalSpec) -> Result<(Box<dyn Network>, Dataset, Option<Dataset>)> {
+    fn open(&self, spec: &EvalSpec) -> Result<crate::model::Opened> {
         let limits = Limits::default();
         let bytes = std::fs::read(&self.model).with_context(|| format!("cannot read {}", self.model.display()))?;
         let net = crate::model::open_network(&bytes, &limits).map_err(|e| anyhow!("{}: {e}", self.model.display()))?;

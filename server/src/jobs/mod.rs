@@ -10,6 +10,7 @@ mod catdet;
 mod context;
 mod delay;
 mod export;
+mod model;
 mod mot;
 mod patchnet;
 pub mod runner;
@@ -144,7 +145,7 @@ macro_rules! registry {
     };
 }
 
-registry!(Sweep, Export, Catdet, Delay, Mot, Patchnet, Train);
+registry!(Sweep, Export, Catdet, Delay, Mot, Patchnet, Train, Eval, Sensitivity, Mixed);
 
 /// Parses a request body or a stored specification; an unknown kind names the known ones.
 pub fn parse(v: Value) -> Result<JobSpec, JobError> {
