@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod load;
 pub mod model;
+pub mod onnx;
 pub mod serve;
 pub mod state;
 pub mod store;

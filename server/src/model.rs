@@ -1,6 +1,6 @@
 //! Runnable models and evaluation sets from files, for `lowbit eval|sensitivity|mixed` and the evaluation
-//! jobs: the digit CNN of DATA.md (recognised by its tensor names) runs on core's forward pass; anything
-//! else is refused with what lowbit can run.
+//! jobs: ONNX models run through tract ([`crate::onnx`]); the digit CNN of DATA.md (recognised by its
+//! tensor names) runs on core's forward pass; anything else is refused with what lowbit can run.
 
 use lowbit_core::eval::digit::DigitNet;
 use lowbit_core::eval::{Dataset, Network, data};
@@ -10,11 +10,16 @@ use std::path::Path;
 /// A network, its evaluation set and (when activations are quantized) its calibration set.
 pub type Opened = (Box<dyn Network>, Dataset, Option<Dataset>);
 
-/// A network from a model file's bytes.
+/// A network from a model file's bytes: an ONNX model through tract, else the digit CNN.
 pub fn open_network(bytes: &[u8], limits: &Limits) -> Result<Box<dyn Network>, String> {
+    if readers::detect(bytes) == Some(readers::FileFormat::Onnx) {
+        return crate::onnx::OnnxNet::new(bytes, limits)
+            .map(|n| Box::new(n) as Box<dyn Network>)
+            .map_err(|e| format!("cannot run the ONNX model: {e}"));
+    }
     let c = readers::read_with(bytes, limits).map_err(|e| format!("cannot read the model: {e}"))?;
     DigitNet::from_checkpoint(&c).map(|n| Box::new(n) as Box<dyn Network>).map_err(|e| {
-        format!("not a model lowbit can run ({e}); lowbit runs the digit CNN of DATA.md (its .pth or safetensors)")
+        format!("not a model lowbit can run ({e}); lowbit runs ONNX models and the digit CNN of DATA.md (.pth or safetensors)")
     })
 }
 

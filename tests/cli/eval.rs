@@ -324,3 +324,183 @@ fn evaluation_jobs_on_the_server_match_the_cli() {
     drop(srv);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The digit CNN written as an ONNX model from its .pth weights with ONNX's protobuf types: raw pixels in
+/// ([N, 1, 28, 28], N free), normalised by Div/Sub/Div, three Conv+Relu+MaxPool stages, Flatten and two
+/// Gemm layers (weights as initializers; the first conv's weight as a `Constant` node, as some exporters
+/// write them).
+pub fn digit_cnn_onnx() -> Vec<u8> {
+    use prost::Message;
+    use tract_onnx::pb::{
+        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
+        TypeProto, ValueInfoProto, tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
+    };
+    let bytes = std::fs::read(cnn()).unwrap();
+    let ckpt = readers::read(&bytes).unwrap();
+    let tensor = |name: &str, onnx_name: &str| {
+        let t = ckpt.tensors.iter().find(|t| t.name == name).unwrap();
+        TensorProto {
+            name: onnx_name.into(),
+            dims: t.shape.iter().map(|&d| d as i64).collect(),
+            data_type: 1,
+            raw_data: t.to_f32().unwrap().iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        }
+    };
+    let scalar = |name: &str, v: f32| TensorProto { name: name.into(), data_type: 1, float_data: vec![v], ..Default::default() };
+    let ints = |name: &str, v: &[i64]| AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() };
+    let int = |name: &str, v: i64| AttributeProto { name: name.into(), r#type: 2, i: v, ..Default::default() };
+    let node = |op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>| NodeProto {
+        op_type: op.into(),
+        name: output.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    };
+    let mut nodes = vec![
+        node("Div", &["x", "c255"], "x1", vec![]),
+        node("Sub", &["x1", "mean"], "x2", vec![]),
+        node("Div", &["x2", "std"], "a0", vec![]),
+    ];
+    let mut init = vec![scalar("c255", 255.0), scalar("mean", 0.1307), scalar("std", 0.3081)];
+    nodes.push(NodeProto {
+        op_type: "Constant".into(),
+        output: vec!["conv_layers.0.weight".into()],
+        attribute: vec![AttributeProto {
+            name: "value".into(),
+            r#type: 4,
+            t: Some(tensor("conv_layers.0.weight", "")),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    for (s, i) in [0, 3, 6].into_iter().enumerate() {
+        let (w, b) = (format!("conv_layers.{i}.weight"), format!("conv_layers.{i}.bias"));
+        if i != 0 {
+            init.push(tensor(&w, &w));
+        }
+        init.push(tensor(&b, &b));
+        let (a, c, r, p) = (format!("a{s}"), format!("c{s}"), format!("r{s}"), format!("a{}", s + 1));
+        nodes.push(node("Conv", &[&a, &w, &b], &c, vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])]));
+        nodes.push(node("Relu", &[&c], &r, vec![]));
+        nodes.push(node("MaxPool", &[&r], &p, vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]));
+    }
+    nodes.push(node("Flatten", &["a3"], "flat", vec![int("axis", 1)]));
+    for (k, i) in [0, 2].into_iter().enumerate() {
+        let (w, b) = (format!("fc_layers.{i}.weight"), format!("fc_layers.{i}.bias"));
+        init.push(tensor(&w, &w));
+        init.push(tensor(&b, &b));
+        let (inp, out) = if k == 0 { ("flat", "h") } else { ("hr", "logits") };
+        nodes.push(node("Gemm", &[inp, &w, &b], out, vec![int("transB", 1)]));
+        if k == 0 {
+            nodes.push(node("Relu", &["h"], "hr", vec![]));
+        }
+    }
+    let dim = |d: Option<i64>| Dimension {
+        value: Some(d.map_or(dimension::Value::DimParam("N".into()), dimension::Value::DimValue)),
+        ..Default::default()
+    };
+    let value = |name: &str, dims: &[Option<i64>]| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| dim(d)).collect() }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let model = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(GraphProto {
+            name: "digit_cnn".into(),
+            node: nodes,
+            initializer: init,
+            input: vec![value("x", &[None, Some(1), Some(28), Some(28)])],
+            output: vec![value("logits", &[None, Some(10)])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    model.encode_to_vec()
+}
+
+#[test]
+fn the_onnx_digit_cnn_through_tract_predicts_what_core_predicts() {
+    use lowbit_core::eval::digit::DigitNet;
+    use lowbit_core::eval::{Network, Probe};
+    let onnx = digit_cnn_onnx();
+    let net = lowbit_server::onnx::OnnxNet::new(&onnx, &Default::default()).unwrap();
+    let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["conv_layers.0.weight", "conv_layers.3.weight", "conv_layers.6.weight", "fc_layers.0.weight", "fc_layers.2.weight"]);
+    assert_eq!((net.sample_shape(), net.classes()), (&[1usize, 28, 28][..], 10));
+    let pth = std::fs::read(cnn()).unwrap();
+    let core = DigitNet::from_checkpoint(&readers::read(&pth).unwrap()).unwrap();
+    let mnist = data("mnist", "mnist");
+    let img = std::fs::read(mnist.join("t10k-images-idx3-ubyte")).unwrap();
+    let x = readers::read(&img).unwrap().tensors[0].to_f32().unwrap();
+    let n = 250;
+    let run = |net: &dyn Network| {
+        let w: Vec<&[f32]> = net.layers().iter().map(|l| l.weight.as_slice()).collect();
+        let mut probe = Probe { keep_outputs: true, ..Probe::default() };
+        let logits = net.with_weights(&w).unwrap().run(&x[..n * 784], n, &mut probe).unwrap();
+        (logits, probe.outputs)
+    };
+    let ((a, ao), (b, bo)) = (run(&net), run(&core));
+    assert_eq!(a.len(), n * 10);
+    for i in 0..n {
+        let (p, q) = (&a[i * 10..][..10], &b[i * 10..][..10]);
+        assert_eq!(lowbit_core::nn::argmax(p), lowbit_core::nn::argmax(q), "image {i}");
+        for (u, v) in p.iter().zip(q) {
+            assert!((u - v).abs() <= 1e-3 * (1.0 + v.abs()), "image {i}: {u} vs {v}");
+        }
+    }
+    // Every layer's output is seen (in each runner's own layout, with the same energy).
+    assert_eq!(ao.len(), 5);
+    for (u, v) in ao.iter().zip(&bo) {
+        assert_eq!(u.len(), v.len());
+        let e = |s: &[f32]| s.iter().map(|&t| (t as f64).powi(2)).sum::<f64>();
+        assert!((e(u) / e(v) - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn an_onnx_model_is_evaluated_like_the_checkpoint_it_came_from() {
+    let dir = temp_dir("eval-onnx");
+    let path = dir.join("digit_cnn.onnx");
+    std::fs::write(&path, digit_cnn_onnx()).unwrap();
+    let mnist = data("mnist", "mnist");
+    let run = |model: &std::path::Path, extra: &[&str]| {
+        let mut all = vec!["eval", path_str(model), "--mnist", path_str(&mnist), "--json"];
+        all.extend_from_slice(extra);
+        lowbit_json(all)
+    };
+    // DATA.md's narrow-range int2 oracle on all 10,000 images, through tract.
+    let e = run(&path, &["--format", "int", "--bits", "2", "--granularity", "channel", "--range", "narrow"]);
+    assert!((e["fp32_accuracy"].as_f64().unwrap() - 0.9906).abs() < 1.5e-4, "{}", e["fp32_accuracy"]);
+    assert!((e["accuracy"].as_f64().unwrap() - 0.3740).abs() < 1.5e-4, "{}", e["accuracy"]);
+    // The same compression, the same measures as core's forward pass of the .pth.
+    let args = ["--format", "int", "--bits", "4", "--granularity", "channel", "--prune", "fine", "--sparsity", "0.5", "--limit", "1000"];
+    let (o, p) = (run(&path, &args), run(&cnn(), &args));
+    assert_eq!(o["accuracy"], p["accuracy"]);
+    assert!((o["kl"].as_f64().unwrap() - p["kl"].as_f64().unwrap()).abs() < 1e-3 * p["kl"].as_f64().unwrap());
+    for (a, b) in o["layers"].as_array().unwrap().iter().zip(p["layers"].as_array().unwrap()) {
+        assert_eq!((&a["name"], &a["weight_sqnr_db"], &a["bits_per_param"]), (&b["name"], &b["weight_sqnr_db"], &b["bits_per_param"]));
+        let (x, y) = (a["output_sqnr_db"].as_f64().unwrap(), b["output_sqnr_db"].as_f64().unwrap());
+        assert!((x - y).abs() < 0.01, "{}: {x} vs {y}", a["name"]);
+    }
+    // An .npz of another shape, activation quantization and a file tract cannot read: clear errors.
+    let bad = |args: &[&str], want: &str| {
+        let out = lowbit(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(want), "{args:?}: {err}");
+    };
+    bad(&["eval", path_str(&path), "--mnist", path_str(&mnist), "--act-format", "int", "--limit", "20"], "weights only");
+    let broken = dir.join("broken.onnx");
+    std::fs::write(&broken, &digit_cnn_onnx()[..5000]).unwrap();
+    bad(&["eval", path_str(&broken), "--mnist", path_str(&mnist), "--limit", "20"], "ONNX");
+    let _ = std::fs::remove_dir_all(dir);
+}
