@@ -74,26 +74,32 @@ fn maxpool2(x: &[f32], c: usize, h: usize, w: usize) -> (Vec<f32>, usize, usize)
 impl DigitCnn {
     /// Reads the network from its checkpoint (`conv_layers.{0,3,6}`, `fc_layers.{0,2}`).
     pub fn from_checkpoint(c: &Checkpoint<'_>) -> Result<Self> {
+        Self::from_fn(|name, shape| tensor(c, name, shape))
+    }
+
+    /// Builds the network from a source of named tensors (`tensor(name, shape)`), e.g. tensors the page
+    /// fetched one by one from the server.
+    pub fn from_fn(tensor: impl Fn(&str, &[usize]) -> Result<Vec<f32>>) -> Result<Self> {
         let mut convs = Vec::new();
         for (i, (k, cin)) in [(0usize, (32usize, 1usize)), (3, (64, 32)), (6, (128, 64))] {
             let name = format!("conv_layers.{i}");
             convs.push(Conv {
-                weight: tensor(c, &format!("{name}.weight"), &[k, cin, 3, 3])?,
-                bias: tensor(c, &format!("{name}.bias"), &[k])?,
+                weight: tensor(&format!("{name}.weight"), &[k, cin, 3, 3])?,
+                bias: tensor(&format!("{name}.bias"), &[k])?,
                 name: format!("{name}.weight"),
                 k,
                 c: cin,
             });
         }
         let fc1 = Linear {
-            weight: tensor(c, "fc_layers.0.weight", &[256, 1152])?,
-            bias: tensor(c, "fc_layers.0.bias", &[256])?,
+            weight: tensor("fc_layers.0.weight", &[256, 1152])?,
+            bias: tensor("fc_layers.0.bias", &[256])?,
             out: 256,
             inp: 1152,
         };
         let fc2 = Linear {
-            weight: tensor(c, "fc_layers.2.weight", &[10, 256])?,
-            bias: tensor(c, "fc_layers.2.bias", &[10])?,
+            weight: tensor("fc_layers.2.weight", &[10, 256])?,
+            bias: tensor("fc_layers.2.bias", &[10])?,
             out: 10,
             inp: 256,
         };

@@ -617,6 +617,34 @@ pub fn to_csv(fig: &Figure) -> String {
     out
 }
 
+/// One value per layer as bars (sensitivity, output SQNR), in the order given.
+pub fn layer_bars(heading: &str, y: &str, names: &[String], values: &[f64]) -> Figure {
+    let x = axis("layer").show_tick_labels(names.len() <= 40);
+    let l = layout(heading, x, axis(y)).show_legend(false);
+    plot(vec![Bar::new(names.to_vec(), values.to_vec()).marker(Marker::new().color(PALETTE[0]))], l)
+}
+
+/// Accuracy against bits per parameter: the verified mixed-precision front as a line, every uniform
+/// configuration as a labelled point, the assignment chosen for the budget starred.
+pub fn accuracy_front(front: &[(f64, f64)], uniform: &[(String, f64, f64)], chosen: Option<(f64, f64)>) -> Figure {
+    let mut traces: Vec<Box<dyn plotly::Trace>> = vec![
+        Scatter::new(front.iter().map(|p| p.0).collect(), front.iter().map(|p| 100.0 * p.1).collect())
+            .mode(Mode::LinesMarkers)
+            .name("mixed precision (verified)")
+            .line(Line::new().color(PALETTE[0])),
+        Scatter::new(uniform.iter().map(|u| u.1).collect(), uniform.iter().map(|u| 100.0 * u.2).collect())
+            .mode(Mode::MarkersText)
+            .name("uniform")
+            .text_array(uniform.iter().map(|u| u.0.clone()).collect())
+            .text_position(Position::TopCenter)
+            .marker(Marker::new().size(8).color(PALETTE[1])),
+    ];
+    if let Some((b, a)) = chosen {
+        traces.push(current(b, 100.0 * a, "chosen for the budget"));
+    }
+    plot(traces, layout("Accuracy against bits per parameter", axis("bits per parameter"), axis("top-1 accuracy (%)")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

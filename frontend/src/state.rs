@@ -11,6 +11,7 @@ pub enum Tab {
     Checkpoint,
     Explorer,
     Compare,
+    Model,
     Sparsity,
     Jobs,
     Training,
@@ -19,11 +20,12 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 9] = [
+    pub const ALL: [Tab; 10] = [
         Tab::Start,
         Tab::Checkpoint,
         Tab::Explorer,
         Tab::Compare,
+        Tab::Model,
         Tab::Sparsity,
         Tab::Jobs,
         Tab::Training,
@@ -36,6 +38,7 @@ impl Tab {
             Tab::Checkpoint => "checkpoint",
             Tab::Explorer => "explorer",
             Tab::Compare => "compare",
+            Tab::Model => "model",
             Tab::Sparsity => "sparsity",
             Tab::Jobs => "jobs",
             Tab::Training => "training",
@@ -49,6 +52,7 @@ impl Tab {
             Tab::Checkpoint => "Checkpoint",
             Tab::Explorer => "Tensor explorer",
             Tab::Compare => "Format comparison",
+            Tab::Model => "Model",
             Tab::Sparsity => "Sparsity & hardware",
             Tab::Jobs => "Jobs & experiments",
             Tab::Training => "Training",

@@ -64,7 +64,10 @@ impl OnnxNet {
             if let Some(i) = init.iter().position(|n| *n == name) {
                 return Some(Site::Initializer(i));
             }
-            g.node.iter().position(|n| n.op_type == "Constant" && n.output.first().is_some_and(|o| o == name)).map(Site::Constant)
+            g.node
+                .iter()
+                .position(|n| n.op_type == "Constant" && n.output.first().is_some_and(|o| o == name))
+                .map(Site::Constant)
         };
         let (mut layers, mut sites, mut outputs) = (Vec::new(), Vec::new(), Vec::new());
         let mut seen = HashSet::new();
@@ -112,11 +115,13 @@ impl OnnxNet {
         let Some((first, rest)) = dims.split_first() else {
             return Err(Error::param(format!("input `{}` has no shape", input.name)));
         };
-        let sample_shape: Vec<usize> = rest.iter().map(|d| d.map(|v| v as usize)).collect::<Option<_>>().ok_or_else(|| {
-            Error::param(format!("input `{}` must have a fixed shape after its batch axis", input.name))
-        })?;
+        let sample_shape: Vec<usize> =
+            rest.iter().map(|d| d.map(|v| v as usize)).collect::<Option<_>>().ok_or_else(|| {
+                Error::param(format!("input `{}` must have a fixed shape after its batch axis", input.name))
+            })?;
         let batch = first.map_or(BATCH, |b| b as usize);
-        let logits = g.output.first().map(|o| o.name.clone()).ok_or_else(|| Error::param("the ONNX model has no output"))?;
+        let logits =
+            g.output.first().map(|o| o.name.clone()).ok_or_else(|| Error::param("the ONNX model has no output"))?;
         let mut net = Self {
             input: input.name.clone(),
             proto,
@@ -131,7 +136,10 @@ impl OnnxNet {
         let fact = plan.model().output_fact(0).map_err(tract_err("the model's output"))?;
         let shape: Vec<usize> = fact.shape.as_concrete().map(|s| s.to_vec()).unwrap_or_default();
         if shape.first() != Some(&batch) || shape.len() < 2 {
-            return Err(Error::param(format!("the model's first output has shape {:?}; lowbit needs [batch, classes]", fact.shape)));
+            return Err(Error::param(format!(
+                "the model's first output has shape {:?}; lowbit needs [batch, classes]",
+                fact.shape
+            )));
         }
         net.classes = shape[1..].iter().product();
         Ok(net)
@@ -147,7 +155,8 @@ impl OnnxNet {
             t.data_type = 1;
         }
         let shape: Vec<usize> = std::iter::once(self.batch).chain(self.sample_shape.iter().copied()).collect();
-        let mut model = tract_onnx::onnx().model_for_proto_model(&proto).map_err(tract_err("tract cannot load the model"))?;
+        let mut model =
+            tract_onnx::onnx().model_for_proto_model(&proto).map_err(tract_err("tract cannot load the model"))?;
         model
             .set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))
             .map_err(tract_err("the model's input"))?;

@@ -675,3 +675,74 @@ fn write_embedding_rows(path: &std::path::Path, rows: usize) {
     let cols = t.shape[1];
     std::fs::write(path, lowbit_core::readers::npy::write_f32(&[rows, cols], &x[..rows * cols])).unwrap();
 }
+
+/// The Model tab on the real digit CNN: live accuracy computed in the page on the first 500 MNIST test
+/// images equals `lowbit eval --limit 500`, and follows the controls; the server's evaluation, sensitivity
+/// ranking and mixed-precision plan started from the page, drawn from their reports.
+#[test]
+fn the_model_page_shows_accuracy_live_and_plans_mixed_precision() {
+    assets_built();
+    let data = temp_dir("dashboard-model");
+    let srv = Server::start(&data, &[]);
+    let up = crate::http::request(&srv.addr, "POST", "/api/examples/digit-cnn", b"", None);
+    assert!(up.status == 201 || up.status == 200, "{}", up.text());
+    let id = up.json()["id"].as_str().unwrap().to_string();
+    let cnn = crate::util::data("digit-cnn", "digit_cnn.pth");
+    let mnist = crate::util::data("mnist", "mnist");
+    let cli = |bits: &str| {
+        crate::util::lowbit_json([
+            "eval",
+            cnn.to_str().unwrap(),
+            "--mnist",
+            mnist.to_str().unwrap(),
+            "--limit",
+            "500",
+            "--format",
+            "int",
+            "--bits",
+            bits,
+            "--granularity",
+            "channel",
+            "--clip",
+            "max",
+            "--json",
+        ])
+    };
+    let pct = |v: &serde_json::Value| format!("{:.2} %", 100.0 * v.as_f64().unwrap());
+    let driver = Driver::start();
+    let s = driver.session();
+    let started = std::time::Instant::now();
+    s.goto(&format!("http://{}/?tab=model&ckpt={id}&format=int&bits=2&gran=channel&clip=max", srv.addr));
+    let two = cli("2");
+    s.until("the live accuracy", || s.text("live-accuracy") == pct(&two["accuracy"]));
+    eprintln!("model page: live accuracy shown {:.1} s after loading", started.elapsed().as_secs_f64());
+    assert_eq!(s.text("live-fp32"), pct(&two["fp32_accuracy"]));
+    assert_eq!(s.text("live-bits"), format!("{:.3}", two["bits_per_param"].as_f64().unwrap()));
+    s.wait_for("[data-testid=\"model-output-sqnr\"] .main-svg");
+    // A control moves the figure to the CLI's number for the new format.
+    s.set_value("bits-input", "3", "input");
+    let three = cli("3");
+    s.until("the accuracy at 3 bits", || s.text("live-accuracy") == pct(&three["accuracy"]));
+    let ms = s.exec("return window.lowbitEvalMs || 0", json!([])).as_f64().unwrap();
+    eprintln!("model page: one evaluation of 500 images (compressed + unquantized for output SQNR) in {ms:.0} ms");
+    s.screenshot("model-live");
+
+    // The server's jobs on 300 images.
+    s.set_value("model-samples", "300", "change");
+    s.click("model-eval");
+    s.until("the server's evaluation", || s.text("model-full").starts_with("300 test images"));
+    s.click("model-sensitivity");
+    s.wait_for("[data-testid=\"model-sensitivity-chart\"] .main-svg");
+    s.set_value("model-budget", "3", "change");
+    s.set_value("model-candidates", "int2,int4,int8", "change");
+    s.click("model-mixed");
+    s.until("the mixed-precision plan", || s.text("model-mixed-result").starts_with("budget 3"));
+    assert_eq!(s.count("[data-testid=\"model-assignment\"] tbody tr"), 5);
+    s.wait_for("[data-testid=\"model-front-chart\"] .main-svg");
+    let jobs = get(&srv.addr, "/api/jobs").json();
+    let kinds: Vec<&str> = jobs["jobs"].as_array().unwrap().iter().filter_map(|j| j["kind"].as_str()).collect();
+    for k in ["eval", "sensitivity", "mixed"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    s.screenshot("model-server");
+}

@@ -347,8 +347,10 @@ pub fn digit_cnn_onnx() -> Vec<u8> {
             ..Default::default()
         }
     };
-    let scalar = |name: &str, v: f32| TensorProto { name: name.into(), data_type: 1, float_data: vec![v], ..Default::default() };
-    let ints = |name: &str, v: &[i64]| AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() };
+    let scalar =
+        |name: &str, v: f32| TensorProto { name: name.into(), data_type: 1, float_data: vec![v], ..Default::default() };
+    let ints =
+        |name: &str, v: &[i64]| AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() };
     let int = |name: &str, v: i64| AttributeProto { name: name.into(), r#type: 2, i: v, ..Default::default() };
     let node = |op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>| NodeProto {
         op_type: op.into(),
@@ -435,7 +437,16 @@ fn the_onnx_digit_cnn_through_tract_predicts_what_core_predicts() {
     let onnx = digit_cnn_onnx();
     let net = lowbit_server::onnx::OnnxNet::new(&onnx, &Default::default()).unwrap();
     let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(names, ["conv_layers.0.weight", "conv_layers.3.weight", "conv_layers.6.weight", "fc_layers.0.weight", "fc_layers.2.weight"]);
+    assert_eq!(
+        names,
+        [
+            "conv_layers.0.weight",
+            "conv_layers.3.weight",
+            "conv_layers.6.weight",
+            "fc_layers.0.weight",
+            "fc_layers.2.weight"
+        ]
+    );
     assert_eq!((net.sample_shape(), net.classes()), (&[1usize, 28, 28][..], 10));
     let pth = std::fs::read(cnn()).unwrap();
     let core = DigitNet::from_checkpoint(&readers::read(&pth).unwrap()).unwrap();
@@ -483,12 +494,28 @@ fn an_onnx_model_is_evaluated_like_the_checkpoint_it_came_from() {
     assert!((e["fp32_accuracy"].as_f64().unwrap() - 0.9906).abs() < 1.5e-4, "{}", e["fp32_accuracy"]);
     assert!((e["accuracy"].as_f64().unwrap() - 0.3740).abs() < 1.5e-4, "{}", e["accuracy"]);
     // The same compression, the same measures as core's forward pass of the .pth.
-    let args = ["--format", "int", "--bits", "4", "--granularity", "channel", "--prune", "fine", "--sparsity", "0.5", "--limit", "1000"];
+    let args = [
+        "--format",
+        "int",
+        "--bits",
+        "4",
+        "--granularity",
+        "channel",
+        "--prune",
+        "fine",
+        "--sparsity",
+        "0.5",
+        "--limit",
+        "1000",
+    ];
     let (o, p) = (run(&path, &args), run(&cnn(), &args));
     assert_eq!(o["accuracy"], p["accuracy"]);
     assert!((o["kl"].as_f64().unwrap() - p["kl"].as_f64().unwrap()).abs() < 1e-3 * p["kl"].as_f64().unwrap());
     for (a, b) in o["layers"].as_array().unwrap().iter().zip(p["layers"].as_array().unwrap()) {
-        assert_eq!((&a["name"], &a["weight_sqnr_db"], &a["bits_per_param"]), (&b["name"], &b["weight_sqnr_db"], &b["bits_per_param"]));
+        assert_eq!(
+            (&a["name"], &a["weight_sqnr_db"], &a["bits_per_param"]),
+            (&b["name"], &b["weight_sqnr_db"], &b["bits_per_param"])
+        );
         let (x, y) = (a["output_sqnr_db"].as_f64().unwrap(), b["output_sqnr_db"].as_f64().unwrap());
         assert!((x - y).abs() < 0.01, "{}: {x} vs {y}", a["name"]);
     }
@@ -498,7 +525,10 @@ fn an_onnx_model_is_evaluated_like_the_checkpoint_it_came_from() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(want), "{args:?}: {err}");
     };
-    bad(&["eval", path_str(&path), "--mnist", path_str(&mnist), "--act-format", "int", "--limit", "20"], "weights only");
+    bad(
+        &["eval", path_str(&path), "--mnist", path_str(&mnist), "--act-format", "int", "--limit", "20"],
+        "weights only",
+    );
     let broken = dir.join("broken.onnx");
     std::fs::write(&broken, &digit_cnn_onnx()[..5000]).unwrap();
     bad(&["eval", path_str(&broken), "--mnist", path_str(&mnist), "--limit", "20"], "ONNX");

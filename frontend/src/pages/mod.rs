@@ -5,6 +5,7 @@ pub mod compare;
 pub mod distributed;
 pub mod explorer;
 pub mod jobs;
+pub mod model;
 pub mod shared;
 pub mod sparsity;
 pub mod start;

@@ -120,11 +120,39 @@ pub async fn digits(State(s): State<AppState>, Path(n): Path<String>) -> ApiResu
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], body))
 }
 
+/// The first `n` MNIST test images and their labels: n × 784 pixel bytes, then n label bytes — the page's
+/// evaluation subset for live accuracy.
+#[utoipa::path(get, path = "/api/examples/mnist/{n}", operation_id = "mnist_test_set", tag = "checkpoints",
+    params(("n" = usize, Path, description = "1 to 10000")),
+    responses((status = 200, description = "n × 784 pixel bytes then n label bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "n is not 1 to 10000", body = ErrorBody),
+        (status = 404, description = "MNIST is not on this server (scripts/fetch-data.sh mnist)", body = ErrorBody)))]
+pub async fn mnist_test(
+    State(s): State<AppState>,
+    Path(n): Path<String>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    let n = n
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| ApiError::BadRequest("n must be 1 to 10000".into()))?;
+    let dir = s.examples_dir.join("mnist");
+    let set = tokio::task::spawn_blocking(move || crate::model::mnist(&dir, "test"))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|_| ApiError::NotFound("MNIST is not on this server (run scripts/fetch-data.sh mnist)".into()))?
+        .take(n);
+    let mut body: Vec<u8> = set.x.iter().map(|&p| p as u8).collect();
+    body.extend(set.labels.unwrap_or_default().iter().map(|&l| l as u8));
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], body))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/examples", get(list))
         .route("/api/examples/video", get(videos))
         .route("/api/examples/video/{name}/{file}", get(video_file))
         .route("/api/examples/digits/{n}", get(digits))
+        .route("/api/examples/mnist/{n}", get(mnist_test))
         .route("/api/examples/{name}", post(add))
 }

@@ -52,6 +52,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::examples::videos,
         super::examples::video_file,
         super::examples::digits,
+        super::examples::mnist_test,
         super::videos::upload,
         super::videos::list,
         super::videos::one,
