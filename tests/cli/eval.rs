@@ -483,6 +483,10 @@ fn an_onnx_model_is_evaluated_like_the_checkpoint_it_came_from() {
     let dir = temp_dir("eval-onnx");
     let path = dir.join("digit_cnn.onnx");
     std::fs::write(&path, digit_cnn_onnx()).unwrap();
+    // Kept for scripts/bench-eval.sh (onnxruntime on the same file).
+    let artifacts = crate::util::root().join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("digit_cnn.onnx"), digit_cnn_onnx()).unwrap();
     let mnist = data("mnist", "mnist");
     let run = |model: &std::path::Path, extra: &[&str]| {
         let mut all = vec!["eval", path_str(model), "--mnist", path_str(&mnist), "--json"];

@@ -206,6 +206,8 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
     assert_eq!(r.status, 404);
     assert_eq!(c.call("GET", "/api/examples/digits/{n}", "/api/examples/digits/2", None).body.len(), 2 * 784);
     assert_eq!(c.call("GET", "/api/examples/digits/{n}", "/api/examples/digits/99", None).status, 400);
+    assert_eq!(c.call("GET", "/api/examples/mnist/{n}", "/api/examples/mnist/3", None).body.len(), 3 * 785);
+    assert_eq!(c.call("GET", "/api/examples/mnist/{n}", "/api/examples/mnist/0", None).status, 400);
     // Video files: uploaded (raw text, checked against the documented answer), listed, read, named by a
     // job whose specification is checked against the schema, deleted.
     let up = request(&c.addr, "POST", "/api/videos?name=campus&role=gt", &gt.body, None);
