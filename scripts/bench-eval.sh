@@ -15,7 +15,7 @@ venv=${TMPDIR:-/tmp}/lowbit-ort
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q onnxruntime==1.32.0 numpy==2.4.6
 
-seconds() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"seconds\"]:.2f} s, accuracy {d[\"accuracy\"]:.4f}")'; }
+seconds() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f s, accuracy %.4f" % (d["seconds"], d["accuracy"]))'; }
 echo "lowbit eval (reference + compressed + unquantized again for output SQNR: 3 passes of 10,000 images, int8 per channel):"
 for model in data/digit_cnn.pth "$onnx"; do
     printf '  %-34s ' "$model"
