@@ -146,3 +146,28 @@ pub struct AnalyzeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curve_points: Option<usize>,
 }
+
+/// `GET /api/diff?a=&b=`: checkpoint `b` (compressed) against `a` (original), tensor by tensor.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    /// The original checkpoint's id.
+    pub a: String,
+    /// The compressed checkpoint's id.
+    pub b: String,
+    /// Pairs to force, `A_NAME=B_NAME` separated by commas, before any automatic pairing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<String>,
+}
+
+/// The diff: both checkpoints and core's comparison (`pairs` with SQNR, cosine, max error, encoding,
+/// inferred format and both histograms; `only_a`, `only_b`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckpointDiff {
+    pub a: Checkpoint,
+    pub b: Checkpoint,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub diff: serde_json::Value,
+}

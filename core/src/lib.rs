@@ -12,6 +12,7 @@
 mod simd;
 pub mod clip;
 pub mod curve;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod formats;

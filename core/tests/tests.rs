@@ -2,6 +2,7 @@
 //! Numbers tagged [C] or [V-code] come from `shared/spec/ALGORITHMS.md`; each test says which section.
 
 mod bad_input;
+mod diff;
 mod eval;
 mod nn;
 mod oracles;

@@ -645,6 +645,25 @@ pub fn accuracy_front(front: &[(f64, f64)], uniform: &[(String, f64, f64)], chos
     plot(traces, layout("Accuracy against bits per parameter", axis("bits per parameter"), axis("top-1 accuracy (%)")))
 }
 
+/// Both sides' histograms of one diffed tensor pair, overlaid on their shared bins.
+pub fn diff_histograms(name: &str, a: &Value, b: &Value) -> Figure {
+    let side = |h: &Value| -> (Vec<f64>, Vec<f64>) {
+        let edges: Vec<f64> =
+            h["edges"].as_array().map(|e| e.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+        let counts: Vec<f64> =
+            h["counts"].as_array().map(|c| c.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+        (edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect(), counts)
+    };
+    let ((xa, ya), (xb, yb)) = (side(a), side(b));
+    let traces: Vec<Box<dyn plotly::Trace>> = vec![
+        Bar::new(xa, ya).name("original (A)").opacity(0.55).marker(Marker::new().color(PALETTE[0])),
+        Bar::new(xb, yb).name("compressed (B)").opacity(0.55).marker(Marker::new().color(PALETTE[1])),
+    ];
+    let l = layout(&format!("Histogram of {name}"), axis("value"), axis("count").type_(AxisType::Log))
+        .bar_mode(BarMode::Overlay);
+    plot(traces, l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,7 @@ fn App() -> impl IntoView {
                 Tab::Training => view! { <pages::training::Training/> }.into_any(),
                 Tab::Distributed => view! { <pages::distributed::Distributed/> }.into_any(),
                 Tab::Model => view! { <pages::model::Model/> }.into_any(),
+                Tab::Diff => view! { <pages::diff::DiffPage/> }.into_any(),
                 Tab::Video => view! { <pages::video::VideoPage/> }.into_any(),
             }}
         </Shell>

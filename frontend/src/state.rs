@@ -12,6 +12,7 @@ pub enum Tab {
     Explorer,
     Compare,
     Model,
+    Diff,
     Sparsity,
     Jobs,
     Training,
@@ -20,12 +21,13 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 10] = [
+    pub const ALL: [Tab; 11] = [
         Tab::Start,
         Tab::Checkpoint,
         Tab::Explorer,
         Tab::Compare,
         Tab::Model,
+        Tab::Diff,
         Tab::Sparsity,
         Tab::Jobs,
         Tab::Training,
@@ -39,6 +41,7 @@ impl Tab {
             Tab::Explorer => "explorer",
             Tab::Compare => "compare",
             Tab::Model => "model",
+            Tab::Diff => "diff",
             Tab::Sparsity => "sparsity",
             Tab::Jobs => "jobs",
             Tab::Training => "training",
@@ -53,6 +56,7 @@ impl Tab {
             Tab::Explorer => "Tensor explorer",
             Tab::Compare => "Format comparison",
             Tab::Model => "Model",
+            Tab::Diff => "Diff",
             Tab::Sparsity => "Sparsity & hardware",
             Tab::Jobs => "Jobs & experiments",
             Tab::Training => "Training",
@@ -239,6 +243,8 @@ pub struct Ctx {
     /// The training runs (job ids) the Training and Distributed training pages overlay (kept in the URL: a
     /// shared comparison).
     pub training_runs: RwSignal<Vec<String>>,
+    /// The Diff page's checkpoints (kept in the URL: a shared comparison).
+    pub diff: RwSignal<Option<(String, String)>>,
 }
 
 /// What the Sparsity & hardware page is set to.
@@ -278,6 +284,7 @@ impl Ctx {
             explore_pending: RwSignal::new(false),
             sparsity: RwSignal::new(SparsityView::default()),
             training_runs: RwSignal::new(Vec::new()),
+            diff: RwSignal::new(None),
         }
     }
 
@@ -290,6 +297,7 @@ impl Ctx {
         self.spec.set(u.spec);
         self.sparsity.set(u.sparsity);
         self.training_runs.set(u.runs);
+        self.diff.set(u.diff);
         if let Some(t) = u.tensor {
             self.tensor.set(Some(t));
         }
@@ -311,6 +319,7 @@ impl Ctx {
             spec: self.spec.get(),
             sparsity: self.sparsity.get(),
             runs: self.training_runs.get(),
+            diff: self.diff.get(),
         };
         if let Some(w) = web_sys::window()
             && let Ok(h) = w.history()
@@ -337,6 +346,8 @@ pub struct UrlState {
     pub sparsity: SparsityView,
     /// Training runs overlaid on the Training page.
     pub runs: Vec<String>,
+    /// The Diff page's two checkpoints (original, compressed).
+    pub diff: Option<(String, String)>,
 }
 
 impl UrlState {
@@ -374,6 +385,10 @@ impl UrlState {
         if !self.runs.is_empty() {
             q.push(("runs", self.runs.join(",")));
         }
+        if let Some((a, b)) = &self.diff {
+            q.push(("da", a.clone()));
+            q.push(("db", b.clone()));
+        }
         q.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
     }
 
@@ -400,6 +415,8 @@ impl UrlState {
                 "wd" => u.sparsity.wino_density = v.parse().ok().filter(|x| *x > 0.0 && *x <= 1.0).unwrap_or(0.5),
                 "tile" => u.sparsity.tile = if v == "4" { 4 } else { 2 },
                 "runs" => u.runs = v.split(',').filter(|r| !r.is_empty()).take(32).map(str::to_string).collect(),
+                "da" => u.diff = Some((v, u.diff.map(|d| d.1).unwrap_or_default())),
+                "db" => u.diff = Some((u.diff.map(|d| d.0).unwrap_or_default(), v)),
                 _ => {}
             }
         }
@@ -486,6 +503,7 @@ mod tests {
                 tile: 4,
             },
             runs: vec!["j1".into(), "j2".into()],
+            diff: Some(("a1".into(), "b2".into())),
         };
         assert_eq!(UrlState::from_query(&format!("?{}", u.to_query())), u);
     }

@@ -746,3 +746,49 @@ fn the_model_page_shows_accuracy_live_and_plans_mixed_precision() {
     }
     s.screenshot("model-server");
 }
+
+/// The Diff tab: the fp32 MiniLM against its int8 ONNX export, picked in the page; every encoded tensor in
+/// the table with its stored format; a row's histograms overlaid; the comparison reopened from its link.
+#[test]
+fn the_diff_page_compares_an_int8_export_with_its_original() {
+    assets_built();
+    let data = temp_dir("dashboard-diff");
+    let srv = Server::start(&data, &[]);
+    let up = |p: &std::path::Path, name: &str| {
+        let r = crate::http::request(
+            &srv.addr,
+            "POST",
+            &format!("/api/checkpoints?name={name}"),
+            &std::fs::read(p).unwrap(),
+            None,
+        );
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let a = up(&minilm(), "minilm.safetensors");
+    let b = up(&crate::util::data("minilm-int8", "minilm_int8.onnx"), "minilm_int8.onnx");
+    let driver = Driver::start();
+    let s = driver.session();
+    s.goto(&format!("http://{}/?tab=diff", srv.addr));
+    s.until("the checkpoint list", || s.count("[data-testid=\"diff-a\"] option") == 3);
+    s.set_value("diff-a", &a, "change");
+    s.set_value("diff-b", &b, "change");
+    s.click("diff-run");
+    s.until("the diff", || s.text("diff-summary").contains("pairs"));
+    let table = s.text("diff-table");
+    assert_eq!(table.matches("I8 channel:").count(), 38, "every int8 tensor with its stored format");
+    assert!(table.contains("content, transposed") && table.contains("name_suffix"));
+    s.wait_for("[data-testid=\"diff-histogram\"] .main-svg");
+    s.exec(
+        "document.querySelector('[data-testid=diff-table] tr[data-a=\"embeddings.word_embeddings.weight\"]').click()",
+        json!([]),
+    );
+    s.until("the word embedding's histograms", || {
+        s.text("diff-histogram").contains("embeddings.word_embeddings.weight")
+    });
+    s.screenshot("diff");
+    let url = s.exec("return location.href", json!([])).as_str().unwrap().to_string();
+    assert!(url.contains(&format!("da={a}")) && url.contains(&format!("db={b}")), "{url}");
+    let other = driver.session();
+    other.goto(&url);
+    other.until("the diff from its link", || other.text("diff-table").matches("I8 channel:").count() == 38);
+}

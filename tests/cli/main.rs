@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod dashboard;
+mod diff;
 mod eval;
 mod hostile;
 mod http;

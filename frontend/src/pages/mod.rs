@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod compare;
+pub mod diff;
 pub mod distributed;
 pub mod explorer;
 pub mod jobs;

@@ -16,6 +16,7 @@ macro_rules! outln {
 
 mod bench;
 mod curve;
+mod diff;
 mod eval;
 mod info;
 mod json;
@@ -59,6 +60,8 @@ enum Command {
     /// `video synth` (a synthetic detector), `video patchnet` (operation count, key frames).
     #[command(subcommand)]
     Video(video::VideoCommand),
+    /// Compare an original checkpoint with a compressed version of it, tensor by tensor.
+    Diff(Box<diff::DiffArgs>),
     /// Evaluate a model with compressed weights (and activations): accuracy with its 95 % interval,
     /// agreement and KL against the unquantized model, weight and output SQNR per layer.
     Eval(Box<eval::ModelArgs>),
@@ -265,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(c) => sim::run(&c),
         Command::Winograd(a) => winograd::run(&a),
         Command::Video(c) => video::run(&c),
+        Command::Diff(a) => diff::run(&a),
         Command::Eval(a) => eval::run_eval(&a),
         Command::Sensitivity(a) => eval::run_sensitivity(&a),
         Command::Mixed(a) => eval::run_mixed(&a),

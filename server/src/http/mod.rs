@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod checkpoints;
+pub mod diff;
 pub mod examples;
 pub mod experiments;
 pub mod jobs;
@@ -83,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/health", get(health))
         .merge(checkpoints::router())
         .merge(analyze::router())
+        .merge(diff::router())
         .merge(jobs::router())
         .merge(experiments::router())
         .merge(examples::router())

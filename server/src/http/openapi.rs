@@ -53,6 +53,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::examples::video_file,
         super::examples::digits,
         super::examples::mnist_test,
+        super::diff::diff,
         super::videos::upload,
         super::videos::list,
         super::videos::one,
