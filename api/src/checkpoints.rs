@@ -149,7 +149,8 @@ pub struct AnalyzeRequest {
 
 /// `GET /api/diff?a=&b=`: checkpoint `b` (compressed) against `a` (original), tensor by tensor.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     /// The original checkpoint's id.

@@ -243,6 +243,10 @@ fn the_generated_document_describes_every_operation_the_server_answers() {
     c.call("GET", "/api/checkpoints", "/api/checkpoints?limit=5", None);
     c.call("GET", "/api/checkpoints/{id}", &format!("/api/checkpoints/{id}"), None);
     c.call("GET", "/api/checkpoints/{id}/tensors", &format!("/api/checkpoints/{id}/tensors"), None);
+    let d = c.call("GET", "/api/diff", &format!("/api/diff?a={id}&b={id}"), None);
+    assert_eq!(d.status, 200);
+    assert!(d.json()["diff"]["pairs"].as_array().is_some_and(|p| !p.is_empty()));
+    assert_eq!(c.call("GET", "/api/diff", &format!("/api/diff?a={id}&b=nope"), None).status, 404);
     let t = "encoder.layer.0.attention.self.query.weight";
     let base = format!("/api/checkpoints/{id}/tensors/{t}");
     c.call(
