@@ -745,6 +745,39 @@ fn the_model_page_shows_accuracy_live_and_plans_mixed_precision() {
         assert!(kinds.contains(&k), "{kinds:?}");
     }
     s.screenshot("model-server");
+
+    // An ONNX model with an uploaded .npz: evaluated on the server from the same tab.
+    let onnx = crate::eval::digit_cnn_onnx();
+    let npz = crate::eval::mnist_npz(&data, 200, true);
+    let up = |bytes: &[u8], name: &str| {
+        let r = crate::http::request(&srv.addr, "POST", &format!("/api/checkpoints?name={name}"), bytes, None);
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let (mid, sid) = (up(&onnx, "digit_cnn.onnx"), up(&std::fs::read(&npz).unwrap(), "mnist200.npz"));
+    s.goto(&format!("http://{}/?tab=model&ckpt={mid}&format=int&bits=4&gran=channel&clip=max", srv.addr));
+    s.until("the .npz among the sets", || s.count("[data-testid=\"model-set\"] option") == 2);
+    s.set_value("model-set", &sid, "change");
+    s.click("model-eval");
+    s.until("the ONNX evaluation", || s.text("model-full").starts_with("200 test images"));
+    let onnx_path = data.join("digit_cnn.onnx");
+    std::fs::write(&onnx_path, &onnx).unwrap();
+    let cli = crate::util::lowbit_json([
+        "eval",
+        onnx_path.to_str().unwrap(),
+        "--data",
+        npz.to_str().unwrap(),
+        "--format",
+        "int",
+        "--bits",
+        "4",
+        "--granularity",
+        "channel",
+        "--clip",
+        "max",
+        "--json",
+    ]);
+    assert!(s.text("model-full").contains(&format!("accuracy {}", pct(&cli["accuracy"]))), "{}", s.text("model-full"));
 }
 
 /// The Diff tab: the fp32 MiniLM against its int8 ONNX export, picked in the page; every encoded tensor in

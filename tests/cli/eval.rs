@@ -11,7 +11,7 @@ fn cnn() -> PathBuf {
 }
 
 /// The first `n` MNIST test images as an .npz (`x` [n, 784] pixels, `y` int64 labels when `labels`).
-fn mnist_npz(dir: &std::path::Path, n: usize, labels: bool) -> PathBuf {
+pub fn mnist_npz(dir: &std::path::Path, n: usize, labels: bool) -> PathBuf {
     let mnist = data("mnist", "mnist");
     let img = std::fs::read(mnist.join("t10k-images-idx3-ubyte")).unwrap();
     let lab = std::fs::read(mnist.join("t10k-labels-idx1-ubyte")).unwrap();

@@ -2,8 +2,9 @@
 //! page runs the network itself (core's batched forward pass compiled to wasm) on the first MNIST test
 //! images as the controls move: accuracy with its 95 % interval, agreement and KL against the unquantized
 //! model, and every layer's output SQNR. On the server (any runnable checkpoint, ONNX too): the whole test
-//! set, the per-layer sensitivity ranking and the mixed-precision plan under a bit budget with its
-//! accuracy-vs-bits front — each a job whose report the page draws.
+//! set (or an uploaded `.npz` with `x` and optionally `y`), the per-layer sensitivity ranking and the
+//! mixed-precision plan under a bit budget with its accuracy-vs-bits front — each a job whose report the page
+//! draws.
 
 use crate::api;
 use crate::charts;
@@ -145,6 +146,9 @@ pub fn Model() -> impl IntoView {
 
     // Server jobs.
     let samples = RwSignal::new(10_000usize);
+    // The evaluation set: MNIST's test split, or an uploaded .npz (x, optionally y).
+    let eval_set = RwSignal::new("mnist".to_string());
+    let sets = LocalResource::new(|| api::get::<lowbit_api::CheckpointList>("/api/checkpoints?limit=200"));
     let budget = RwSignal::new(3.0f64);
     let candidates = RwSignal::new("int2,int3,int4,int8,mxfp4,nvfp4".to_string());
     let status = RwSignal::new(None::<String>);
@@ -169,7 +173,8 @@ pub fn Model() -> impl IntoView {
         }
         leptos::task::spawn_local(async move {
             let Some(id) = crate::session::ensure_on_server(ctx).await else { return };
-            let job = ModelJob { checkpoint: id, data: None, calib_data: None, run };
+            let set = eval_set.get_untracked();
+            let job = ModelJob { checkpoint: id, data: (set != "mnist").then_some(set), calib_data: None, run };
             let spec = match kind {
                 "eval" => JobSpec::Eval(EvalJobSpec(job)),
                 "sensitivity" => JobSpec::Sensitivity(SensitivityJobSpec(job)),
@@ -249,7 +254,13 @@ pub fn Model() -> impl IntoView {
             <Show when=move || runnable.get()>
                 <h3>"On the server"</h3>
                 <div class="row">
-                    <label>"test images " <input type="number" min="1" max="10000" data-testid="model-samples"
+                    <label>"evaluation set " <select data-testid="model-set" on:change=move |ev| eval_set.set(event_target_value(&ev))>
+                        <option value="mnist">"MNIST test split"</option>
+                        {move || sets.get().and_then(|r| r.ok()).map(|l| l.checkpoints.into_iter().filter(|c| c.format == "npz").map(|c| {
+                            view! { <option value=c.id.clone()>{c.name.clone()}</option> }
+                        }).collect_view())}
+                    </select></label>
+                    <label>"samples " <input type="number" min="1" max="10000" data-testid="model-samples"
                         prop:value=move || samples.get().to_string()
                         on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { samples.set(v) }/></label>
                     <button data-testid="model-eval" on:click=move |_| start("eval")>"Evaluate"</button>
