@@ -151,11 +151,12 @@ pub struct AnalyzeRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
 pub struct DiffQuery {
-    /// The original checkpoint's id.
+    /// The original checkpoint's id (required; missing, the answer is a JSON 400).
+    #[serde(default)]
     pub a: String,
-    /// The compressed checkpoint's id.
+    /// The compressed checkpoint's id (required).
+    #[serde(default)]
     pub b: String,
     /// Pairs to force, `A_NAME=B_NAME` separated by commas, before any automatic pairing.
     #[serde(default, skip_serializing_if = "Option::is_none")]

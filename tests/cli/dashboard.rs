@@ -749,11 +749,7 @@ fn the_model_page_shows_accuracy_live_and_plans_mixed_precision() {
     // An ONNX model with an uploaded .npz: evaluated on the server from the same tab.
     let onnx = crate::eval::digit_cnn_onnx();
     let npz = crate::eval::mnist_npz(&data, 200, true);
-    let up = |bytes: &[u8], name: &str| {
-        let r = crate::http::request(&srv.addr, "POST", &format!("/api/checkpoints?name={name}"), bytes, None);
-        assert_eq!(r.status, 201, "{}", r.text());
-        r.json()["id"].as_str().unwrap().to_string()
-    };
+    let up = |bytes: &[u8], name: &str| crate::http::upload_id(&srv.addr, bytes, name);
     let (mid, sid) = (up(&onnx, "digit_cnn.onnx"), up(&std::fs::read(&npz).unwrap(), "mnist200.npz"));
     s.goto(&format!("http://{}/?tab=model&ckpt={mid}&format=int&bits=4&gran=channel&clip=max", srv.addr));
     s.until("the .npz among the sets", || s.count("[data-testid=\"model-set\"] option") == 2);
@@ -787,16 +783,7 @@ fn the_diff_page_compares_an_int8_export_with_its_original() {
     assets_built();
     let data = temp_dir("dashboard-diff");
     let srv = Server::start(&data, &[]);
-    let up = |p: &std::path::Path, name: &str| {
-        let r = crate::http::request(
-            &srv.addr,
-            "POST",
-            &format!("/api/checkpoints?name={name}"),
-            &std::fs::read(p).unwrap(),
-            None,
-        );
-        r.json()["id"].as_str().unwrap().to_string()
-    };
+    let up = |p: &std::path::Path, name: &str| crate::http::upload_id(&srv.addr, &std::fs::read(p).unwrap(), name);
     let a = up(&minilm(), "minilm.safetensors");
     let b = up(&crate::util::data("minilm-int8", "minilm_int8.onnx"), "minilm_int8.onnx");
     let driver = Driver::start();

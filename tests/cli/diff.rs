@@ -80,18 +80,16 @@ fn a_diff_reproduces_the_quantizer_and_reads_its_format_back() {
     assert!(same >= 90, "{same}");
 
     // The endpoint gives the CLI's answer.
-    use crate::http::{Server, get, request};
+    use crate::http::{Server, get};
     let srv = Server::start(&dir.join("server"), &[]);
-    let up = |p: &std::path::Path, name: &str| {
-        let r = request(&srv.addr, "POST", &format!("/api/checkpoints?name={name}"), &std::fs::read(p).unwrap(), None);
-        r.json()["id"].as_str().unwrap().to_string()
-    };
+    let up = |p: &std::path::Path, name: &str| crate::http::upload_id(&srv.addr, &std::fs::read(p).unwrap(), name);
     let (a, b) = (up(&minilm(), "minilm.safetensors"), up(&out, "q.safetensors"));
     let r = get(&srv.addr, &format!("/api/diff?a={a}&b={b}"));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["diff"], d);
     assert_eq!(r.json()["b"]["name"], "q.safetensors");
     assert_eq!(get(&srv.addr, &format!("/api/diff?a={a}&b=nope")).status, 404);
+    assert_eq!(get(&srv.addr, &format!("/api/diff?a={a}")).status, 400);
     assert_eq!(get(&srv.addr, &format!("/api/diff?a={a}&b={b}&pairs=oops")).status, 400);
     let bad = get(
         &srv.addr,

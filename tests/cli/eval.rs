@@ -216,11 +216,7 @@ fn evaluation_jobs_on_the_server_match_the_cli() {
     let srv = Server::start(&dir.join("server"), &[]);
     let a = srv.addr.clone();
     let cnn = cnn();
-    let upload = |bytes: &[u8], name: &str| {
-        let r = request(&a, "POST", &format!("/api/checkpoints?name={name}"), bytes, None);
-        assert_eq!(r.status, 201, "{}", r.text());
-        r.json()["id"].as_str().unwrap().to_string()
-    };
+    let upload = |bytes: &[u8], name: &str| crate::http::upload_id(&a, bytes, name);
     let model = upload(&std::fs::read(&cnn).unwrap(), "digit_cnn.pth");
     let npz = mnist_npz(&dir, 400, true);
     let set = upload(&std::fs::read(&npz).unwrap(), "mnist400.npz");

@@ -89,6 +89,13 @@ pub fn post_json(addr: &str, path: &str, v: &serde_json::Value) -> Reply {
     request(addr, "POST", path, v.to_string().as_bytes(), None)
 }
 
+/// Uploads `bytes` as a checkpoint named `name`, expects it stored, and returns its id.
+pub fn upload_id(addr: &str, bytes: &[u8], name: &str) -> String {
+    let r = request(addr, "POST", &format!("/api/checkpoints?name={name}"), bytes, None);
+    assert!(r.status == 201 || r.status == 200, "upload of {name}: {}", r.text());
+    r.json()["id"].as_str().expect("an upload answers with its id").to_string()
+}
+
 /// A running `lowbit serve`; killed (SIGKILL) when dropped.
 pub struct Server {
     pub child: Child,

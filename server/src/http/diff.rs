@@ -26,6 +26,9 @@ fn pairs(p: Option<&str>) -> ApiResult<Vec<(String, String)>> {
         (status = 404, description = "no such checkpoint", body = ErrorBody),
         (status = 413, description = "over the decoding limit", body = ErrorBody)))]
 pub async fn diff(State(s): State<AppState>, Query(q): Query<DiffQuery>) -> ApiResult<Json<CheckpointDiff>> {
+    if q.a.is_empty() || q.b.is_empty() {
+        return Err(ApiError::BadRequest("give both checkpoints: /api/diff?a=ID&b=ID".into()));
+    }
     let user = pairs(q.pairs.as_deref())?;
     let (ca, fa) = crate::catalog::files(&s, &q.a).await?;
     let (cb, fb) = crate::catalog::files(&s, &q.b).await?;
