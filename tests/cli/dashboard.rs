@@ -727,6 +727,41 @@ fn the_model_page_shows_accuracy_live_and_plans_mixed_precision() {
     eprintln!("model page: one evaluation of 500 images (compressed + unquantized for output SQNR) in {ms:.0} ms");
     s.screenshot("model-live");
 
+    // The format comparison gains an accuracy column (each configuration on every layer, 300 images).
+    s.goto(&format!("http://{}/?tab=compare&ckpt={id}&tensor=conv_layers.3.weight", srv.addr));
+    let cells = || {
+        s.exec(
+            "return [...document.querySelectorAll('[data-testid=compare-accuracy]')].map(c => c.textContent)",
+            json!([]),
+        )
+    };
+    s.until("every configuration's accuracy", || {
+        let c = cells();
+        c.as_array().is_some_and(|a| a.len() == 15 && a.iter().all(|t| t.as_str().is_some_and(|t| t.ends_with('%'))))
+    });
+    let int8 = crate::util::lowbit_json([
+        "eval",
+        cnn.to_str().unwrap(),
+        "--mnist",
+        mnist.to_str().unwrap(),
+        "--limit",
+        "300",
+        "--format",
+        "int",
+        "--bits",
+        "8",
+        "--granularity",
+        "channel",
+        "--clip",
+        "max",
+        "--json",
+    ]);
+    assert_eq!(cells()[0], json!(pct(&int8["accuracy"])), "the INT8 per-channel row");
+    s.wait_for("[data-testid=\"compare-accuracy-chart\"] .main-svg");
+    s.screenshot("compare-accuracy");
+    s.goto(&format!("http://{}/?tab=model&ckpt={id}&format=int&bits=3&gran=channel&clip=max", srv.addr));
+    s.until("the live accuracy again", || s.text("live-accuracy") == pct(&three["accuracy"]));
+
     // The server's jobs on 300 images.
     s.set_value("model-samples", "300", "change");
     s.click("model-eval");

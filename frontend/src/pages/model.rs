@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 /// MNIST test images the page evaluates on.
 const LIVE_SAMPLES: usize = 500;
-const DIGIT_NAMES: [&str; 5] = [
+pub const DIGIT_NAMES: [&str; 5] = [
     "conv_layers.0.weight",
     "conv_layers.3.weight",
     "conv_layers.6.weight",
@@ -30,12 +30,17 @@ const DIGIT_NAMES: [&str; 5] = [
     "fc_layers.2.weight",
 ];
 
+/// Whether the checkpoint is the digit CNN of DATA.md (the network the page can run).
+pub fn is_digit_cnn(c: &crate::state::Ckpt) -> bool {
+    DIGIT_NAMES.iter().all(|n| c.tensors.iter().any(|t| t.name == *n))
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or("–".into(), |a| format!("{:.2} %", 100.0 * a))
 }
 
 /// The digit CNN from the open checkpoint: parsed from the page's bytes, or fetched tensor by tensor.
-async fn load_net(ckpt: Arc<crate::state::Ckpt>) -> Result<DigitNet, String> {
+pub async fn load_net(ckpt: Arc<crate::state::Ckpt>) -> Result<DigitNet, String> {
     if let Some(bytes) = &ckpt.local {
         let c = lowbit_core::readers::read(bytes).map_err(|e| e.to_string())?;
         return DigitNet::from_checkpoint(&c).map_err(|e| e.to_string());
@@ -64,7 +69,7 @@ async fn load_net(ckpt: Arc<crate::state::Ckpt>) -> Result<DigitNet, String> {
     Ok(DigitNet::new(&cnn))
 }
 
-async fn load_mnist(n: usize) -> Result<Dataset, String> {
+pub async fn load_mnist(n: usize) -> Result<Dataset, String> {
     let bytes = api::get_bytes(&format!("/api/examples/mnist/{n}")).await?;
     if bytes.len() != n * 785 {
         return Err("the MNIST download was cut short".into());
@@ -95,9 +100,7 @@ async fn run_job(spec: JobSpec, status: RwSignal<Option<String>>) -> Result<Valu
 #[component]
 pub fn Model() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let is_digit = Memo::new(move |_| {
-        ctx.ckpt.get().is_some_and(|c| DIGIT_NAMES.iter().all(|n| c.tensors.iter().any(|t| t.name == *n)))
-    });
+    let is_digit = Memo::new(move |_| ctx.ckpt.get().is_some_and(|c| is_digit_cnn(&c)));
     let runnable = Memo::new(move |_| is_digit.get() || ctx.ckpt.get().is_some_and(|c| c.format == "onnx"));
     let net: RwSignal<Option<Arc<DigitNet>>> = RwSignal::new(None);
     let set: RwSignal<Option<Arc<(Dataset, Reference)>>> = RwSignal::new(None);
